@@ -1,0 +1,1 @@
+"""Alembic migrations of the zoo catalog (installed as ``zoo.migrations``)."""

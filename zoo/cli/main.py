@@ -1,0 +1,89 @@
+"""The ``zoo`` command: global options, sub-commands, and one-line errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from zoo import __version__
+from zoo.cli import db_commands
+from zoo.cli.render import err_console
+from zoo.cli.sql_command import sql_command
+from zoo.cli.state import state
+from zoo.config import ARTIFACTS_ENV, DATABASE_URL_ENV
+from zoo.errors import ZooError
+
+
+class ZooGroup(TyperGroup):
+    """Turns library errors into one line on stderr and exit code 1 instead of a traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZooError as error:
+            err_console.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+
+app = typer.Typer(
+    cls=ZooGroup,
+    name="zoo",
+    help="A model-zoo catalog that reads training-data properties (sharpness, noise, object scale) "
+    "out of CNN first-layer filters.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"zoo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Annotated[
+        Optional[str],
+        typer.Option(
+            "--db",
+            envvar=DATABASE_URL_ENV,
+            help="Catalog database: a SQLite path or URL (sqlite:///x.db) or postgresql://user@host/db. "
+            "Default: $ZOO_HOME/catalog.db (ZOO_HOME defaults to ./.zoo).",
+            show_envvar=True,
+        ),
+    ] = None,
+    artifacts: Annotated[
+        Optional[str],
+        typer.Option(
+            "--artifacts",
+            envvar=ARTIFACTS_ENV,
+            help="Artifact store: a folder or fsspec URL shared by all workers. "
+            "Default: artifacts/ beside a SQLite catalog, else $ZOO_HOME/artifacts.",
+            show_envvar=True,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Global options apply to every command, e.g. zoo --db postgresql://postgres@127.0.0.1/test query."""
+    current = state(ctx)
+    current.db, current.artifacts = db, artifacts
+
+
+app.add_typer(db_commands.app, name="db")
+app.command("sql")(sql_command)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
