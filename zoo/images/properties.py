@@ -51,8 +51,9 @@ __all__ = [
 _GAUSSIAN_MAD_DENOM = 0.6744897501960817
 #: db2 decomposition high-pass filter (``pywt.Wavelet('db2').dec_hi``).
 _DB2_DEC_HI = (-0.48296291314453416, 0.8365163037378079, -0.2241438680420134, -0.12940952255126037)
-#: Rows of padding each side of the channel-first working copy: what the db2 DWT reads beyond the edge.
-_PAD = 2
+#: Rows of padding each side of the channel-first working copy: the most the db2 DWT reads beyond an
+#: edge (2 on the left, 3 on the right of an odd-length signal).
+_PAD = 3
 #: Method label and version of the ``object_scale`` pass-through measurement.
 OBJECT_SCALE = "object_scale"
 _OBJECT_SCALE_METHOD = ("known-generation-scale", 1)
@@ -79,7 +80,8 @@ class PreparedBatch:
     Parameters
     ----------
     images : ndarray, shape (B, H, W, 3)
-        ``uint8`` or float images. Not copied; working copies are made lazily, once per chunk.
+        Already validated ``uint8`` or float images. Not copied; working copies are made lazily, once
+        per chunk, and shared by every kernel measuring the chunk.
 
     Notes
     -----
@@ -88,12 +90,12 @@ class PreparedBatch:
     """
 
     def __init__(self, images: np.ndarray) -> None:
-        self.images = _validated_batch(images)
+        self.images = images
         self.unit = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0
 
     @cached_property
     def padded(self) -> np.ndarray:
-        """float32 (B, 3, H + 4, W + 4) channel-first copy, half-sample symmetric padding of 2."""
+        """float32 (B, 3, H + 6, W + 6) channel-first copy, half-sample symmetric padding of 3."""
         b, h, w, _ = self.images.shape
         out = np.empty((b, 3, h + 2 * _PAD, w + 2 * _PAD), dtype=np.float32)
         out[:, :, _PAD:-_PAD, _PAD:-_PAD] = self.images.transpose(0, 3, 1, 2)
@@ -143,10 +145,10 @@ def _laplacian_variance(batch: PreparedBatch) -> np.ndarray:
 
 
 def _db2_highpass(x: np.ndarray, axis: int, out_len: int) -> np.ndarray:
-    """Level-1 db2 high-pass + downsample along ``axis`` of a 2-padded array; pywt 'symmetric' semantics.
+    """Level-1 db2 high-pass + downsample along ``axis`` of a 3-padded array; pywt 'symmetric' semantics.
 
-    With ``p`` the padded signal (p[j] = x[j - 2]) pywt gives ``d[i] = sum_k h[k] p[2i + 3 - k]``. It is
-    evaluated as ``sum_{k>=1} h[k] (p[2i+3-k] - p[2i+3])`` (exact because sum(h) == 0) so that a
+    With ``p`` the padded signal (p[j] = x[j - 3]) pywt gives ``d[i] = sum_k h[k] p[2i + 4 - k]``. It is
+    evaluated as ``sum_{k>=1} h[k] (p[2i+4-k] - p[2i+4])`` (exact because sum(h) == 0) so that a
     constant stretch gives exactly 0 rather than a rounding residue.
     """
 
@@ -155,11 +157,11 @@ def _db2_highpass(x: np.ndarray, axis: int, out_len: int) -> np.ndarray:
         index[axis] = slice(offset, offset + 2 * out_len - 1, 2)
         return x[tuple(index)]
 
-    anchor = taps(3)
-    out = taps(2) - anchor
+    anchor = taps(4)
+    out = taps(3) - anchor
     out *= _DB2_DEC_HI[1]
     for k in (2, 3):
-        diff = taps(3 - k) - anchor
+        diff = taps(4 - k) - anchor
         diff *= _DB2_DEC_HI[k]
         out += diff
     return out
@@ -167,11 +169,11 @@ def _db2_highpass(x: np.ndarray, axis: int, out_len: int) -> np.ndarray:
 
 def _zero_support(batch: PreparedBatch, out_h: int, out_w: int) -> np.ndarray | None:
     """Boolean (B, 3, Ho, Wo) mask of coefficients whose 4x4 support is all zero, or None if there are none."""
-    nonzero = (batch.padded != 0).astype(np.float32)
-    if nonzero.all():
+    if not (batch.images == 0).any():  # the common case costs one cheap pass over the input
         return None
-    count = sum(nonzero[:, :, 3 - k : 3 - k + 2 * out_h - 1 : 2, :] for k in range(4))
-    count = sum(count[:, :, :, 3 - k : 3 - k + 2 * out_w - 1 : 2] for k in range(4))
+    nonzero = (batch.padded != 0).astype(np.float32)
+    count = sum(nonzero[:, :, 4 - k : 4 - k + 2 * out_h - 1 : 2, :] for k in range(4))
+    count = sum(count[:, :, :, 4 - k : 4 - k + 2 * out_w - 1 : 2] for k in range(4))
     return count == 0
 
 
@@ -212,7 +214,7 @@ def sharpness(images: np.ndarray) -> np.ndarray:
         Laplacian variance in [0, 1]-pixel units squared, >= 0: valid region only, per channel, then the
         mean over the three channels. 0 for a flat image.
     """
-    return _laplacian_variance(PreparedBatch(images))
+    return _laplacian_variance(PreparedBatch(_validated_batch(images)))
 
 
 def noise_sigma(images: np.ndarray) -> np.ndarray:
@@ -231,7 +233,7 @@ def noise_sigma(images: np.ndarray) -> np.ndarray:
     ndarray, shape (B,), float64
         Estimated sigma in [0, 1] pixel units, >= 0; exactly 0 (never NaN) for flat images.
     """
-    return _wavelet_noise_sigma(PreparedBatch(images))
+    return _wavelet_noise_sigma(PreparedBatch(_validated_batch(images)))
 
 
 def mean_saturation(images: np.ndarray) -> np.ndarray:
@@ -249,7 +251,11 @@ def mean_saturation(images: np.ndarray) -> np.ndarray:
         Mean over pixels of ``(max - min) / max`` in [0, 1]; a black pixel (max == 0) counts as 0, as in
         :func:`skimage.color.rgb2hsv`.
     """
-    images = _validated_batch(images)
+    return _saturation(_validated_batch(images))
+
+
+def _saturation(images: np.ndarray) -> np.ndarray:
+    """:func:`mean_saturation` of an already validated batch."""
     if images.dtype != np.uint8:
         images = np.clip(images, 0.0, 1.0, dtype=np.float32)
     r, g, b = (images[..., c].astype(np.float32) for c in range(3))
@@ -336,7 +342,7 @@ register_property("noisiness", method="wavelet-db2-mad-sigma", version=1)(_wavel
 
 @register_property("saturation", method="hsv-saturation-mean", version=1)
 def _saturation_kernel(batch: PreparedBatch) -> np.ndarray:
-    return mean_saturation(batch.images)
+    return _saturation(batch.images)
 
 
 def property_names() -> tuple[str, ...]:
@@ -353,19 +359,16 @@ def property_method(name: str) -> PropertyMethod:
         raise NotFound(f"unknown image property {name!r}; valid: {valid} (and {OBJECT_SCALE!r} if known)") from None
 
 
-def _requested(names: Iterable[str] | None, object_scale: float | None) -> tuple[list[str], bool]:
-    """Split requested names into pixel properties and whether object_scale is wanted; validate both."""
+def _requested(names: Iterable[str] | None, object_scale: float | None) -> tuple[list[PropertyMethod], bool]:
+    """The pixel properties to measure and whether to report object_scale; fails fast on bad names."""
     if names is None:
-        return list(property_names()), object_scale is not None
+        return [_PROPERTIES[n] for n in property_names()], object_scale is not None
     if isinstance(names, str):
         raise InvalidInput("names must be a sequence of property names, not a single string")
     wanted = list(dict.fromkeys(names))
-    pixel = [n for n in wanted if n != OBJECT_SCALE]
-    for name in pixel:
-        property_method(name)
     if OBJECT_SCALE in wanted and object_scale is None:
         raise InvalidInput("object_scale is not measured from pixels; pass the source's known object_scale")
-    return pixel, OBJECT_SCALE in wanted or (object_scale is not None and not pixel and not wanted)
+    return [property_method(n) for n in wanted if n != OBJECT_SCALE], OBJECT_SCALE in wanted
 
 
 def measure_properties(
@@ -384,6 +387,7 @@ def measure_properties(
         ``uint8`` or float RGB images, B >= 1, H and W >= 3.
     names : sequence of str, optional
         Properties to measure; default all registered ones (plus ``object_scale`` when it is given).
+        ``"object_scale"`` may be named only together with ``object_scale=``.
     batch_size : int
         Images per chunk (>= 1); bounds the working memory to about 60 * batch_size * H * W bytes per
         worker.
@@ -404,8 +408,7 @@ def measure_properties(
         raise InvalidInput(f"batch_size must be a positive int, got {batch_size!r}")
     if object_scale is not None and not (np.isfinite(object_scale) and object_scale > 0):
         raise InvalidInput(f"object_scale must be a positive finite number, got {object_scale!r}")
-    pixel, want_scale = _requested(names, object_scale)
-    methods = [property_method(name) for name in pixel]
+    methods, want_scale = _requested(names, object_scale)
     values = _measure_chunks(images, methods, batch_size, workers or os.cpu_count() or 1)
     result = {
         m.name: Measurement(m.name, float(v.mean()), float(v.std()), int(v.size), m.method, m.version)
