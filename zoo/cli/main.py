@@ -9,7 +9,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from zoo import __version__
-from zoo.cli import db_commands
+from zoo.cli import datasets_commands, db_commands, ingest_commands
 from zoo.cli.render import err_console
 from zoo.cli.sql_command import sql_command
 from zoo.cli.state import state
@@ -78,6 +78,11 @@ def main_options(
 
 
 app.add_typer(db_commands.app, name="db")
+app.add_typer(datasets_commands.app, name="datasets")
+app.command("ingest")(ingest_commands.ingest_command)
+app.command("worker")(ingest_commands.worker_command)
+app.command("runs")(ingest_commands.runs_command)
+app.command("featurize")(ingest_commands.featurize_command)
 app.command("sql")(sql_command)
 
 

@@ -1,0 +1,110 @@
+"""Catalogue models trained elsewhere: a Hugging Face hub repo or a local model file.
+
+The weights are checked against the architecture (every tensor shape), the first convolution is read,
+the delta from the chosen reference is reduced to metric vectors, and the result is stored as an
+external checkpoint with where it came from (repo and commit, or file) and the file's sha256.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+from sqlalchemy import select
+
+from ingest.layers import delta as layer_delta
+from ingest.layers import first_conv_weight
+from ingest.references import ResolvedReference, resolve_reference
+from ingest.weights import build_model, download_hub_weights, load_state_dict_file, parse_hub_ref
+from zoo.catalog import Catalog
+from zoo.checkpoints import add_checkpoint, compute_metrics, put_reference
+from zoo.db.models import Checkpoint, CheckpointLabel
+from zoo.errors import InvalidInput
+from zoo.filters import DEFAULT_FEATURE_SET
+from zoo.store import sha256_file
+
+
+@dataclass(frozen=True)
+class ExternalModel:
+    """A model's first layer and delta, with where the weights came from."""
+
+    source: str  # "hub" or "file"
+    arch: str
+    origin: str
+    revision: str | None
+    path: Path
+    file_sha256: str
+    learned: np.ndarray
+    reference: ResolvedReference
+
+    @property
+    def delta(self) -> np.ndarray:
+        return layer_delta(self.learned, self.reference.weight)
+
+
+def _locate(source: str, ref: str, allow_pickle: bool) -> tuple[Path, str, str | None, str]:
+    if source == "hub":
+        repo_id, revision = parse_hub_ref(ref)
+        weights = download_hub_weights(repo_id, revision, allow_pickle=allow_pickle)
+        return weights.path, weights.repo_id, weights.revision, weights.sha256
+    path = Path(ref).expanduser()
+    return path, str(path.resolve()), None, sha256_file(path) if path.is_file() else ""
+
+
+def read_external(source: str, ref: str, arch: str, reference: str, *, allow_pickle: bool = False) -> ExternalModel:
+    """Load a hub repo (``source="hub"``, ``ORG/NAME[@REV]``) or a file, check it fits ``arch``, take its first layer."""
+    if source not in ("hub", "file"):
+        raise InvalidInput(f"source must be hub or file, not {source!r}")
+    path, origin, revision, sha = _locate(source, ref, allow_pickle)
+    model = build_model(arch, load_state_dict_file(path, allow_pickle=allow_pickle))
+    learned = first_conv_weight(model)
+    resolved = resolve_reference(reference, arch, allow_pickle=allow_pickle)
+    layer_delta(learned, resolved.weight)  # refuse a reference of another shape before anything is stored
+    return ExternalModel(source, arch, origin, revision, path, sha, learned, resolved)
+
+
+def check_labels(labels: Mapping[str, float]) -> dict[str, float]:
+    """Validate ``--property NAME=VALUE`` ground truth against the known image properties."""
+    from zoo.images.properties import OBJECT_SCALE, property_names
+
+    valid = set(property_names()) | {OBJECT_SCALE}
+    unknown = sorted(set(labels) - valid)
+    if unknown:
+        raise InvalidInput(f"unknown property {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+    if not all(np.isfinite(v) for v in labels.values()):
+        raise InvalidInput("property values must be finite numbers")
+    return dict(labels)
+
+
+def ingest_external(
+    catalog: Catalog,
+    model: ExternalModel,
+    *,
+    labels: Mapping[str, float] | None = None,
+    keep_weights: bool = False,
+    feature_sets: tuple[str, ...] = (DEFAULT_FEATURE_SET,),
+) -> tuple[int, bool]:
+    """Store an external checkpoint; the same file, architecture and reference again returns the existing one."""
+    labels = check_labels(labels or {})
+    metrics = compute_metrics(model.delta, feature_sets)
+    weights_sha = catalog.store.put_file(model.path) if keep_weights else None  # file first, then rows
+    with catalog.session(write=True) as session:
+        reference_id = put_reference(session, model.reference.info, model.reference.weight)
+        existing = session.scalars(select(Checkpoint).where(
+            Checkpoint.file_sha256 == model.file_sha256, Checkpoint.arch == model.arch,
+            Checkpoint.reference_id == reference_id, Checkpoint.source == model.source,
+        )).first()
+        if existing is not None:
+            for name, value in labels.items():
+                session.merge(CheckpointLabel(checkpoint_id=existing.id, property=name, value=value))
+            return existing.id, False
+        checkpoint_id = add_checkpoint(
+            session, source=model.source, arch=model.arch, reference=reference_id,
+            layer_name=model.reference.info.layer_name, learned=model.learned, delta=model.delta,
+            metrics=metrics, labels=labels, origin=model.origin, revision=model.revision,
+            file_sha256=model.file_sha256, weights_sha256=weights_sha,
+        )
+    return checkpoint_id, True
+

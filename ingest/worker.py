@@ -1,0 +1,247 @@
+"""The worker loop: claim a queued run, train it, write its checkpoints, repeat.
+
+Any number of workers on any number of machines can share one catalog. A worker heartbeats while it
+trains; if its heartbeat goes stale (the process died or hung) another worker re-queues and redoes the
+run. Results are written in one transaction fenced on the claim, so a worker that lost its claim writes
+nothing, and a run never ends up with two sets of checkpoints. SIGTERM or Ctrl-C puts the current run
+back in the queue untouched.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ingest.references import ResolvedReference, resolve_reference
+from ingest.train import DeviceData, Interrupted, Snapshot, Trainer, TrainConfig, pick_device, to_device
+from zoo import queue
+from zoo.catalog import Catalog
+from zoo.checkpoints import add_checkpoint, compute_metrics, put_reference
+from zoo.datasets import load_images
+from zoo.db.models import BaseDataset, DatasetVariant, Run
+from zoo.errors import DatabaseError, ZooError
+from zoo.filters import DEFAULT_FEATURE_SET
+from zoo.records import DatasetRecord, RunRecord
+
+
+class Reporter(Protocol):
+    """Progress callbacks; the CLI draws Rich progress bars, tests pass :class:`SilentReporter`."""
+
+    def run_started(self, run: RunRecord, title: str, total_steps: int) -> None: ...
+    def step(self, epoch: int, step: int, loss: float, images_per_second: float) -> None: ...
+    def run_finished(self, run: RunRecord, status: str, detail: str) -> None: ...
+
+
+class SilentReporter:
+    def run_started(self, run: RunRecord, title: str, total_steps: int) -> None:
+        pass
+
+    def step(self, epoch: int, step: int, loss: float, images_per_second: float) -> None:
+        pass
+
+    def run_finished(self, run: RunRecord, status: str, detail: str) -> None:
+        pass
+
+
+@dataclass
+class WorkerOptions:
+    name: str = field(default_factory=queue.default_worker_name)
+    device: str | None = None
+    grace_s: float = queue.DEFAULT_GRACE_S
+    heartbeat_s: float | None = None
+    poll_s: float = 5.0
+    forever: bool = False
+    max_runs: int | None = None
+    grid_id: int | None = None
+    feature_sets: tuple[str, ...] = (DEFAULT_FEATURE_SET,)
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.heartbeat_s or max(0.2, self.grace_s / 4)
+
+
+@dataclass
+class WorkerSummary:
+    done: int = 0
+    failed: int = 0
+    retried: int = 0
+    lost: int = 0
+    interrupted: bool = False
+
+
+SUMMARY_FIELD = {"done": "done", "failed": "failed", "queued": "retried", "lost": "lost"}
+
+
+class StopRequested:
+    """Set by SIGTERM; the training loop checks it between steps."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, *_args: Any) -> None:
+        self.event.set()
+
+
+class Heartbeat(threading.Thread):
+    """Refreshes the claim every ``interval`` seconds; sets :attr:`lost` when the claim is gone."""
+
+    def __init__(self, catalog: Catalog, run: RunRecord, interval: float) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{run.id}")
+        self.catalog, self.run_record, self.interval = catalog, run, interval
+        self.lost, self.stopped = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                if not queue.heartbeat(self.catalog, self.run_record):
+                    self.lost.set()
+                    return
+            except DatabaseError:
+                continue  # a busy or briefly unreachable database: try again next beat
+
+    def __enter__(self) -> "Heartbeat":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopped.set()
+        self.join()
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    dataset: DatasetRecord
+    variant_kind: str
+    variant_params: dict[str, Any]
+    title: str
+
+
+def _run_inputs(catalog: Catalog, run: RunRecord) -> RunInputs:
+    from zoo.datasets import get_dataset
+
+    with catalog.session() as session:
+        variant = session.get(DatasetVariant, run.variant_id)
+        assert variant is not None
+        base_name = session.scalars(select(BaseDataset.name).where(BaseDataset.id == variant.base_dataset_id)).one()
+        kind, params, vname = variant.kind, dict(variant.params), variant.name
+    title = f"run {run.id}: {run.arch} on {base_name}/{vname} ({run.optimizer}, trial {run.trial})"
+    return RunInputs(get_dataset(catalog, base_name), kind, params, title)
+
+
+class DataCache:
+    """The last few datasets moved to the device, so consecutive runs on one dataset skip the upload."""
+
+    def __init__(self, size: int = 2) -> None:
+        self.size, self.items = size, OrderedDict[tuple[str, int, int, str], DeviceData]()
+
+    def get(self, catalog: Catalog, dataset: DatasetRecord, image_size: int, device: torch.device) -> DeviceData:
+        key = (dataset.images_sha256, image_size, dataset.seed, str(device))
+        if key not in self.items:
+            images, labels = load_images(catalog, dataset)
+            self.items[key] = to_device(images, labels, image_size=image_size, seed=dataset.seed, device=device)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        self.items.move_to_end(key)
+        return self.items[key]
+
+
+def _weights_artifact(catalog: Catalog, state: dict[str, torch.Tensor] | None) -> str | None:
+    if state is None:
+        return None
+    from safetensors.torch import save
+
+    return catalog.store.put_bytes(save({k: v.contiguous() for k, v in state.items()}))
+
+
+def _writer(run: RunRecord, reference: ResolvedReference, snapshots: list[Snapshot], metrics: list[Any], weights: list[str | None]):  # type: ignore[no-untyped-def]
+    def write(session: Session) -> None:
+        reference_id = put_reference(session, reference.info, reference.weight)
+        session.get(Run, run.id).reference_id = reference_id  # type: ignore[union-attr]
+        for snap, vectors, weights_sha in zip(snapshots, metrics, weights):
+            add_checkpoint(
+                session, source="run", arch=run.arch, reference=reference_id, layer_name=reference.info.layer_name,
+                learned=snap.first_layer, delta=snap.first_layer - reference.weight, metrics=vectors,
+                run_id=run.id, epoch=snap.epoch, step=snap.step, val_accuracy=snap.val_accuracy,
+                train_loss=snap.train_loss, weights_sha256=weights_sha,
+            )
+    return write
+
+
+def execute_run(
+    catalog: Catalog, run: RunRecord, options: WorkerOptions, cache: DataCache, stop: StopRequested, reporter: Reporter
+) -> str:
+    """Train one claimed run and write its results; returns done, queued (retry), failed, lost or interrupted."""
+    device = pick_device(options.device)
+    inputs = _run_inputs(catalog, run)
+    with Heartbeat(catalog, run, options.heartbeat_interval) as beat:
+        try:
+            torch.manual_seed(run.seed)
+            data = cache.get(catalog, inputs.dataset, run.image_size, device)
+            reference = resolve_reference(run.reference_spec, run.arch, num_classes=data.num_classes, default_seed=run.trial)
+            config = TrainConfig(
+                optimizer=run.optimizer, lr=run.lr, epochs=run.epochs, checkpoint_every=run.checkpoint_every,
+                batch_size=run.batch_size, seed=run.seed, variant_kind=inputs.variant_kind,
+                variant_params=inputs.variant_params, steps_per_epoch=run.steps_per_epoch,
+            )
+            trainer = Trainer(reference.model, data, config, device)
+            reporter.run_started(run, inputs.title, trainer.steps_per_epoch * run.epochs)
+            snapshots: list[Snapshot] = []
+            stats = trainer.run(
+                snapshots.append, keep_weights=run.keep_weights, on_step=reporter.step,
+                should_stop=lambda: stop.event.is_set() or beat.lost.is_set(),
+            )
+            metrics = [compute_metrics(s.first_layer - reference.weight, options.feature_sets) for s in snapshots]
+            weights = [_weights_artifact(catalog, s.state_dict) for s in snapshots]  # files first, then rows
+        except Interrupted:
+            if beat.lost.is_set():
+                return "lost"
+            queue.release(catalog, run)
+            return "interrupted"
+        except KeyboardInterrupt:
+            queue.release(catalog, run)
+            raise
+        except (ZooError, RuntimeError, ValueError, OSError) as error:
+            detail = f"{type(error).__name__}: {error}"
+            return queue.fail(catalog, run, detail if isinstance(error, ZooError) else detail + "\n" + traceback.format_exc(limit=5))
+    try:
+        queue.complete(
+            catalog, run, _writer(run, reference, snapshots, metrics, weights), device=str(device),
+            train_seconds=stats.seconds, images_per_second=stats.images_per_second,
+        )
+    except queue.ClaimLost:
+        return "lost"
+    return "done"
+
+
+def work(catalog: Catalog, options: WorkerOptions | None = None, reporter: Reporter | None = None) -> WorkerSummary:
+    """Claim and execute runs until the queue is empty (or forever); returns what happened."""
+    options, reporter = options or WorkerOptions(), reporter or SilentReporter()
+    summary, cache, stop = WorkerSummary(), DataCache(), StopRequested()
+    previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
+    try:
+        while not stop.event.is_set() and (options.max_runs is None or summary.done + summary.failed < options.max_runs):
+            run = queue.claim_next(catalog, options.name, grace_s=options.grace_s, grid_id=options.grid_id)
+            if run is None:
+                if not options.forever:
+                    break
+                stop.event.wait(options.poll_s)
+                continue
+            status = execute_run(catalog, run, options, cache, stop, reporter)
+            reporter.run_finished(run, status, "")
+            if status == "interrupted":
+                summary.interrupted = True
+                break
+            counter = SUMMARY_FIELD[status]
+            setattr(summary, counter, getattr(summary, counter) + 1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return summary

@@ -1,0 +1,210 @@
+"""Storing first-layer tensors, reference weights, checkpoints and their metric vectors.
+
+Tensors are small (a 64×3×7×7 float32 bank is 37 KB) and live in the ``tensors`` table, content-addressed
+by the sha256 of their dtype, shape and bytes, so the catalog alone is enough to re-featurize everything.
+The hash is checked on every read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from sqlalchemy import and_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from zoo.catalog import Catalog
+from zoo.db.models import Checkpoint, CheckpointLabel, MetricValue, MetricVector, ReferenceWeights, Tensor
+from zoo.errors import IntegrityError, InvalidInput, NotFound
+
+STORED_DTYPE = np.dtype("<f4")
+
+
+def tensor_sha256(array: np.ndarray) -> str:
+    """sha256 over ``dtype|shape|`` and the little-endian float32 bytes."""
+    header = f"{STORED_DTYPE.str}|{'x'.join(map(str, array.shape))}|".encode()
+    return hashlib.sha256(header + np.ascontiguousarray(array, dtype=STORED_DTYPE).tobytes()).hexdigest()
+
+
+def _insert_ignore(session: Session, table: Any, values: dict[str, Any], conflict: list[str]) -> None:
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert  # type: ignore[union-attr]
+    session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict))
+
+
+def put_tensor(session: Session, array: np.ndarray) -> int:
+    """Store a tensor once (concurrent writers of the same bytes are fine) and return its id."""
+    array = np.ascontiguousarray(array, dtype=STORED_DTYPE)
+    if not np.all(np.isfinite(array)):
+        raise InvalidInput("the tensor holds NaN or infinite values; the model's weights are broken")
+    sha = tensor_sha256(array)
+    _insert_ignore(
+        session, Tensor,
+        {"sha256": sha, "dtype": "float32", "shape": list(array.shape), "nbytes": array.nbytes, "data": array.tobytes()},
+        ["sha256"],
+    )
+    return session.scalars(select(Tensor.id).where(Tensor.sha256 == sha)).one()
+
+
+def get_tensor(session: Session, tensor_id: int) -> np.ndarray:
+    """Load a tensor and verify its hash."""
+    row = session.get(Tensor, tensor_id)
+    if row is None:
+        raise NotFound(f"tensor {tensor_id} does not exist")
+    return decode_tensor(row.data, row.shape, row.sha256, tensor_id)
+
+
+def decode_tensor(data: bytes, shape: Sequence[int], sha: str, tensor_id: int) -> np.ndarray:
+    array = np.frombuffer(data, dtype=STORED_DTYPE).reshape(shape)
+    if tensor_sha256(array) != sha:
+        raise IntegrityError(f"tensor {tensor_id} is corrupt: its bytes no longer match its sha256")
+    return array.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ReferenceInfo:
+    """Where a delta is measured from; ``key`` identifies it in the catalog."""
+
+    key: str
+    kind: str
+    arch: str
+    source: str
+    layer_name: str
+    revision: str | None = None
+    seed: int | None = None
+    file_sha256: str | None = None
+
+
+def reference_id(session: Session, key: str) -> int | None:
+    return session.scalars(select(ReferenceWeights.id).where(ReferenceWeights.key == key)).first()
+
+
+def put_reference(session: Session, info: ReferenceInfo, weight: np.ndarray) -> int:
+    """Record reference weights once; the same key with different weights is refused."""
+    tensor_id = put_tensor(session, weight)
+    _insert_ignore(
+        session, ReferenceWeights,
+        {"key": info.key, "kind": info.kind, "arch": info.arch, "source": info.source, "revision": info.revision,
+         "seed": info.seed, "file_sha256": info.file_sha256, "layer_name": info.layer_name, "tensor_id": tensor_id},
+        ["key"],
+    )
+    row = session.scalars(select(ReferenceWeights).where(ReferenceWeights.key == info.key)).one()
+    if row.tensor_id != tensor_id:
+        raise IntegrityError(
+            f"reference {info.key} is already catalogued with different first-layer weights "
+            "(a different timm/torch version initialises differently?); use another reference"
+        )
+    return row.id
+
+
+def reference_weight(session: Session, reference: int) -> np.ndarray:
+    row = session.get(ReferenceWeights, reference)
+    if row is None:
+        raise NotFound(f"reference {reference} does not exist")
+    return get_tensor(session, row.tensor_id)
+
+
+MetricVectors = Mapping[tuple[str, int], Mapping[str, float]]
+
+
+def put_metric_vector(session: Session, checkpoint_id: int, feature_set: tuple[str, int], values: Mapping[str, float]) -> None:
+    bad = [name for name, value in values.items() if not np.isfinite(value)]
+    if bad:
+        raise InvalidInput(f"metrics {', '.join(bad)} are not finite for checkpoint {checkpoint_id}; not stored")
+    vector = MetricVector(checkpoint_id=checkpoint_id, feature_set=feature_set[0], feature_set_version=feature_set[1])
+    session.add(vector)
+    session.flush()
+    session.add_all(MetricValue(vector_id=vector.id, metric=name, value=float(v)) for name, v in values.items())
+
+
+def add_checkpoint(
+    session: Session,
+    *,
+    source: str,
+    arch: str,
+    reference: int,
+    layer_name: str,
+    learned: np.ndarray,
+    delta: np.ndarray,
+    metrics: MetricVectors,
+    labels: Mapping[str, float] | None = None,
+    **fields: Any,
+) -> int:
+    """Insert one checkpoint with its tensors, metric vectors and labels; returns its id.
+
+    ``fields`` are further :class:`~zoo.db.models.Checkpoint` columns (run_id, epoch, val_accuracy, ...).
+    """
+    row = Checkpoint(
+        source=source, arch=arch, reference_id=reference, layer_name=layer_name,
+        learned_tensor_id=put_tensor(session, learned), delta_tensor_id=put_tensor(session, delta), **fields,
+    )
+    session.add(row)
+    session.flush()
+    for feature_set, values in metrics.items():
+        put_metric_vector(session, row.id, feature_set, values)
+    session.add_all(CheckpointLabel(checkpoint_id=row.id, property=k, value=float(v)) for k, v in (labels or {}).items())
+    return row.id
+
+
+def compute_metrics(delta: np.ndarray, feature_sets: Sequence[str]) -> dict[tuple[str, int], dict[str, float]]:
+    """Metric vectors of one delta for each named feature set."""
+    from zoo.filters import featurize, get_feature_set
+
+    result = {}
+    for key in feature_sets:
+        feature_set = get_feature_set(key)
+        result[(feature_set.name, feature_set.version)] = featurize(delta, feature_set)
+    return result
+
+
+FEATURIZE_CHUNK = 256
+
+
+def missing_vectors(catalog: Catalog, feature_set: str) -> list[int]:
+    """Checkpoints that have no vector of this feature set version yet."""
+    from zoo.filters import get_feature_set
+
+    fs = get_feature_set(feature_set)
+    has = and_(
+        MetricVector.checkpoint_id == Checkpoint.id,
+        MetricVector.feature_set == fs.name,
+        MetricVector.feature_set_version == fs.version,
+    )
+    with catalog.session() as session:
+        return list(session.scalars(select(Checkpoint.id).where(~select(MetricVector.id).where(has).exists()).order_by(Checkpoint.id)))
+
+
+def featurize_catalog(
+    catalog: Catalog, feature_set: str, *, progress: Callable[[int], None] | None = None
+) -> int:
+    """Compute ``feature_set`` for every stored delta that lacks it (no retraining); idempotent.
+
+    Returns the number of checkpoints featurized. Work is committed in chunks, so an interrupted run keeps
+    what it finished and the next run continues from there.
+    """
+    from zoo.filters import featurize_many, get_feature_set
+
+    fs = get_feature_set(feature_set)
+    todo = missing_vectors(catalog, feature_set)
+    for start in range(0, len(todo), FEATURIZE_CHUNK):
+        ids = todo[start:start + FEATURIZE_CHUNK]
+        with catalog.session() as session:
+            rows = session.execute(
+                select(Checkpoint.id, Tensor.id, Tensor.data, Tensor.shape, Tensor.sha256)
+                .join(Tensor, Tensor.id == Checkpoint.delta_tensor_id).where(Checkpoint.id.in_(ids))
+            ).all()
+        deltas = [decode_tensor(data, shape, sha, tid) for _, tid, data, shape, sha in rows]
+        values = featurize_many(deltas, fs)
+        with catalog.session(write=True) as session:
+            for (checkpoint_id, *_), vector in zip(rows, values):
+                exists = session.scalars(select(MetricVector.id).where(
+                    MetricVector.checkpoint_id == checkpoint_id, MetricVector.feature_set == fs.name,
+                    MetricVector.feature_set_version == fs.version)).first()
+                if exists is None:  # another process may have done it meanwhile
+                    put_metric_vector(session, checkpoint_id, (fs.name, fs.version), dict(zip(fs.metrics, map(float, vector))))
+        if progress is not None:
+            progress(len(ids))
+    return len(todo)

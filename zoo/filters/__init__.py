@@ -1,0 +1,55 @@
+"""First-layer filter metrics and feature sets (numpy, scipy and scikit-image only; never torch).
+
+Importing this package registers the paper's eight metrics (:mod:`zoo.filters.metrics`) in the registry of
+:mod:`zoo.filters.featuresets` and the ``paper-v1`` feature set that lists them.
+"""
+
+from zoo.filters import metrics
+from zoo.filters.featuresets import (
+    DEFAULT_FEATURE_SET,
+    PAPER_V1,
+    FeatureSet,
+    as_bank_batch,
+    feature_set_names,
+    featurize,
+    featurize_many,
+    get_feature_set,
+    get_metric,
+    metric_names,
+    register_feature_set,
+    register_metric,
+)
+from zoo.filters.metrics import (
+    bregman_distance,
+    channel_saturation,
+    convex_hull_volume,
+    dist_to_gaussian,
+    filter_variance,
+    laplacian_variance,
+    spatial_roughness,
+    wavelet_noise_sigma,
+)
+
+__all__ = [
+    "DEFAULT_FEATURE_SET",
+    "PAPER_V1",
+    "FeatureSet",
+    "as_bank_batch",
+    "bregman_distance",
+    "channel_saturation",
+    "convex_hull_volume",
+    "dist_to_gaussian",
+    "feature_set_names",
+    "featurize",
+    "featurize_many",
+    "filter_variance",
+    "get_feature_set",
+    "get_metric",
+    "laplacian_variance",
+    "metric_names",
+    "metrics",
+    "register_feature_set",
+    "register_metric",
+    "spatial_roughness",
+    "wavelet_noise_sigma",
+]

@@ -1,0 +1,403 @@
+"""The eight first-layer filter metrics of Jorgenson et al., "Scratching the Surface", section 3.2.
+
+Every metric is registered with :func:`~zoo.filters.featuresets.register_metric`, so each public function
+here accepts one bank ``F`` of shape ``(N, 3, n, n)`` (returns a float) or a batch ``(B, N, 3, n, n)``
+(returns ``(B,)``), any ``n >= 2``: 3x3 MobileNetV3, 4x4 ConvNeXt, 7x7 ResNet, 16x16 ViT patch embedding.
+The code is vectorized over filters and banks; only the convex hull runs one Qhull call per bank.
+
+Notation and conventions shared by all metrics
+----------------------------------------------
+* ``|x|`` is the Euclidean (Frobenius) norm over all entries of ``x``; ``|f_i|`` is over the filter's
+  ``3*n*n`` weights. ``S = sum_i |f_i|``.
+* "Norm-weighted average" means ``(1/S) sum_i |f_i| m(f_i)``. The paper writes it out for
+  dist_to_gaussian, filter_variance, spatial_roughness and bregman_distance, and says "the sum of these
+  weighted by the filter norms" for laplacian_variance and wavelet_noise_sigma; we read the latter as the
+  same average so that no metric grows with the number of filters N (16 on MobileNetV3, 96 on ConvNeXt).
+* ``unit(x) = x/|x|``, and ``unit(0) = 0``. Every weighted term carries the factor ``|f_i|``, so an all-zero
+  filter contributes 0 and an all-zero bank (``S = 0``) gives 0 for every metric: never NaN.
+* The 3x3 convolutions (Gaussian blur, Laplacian) act on each colour channel separately and keep the n x n
+  size, with scipy.ndimage's ``mode="reflect"`` border (``d c b a | a b c d``): the filter is treated as
+  continuing smoothly past its edge, so a constant filter has zero Laplacian and is its own blur.
+* C = 1 (grayscale) banks are refused with :class:`~zoo.errors.InvalidInput`; the message suggests
+  ``np.repeat(bank, 3, axis=1)``.
+
+Behaviour under scaling the bank by ``s > 0`` (tested): convex_hull_volume, dist_to_gaussian and
+spatial_roughness are unchanged; filter_variance and laplacian_variance scale by ``s**2``,
+wavelet_noise_sigma by ``s``, channel_saturation (as the paper writes it) by ``1/s**2``;
+bregman_distance has no simple law, because TV denoising is not homogeneous.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pywt
+from scipy.spatial import ConvexHull, QhullError
+from scipy.special import ndtri
+from skimage.restoration import denoise_tv_bregman
+
+from zoo.filters.featuresets import register_metric
+
+__all__ = [
+    "BREGMAN_SWEEPS",
+    "BREGMAN_WEIGHT",
+    "GAUSSIAN_KERNEL",
+    "LAPLACIAN_KERNEL",
+    "WAVELET",
+    "bregman_distance",
+    "channel_saturation",
+    "convex_hull_volume",
+    "dist_to_gaussian",
+    "filter_variance",
+    "laplacian_variance",
+    "spatial_roughness",
+    "wavelet_noise_sigma",
+]
+
+GAUSSIAN_KERNEL = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+"""The paper's 3x3 Gaussian blur kernel ``C`` (separable: [1, 2, 1]/4 along each axis)."""
+LAPLACIAN_KERNEL = np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+"""The paper's 3x3 Laplacian kernel."""
+BREGMAN_WEIGHT = 5.0
+"""``weight`` of :func:`skimage.restoration.denoise_tv_bregman` (skimage's default)."""
+BREGMAN_SWEEPS = 40
+"""Split-Bregman sweeps, always run in full (``eps=0``); see :func:`bregman_distance`."""
+WAVELET = "db2"
+"""Wavelet of :func:`skimage.restoration.estimate_sigma`."""
+
+_MAD_TO_SIGMA = float(ndtri(0.75))  # 75th percentile of N(0, 1), as in skimage's _sigma_est_dwt
+_SPATIAL = (2, 3, 4)  # channel and spatial axes of a (B, N, C, n, n) batch
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared helpers (all on validated float64 batches)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _filter_norms(banks: np.ndarray) -> np.ndarray:
+    """``(B, N, C, n, n)`` -> ``|f_i|`` of shape ``(B, N)``."""
+    return np.sqrt(np.einsum("bncij,bncij->bn", banks, banks))
+
+
+def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` where the denominator is positive, else 0."""
+    return np.divide(numerator, denominator, out=np.zeros(np.broadcast_shapes(numerator.shape,
+                     denominator.shape)), where=denominator > 0)
+
+
+def _norm_weighted_mean(per_filter: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """``(1/S) sum_i |f_i| m_i`` for ``per_filter = m`` and ``norms = |f|``, both ``(B, N)``; 0 if S = 0."""
+    return _safe_divide((norms * per_filter).sum(axis=1), norms.sum(axis=1))
+
+
+def _unit_distance_weighted(banks: np.ndarray, other: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """``(1/S) sum_i |f_i| |unit(f_i) - unit(g_i)|`` for ``g = other``, computed as ``|f_i - |f_i| unit(g_i)|``."""
+    other_norms = _filter_norms(other)
+    scale = _safe_divide(norms, other_norms)[..., None, None, None]
+    per_filter = np.sqrt(np.square(banks - scale * other).sum(axis=_SPATIAL))
+    return _safe_divide(per_filter.sum(axis=1), norms.sum(axis=1))
+
+
+def _pad_reflect(banks: np.ndarray) -> np.ndarray:
+    """Pad the two spatial axes by one pixel, scipy.ndimage ``mode="reflect"`` (numpy ``"symmetric"``)."""
+    return np.pad(banks, ((0, 0), (0, 0), (0, 0), (1, 1), (1, 1)), mode="symmetric")
+
+
+@functools.lru_cache(maxsize=32)
+def _wavelet_highpass_matrix(size: int) -> np.ndarray:
+    """Matrix ``H`` (m, size) with ``H @ x`` = pywt's level-1 ``db2`` detail coefficients of ``x``.
+
+    pywt's DWT is linear, so its action on the identity gives the exact operator, boundary mode
+    (pywt's default ``"symmetric"``) included; ``H @ X @ H.T`` is then ``pywt.dwtn(X, "db2")["dd"]``.
+    """
+    matrix = pywt.dwt(np.eye(size), WAVELET, mode="symmetric", axis=-1)[1].T.copy()
+    matrix.setflags(write=False)
+    return matrix
+
+
+def _median_of_nonzero(values: np.ndarray) -> np.ndarray:
+    """Median over the last axis of the non-zero entries of ``values >= 0``; 0 where all are zero."""
+    count = np.count_nonzero(values, axis=-1)
+    ordered = np.sort(np.where(values > 0, values, np.inf), axis=-1)
+    low = np.take_along_axis(ordered, np.maximum(count - 1, 0)[..., None] // 2, axis=-1)[..., 0]
+    high = np.take_along_axis(ordered, (count // 2)[..., None], axis=-1)[..., 0]
+    return np.where(count > 0, (low + high) / 2, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The eight metrics, in the paper's order
+# ---------------------------------------------------------------------------------------------------------
+
+
+@register_metric("channel_saturation")
+def channel_saturation(banks: np.ndarray) -> np.ndarray:
+    r"""Colourfulness of the filters, exactly as the paper's formula is printed.
+
+    .. math:: \sum_i \frac{|f'_i|\,|f'_i[0] - f'_i[1]|\,|f'_i[1] - f'_i[2]|}{2 S^2}
+
+    Parameters
+    ----------
+    banks : ndarray, shape (N, 3, n, n) or (B, N, 3, n, n)
+
+    Returns
+    -------
+    float or ndarray (B,), >= 0
+
+    Notes
+    -----
+    * ``f'_i = (f_i - min f_i) / (max f_i - min f_i)``, min and max over the whole filter (all channels),
+      so differences between channels survive; a constant filter (max = min) has ``f'_i = 0``.
+    * ``|f'_i[0] - f'_i[1]|`` is the Frobenius norm of the n x n difference of channels 0 and 1.
+    * The numerator uses the *normalised* ``|f'_i|`` while ``S = sum |f_i|`` is of the raw filters, as
+      printed. The value is therefore not scale-free: it scales by ``1/s**2`` when the bank is scaled by
+      ``s``. We keep the printed formula so that ``paper-v1`` reproduces the paper; a scale-free variant
+      would belong in a new feature-set version.
+    * Equal channels give 0, and so does a filter whose channels 0 and 1, or 1 and 2, agree (the printed
+      product has no ``|f'_i[0] - f'_i[2]|`` term); an all-zero bank (S = 0) gives 0.
+    """
+    low = banks.min(axis=_SPATIAL, keepdims=True)
+    span = banks.max(axis=_SPATIAL, keepdims=True) - low
+    normalised = _safe_divide(banks - low, span)
+    norms_normalised = _filter_norms(normalised)
+    diff_01 = np.sqrt(np.square(normalised[:, :, 0] - normalised[:, :, 1]).sum(axis=(2, 3)))
+    diff_12 = np.sqrt(np.square(normalised[:, :, 1] - normalised[:, :, 2]).sum(axis=(2, 3)))
+    total = _filter_norms(banks).sum(axis=1)
+    return _safe_divide((norms_normalised * diff_01 * diff_12).sum(axis=1), 2.0 * np.square(total))
+
+
+@register_metric("convex_hull_volume")
+def convex_hull_volume(banks: np.ndarray) -> np.ndarray:
+    """Volume of the convex hull of all RGB vectors of the bank, after min/max normalisation of the bank.
+
+    Parameters
+    ----------
+    banks : ndarray, shape (N, 3, n, n) or (B, N, 3, n, n)
+
+    Returns
+    -------
+    float or ndarray (B,), in [0, 1]
+
+    Notes
+    -----
+    * The point cloud is the ``N*n*n`` vectors ``f_i^(a,b)`` in R^3, normalised as
+      ``(F - min F) / (max F - min F)`` with min and max over the whole bank, so it lies in the unit cube
+      and the volume is invariant to scaling and shifting the bank.
+    * Computed with :class:`scipy.spatial.ConvexHull` (Qhull, default options), one call per bank.
+    * Degenerate clouds have volume 0 instead of an error: a constant bank (max = min), and points that
+      do not span R^3 (fewer than 4 points, or all on a plane or a line, e.g. equal channels).
+    """
+    low = banks.min(axis=(1, *_SPATIAL))
+    span = banks.max(axis=(1, *_SPATIAL)) - low
+    coordinates = np.moveaxis(banks, 2, 1).reshape(banks.shape[0], banks.shape[2], -1)  # (B, 3, N*n*n)
+    volumes = np.zeros(banks.shape[0])
+    for index in np.flatnonzero(span > 0):
+        cloud = (coordinates[index] - low[index]) / span[index]
+        try:
+            volumes[index] = ConvexHull(_hull_candidates(cloud).T).volume
+        except QhullError:  # flat or too few points: the hull has no volume
+            volumes[index] = 0.0
+    return volumes
+
+
+# 13 axis and diagonal directions of the cube; with both signs their extreme points span a polytope
+# inside the hull.
+_DIRECTIONS = np.array([d for d in np.ndindex(3, 3, 3) if d > (1, 1, 1)], dtype=np.float64) - 1.0
+_INSIDE_TOLERANCE = 1e-9  # points in the unit cube closer than this to the inner polytope are kept
+
+
+def _hull_candidates(cloud: np.ndarray) -> np.ndarray:
+    """Drop points strictly inside the polytope of the extreme points along 26 directions (Akl-Toussaint).
+
+    Such points cannot be hull vertices, so the hull and its volume are unchanged, and Qhull sees about a
+    hundred points instead of thousands. ``cloud`` is ``(3, P)`` in the unit cube; returns ``(3, P')``.
+    """
+    projections = _DIRECTIONS @ cloud
+    extremes = np.unique(np.concatenate([projections.argmax(axis=1), projections.argmin(axis=1)]))
+    if len(extremes) < 4:
+        return cloud
+    try:
+        facets = ConvexHull(cloud[:, extremes].T).equations  # rows (normal, offset), normals point out
+    except QhullError:  # the extremes are flat: nothing is strictly inside
+        return cloud
+    signed_distance = facets[:, :3] @ cloud
+    signed_distance += facets[:, 3:]  # in place: a second large temporary costs more than the product
+    outside = signed_distance.max(axis=0) > -_INSIDE_TOLERANCE
+    outside[extremes] = True
+    return cloud[:, outside]
+
+
+@register_metric("dist_to_gaussian")
+def dist_to_gaussian(banks: np.ndarray) -> np.ndarray:
+    r"""Norm-weighted distance between each filter and its 3x3 Gaussian blur, both unit-normalised.
+
+    .. math:: \frac{1}{S}\sum_i |f_i| \left| \frac{f_i}{|f_i|} - \frac{C\star f_i}{|C\star f_i|} \right|
+
+    Parameters
+    ----------
+    banks : ndarray, shape (N, 3, n, n) or (B, N, 3, n, n)
+
+    Returns
+    -------
+    float or ndarray (B,), in [0, 2]
+
+    Notes
+    -----
+    ``C`` is :data:`GAUSSIAN_KERNEL`, applied per channel, same size, ``reflect`` border (module notes).
+    Scale-invariant; 0 for constant filters.
+    """
+    padded = _pad_reflect(banks)
+    rows = (padded[..., :-2, :] + 2.0 * padded[..., 1:-1, :] + padded[..., 2:, :]) / 4.0
+    blurred = (rows[..., :-2] + 2.0 * rows[..., 1:-1] + rows[..., 2:]) / 4.0
+    return _unit_distance_weighted(banks, blurred, _filter_norms(banks))
+
+
+@register_metric("filter_variance")
+def filter_variance(banks: np.ndarray) -> np.ndarray:
+    r"""Norm-weighted average of each filter's variance, :math:`\frac{1}{S}\sum_i |f_i| \mathrm{Var}(f_i)`.
+
+    Parameters
+    ----------
+    banks : ndarray, shape (N, 3, n, n) or (B, N, 3, n, n)
+
+    Returns
+    -------
+    float or ndarray (B,), >= 0
+
+    Notes
+    -----
+    ``Var`` is the population variance (ddof = 0) over all ``3*n*n`` weights of the filter.
+    """
+    return _norm_weighted_mean(banks.var(axis=_SPATIAL), _filter_norms(banks))
+
+
+@register_metric("spatial_roughness")
+def spatial_roughness(banks: np.ndarray) -> np.ndarray:
+    r"""Norm-weighted distance of each interior RGB vector to its 8 neighbours.
+
+    .. math::
+        \frac{1}{S}\sum_i \frac{|f_i|}{8} \sum_{j,k=2}^{n-1} \sum_{a,b=-1}^{1}
+        \left| g_i^{(j+a,k+b)} - g_i^{(j,k)} \right|, \qquad g_i = f_i / |f_i|
+
+    Parameters
+    ----------
+    banks : ndarray, shape (N, 3, n, n) or (B, N, 3, n, n)
+
+    Returns
+    -------
+    float or ndarray (B,), >= 0
+
+    Notes
+    -----
+    * Only interior positions (not on the filter's edge) are centres, as printed; the sum is not divided
+      by their number ``(n-2)**2``. So 2x2 filters, with no interior position, have roughness 0.
+    * ``|f_i| |g^(p) - g^(q)| = |f^(p) - f^(q)|``, which is what is computed: no division, and zero filters
+      need no special case. Scale-invariant.
+    """
+    size = banks.shape[-1]
+    centre = banks[..., 1 : size - 1, 1 : size - 1]
+    total = np.zeros(banks.shape[:2])
+    for row in (-1, 0, 1):
+        for col in (-1, 0, 1):
+            if row == 0 and col == 0:
+                continue
+            neighbour = banks[..., 1 + row : size - 1 + row, 1 + col : size - 1 + col]
+            total += np.sqrt(np.square(neighbour - centre).sum(axis=2)).sum(axis=(2, 3))
+    return _safe_divide(total.sum(axis=1) / 8.0, _filter_norms(banks).sum(axis=1))
+
+
+@register_metric("bregman_distance")
+def bregman_distance(banks: np.ndarray) -> np.ndarray:
+    r"""Norm-weighted distance between each filter and its total-variation denoising, both unit-normalised.
+
+    .. math:: \frac{1}{S}\sum_i |f_i| \left| \frac{f_i}{|f_i|} - \frac{B(f_i)}{|B(f_i)|} \right|
+
+    Parameters
+    ----------
+    banks : ndarray, shape (N, 3, n, n) or (B, N, 3, n, n)
+
+    Returns
+    -------
+    float or ndarray (B,), in [0, 2]
+
+    Notes
+    -----
+    * ``B`` is :func:`skimage.restoration.denoise_tv_bregman` (split Bregman, isotropic) with
+      ``weight=BREGMAN_WEIGHT`` (5.0, skimage's default), applied to the raw filter as an ``(n, n, 3)``
+      image with ``channel_axis=None``: skimage's kernel then denoises each colour channel as its own 2-D
+      image from a zero start. (Its ``channel_axis=-1`` path is avoided on purpose: it reuses one output
+      buffer, so each channel's auxiliary variables start from the previous channel's result and a
+      finite-sweep answer depends on channel order.)
+    * ``eps=0, max_num_iter=BREGMAN_SWEEPS``: always exactly 40 Gauss-Seidel sweeps. skimage's default stop
+      rule (``eps=1e-3`` on the RMS update) is an absolute tolerance, so on small deltas it stops after one
+      or two sweeps and the metric would depend on the units of the weights. A fixed sweep count is a
+      smooth function of the filter; 40 sweeps are within ~2% of the converged value on random banks.
+    * Exactness and speed: the kernel treats the channels of an ``(n, n, K)`` image independently except
+      for the stop test, so with a fixed sweep count one call on all ``B*N*3`` channels stacked is
+      identical to ``B*N`` per-filter calls (tested). The algorithm is skimage's, not a reimplementation;
+      it is most of this module's run time.
+    * Not scale-invariant: TV denoising with a fixed weight flattens small-valued filters more.
+    * ``unit(B(f_i)) = 0`` when ``B(f_i) = 0``; zero filters contribute 0.
+    """
+    size = banks.shape[-1]
+    stack = np.ascontiguousarray(np.moveaxis(banks.reshape(-1, size, size), 0, -1))
+    denoised = denoise_tv_bregman(
+        stack, weight=BREGMAN_WEIGHT, max_num_iter=BREGMAN_SWEEPS, eps=0.0, isotropic=True
+    )
+    denoised = np.moveaxis(denoised.reshape(size, size, -1), -1, 0).reshape(banks.shape)
+    return _unit_distance_weighted(banks, denoised, _filter_norms(banks))
+
+
+@register_metric("laplacian_variance")
+def laplacian_variance(banks: np.ndarray) -> np.ndarray:
+    """Norm-weighted average of the variance of each filter's Laplacian (the paper's image sharpness).
+
+    Parameters
+    ----------
+    banks : ndarray, shape (N, 3, n, n) or (B, N, 3, n, n)
+
+    Returns
+    -------
+    float or ndarray (B,), >= 0
+
+    Notes
+    -----
+    * Each channel is convolved with :data:`LAPLACIAN_KERNEL` (same size, ``reflect`` border), and the
+      variance (ddof = 0) is taken over all ``3*n*n`` responses together, as for a colour image.
+    * The per-filter values are combined with the norm-weighted average ``(1/S) sum |f_i| L_i`` (module
+      notes). Scales by ``s**2``; 0 for constant filters.
+    """
+    padded = _pad_reflect(banks)
+    laplacian = (
+        padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1] + padded[..., 1:-1, :-2] + padded[..., 1:-1, 2:]
+        - 4.0 * padded[..., 1:-1, 1:-1]
+    )
+    return _norm_weighted_mean(laplacian.var(axis=_SPATIAL), _filter_norms(banks))
+
+
+@register_metric("wavelet_noise_sigma")
+def wavelet_noise_sigma(banks: np.ndarray) -> np.ndarray:
+    """Norm-weighted average of the wavelet (Donoho-Johnstone) noise estimate of each filter.
+
+    Parameters
+    ----------
+    banks : ndarray, shape (N, 3, n, n) or (B, N, 3, n, n)
+
+    Returns
+    -------
+    float or ndarray (B,), >= 0
+
+    Notes
+    -----
+    * Per filter this is ``skimage.restoration.estimate_sigma(f_i.transpose(1, 2, 0), channel_axis=-1,
+      average_sigmas=True)``: per channel, ``median(|d|) / 0.6745`` of the non-zero diagonal (HH) detail
+      coefficients ``d`` of a level-1 ``db2`` DWT (pywt, ``symmetric`` border), averaged over channels.
+    * Computed without per-image calls: the DWT is applied as ``H @ X @ H.T`` with the exact pywt operator
+      ``H``, and the masked median is taken over all channels at once.
+    * Where skimage returns NaN (every detail coefficient of a channel exactly 0, e.g. a zero channel),
+      that channel's estimate is 0. Scales by ``s``.
+    """
+    highpass = _wavelet_highpass_matrix(banks.shape[-1])
+    detail = highpass @ banks @ highpass.T
+    sigmas = _median_of_nonzero(np.abs(detail).reshape(*banks.shape[:3], -1)) / _MAD_TO_SIGMA
+    return _norm_weighted_mean(sigmas.mean(axis=2), _filter_norms(banks))
