@@ -44,7 +44,8 @@ def _noise_for(x: torch.Tensor, generator: torch.Generator | None, noise: torch.
     if noise is None:
         return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     if not isinstance(noise, torch.Tensor) or noise.shape != x.shape:
-        raise InvalidInput(f"noise must be a tensor shaped like x {tuple(x.shape)}, got {getattr(noise, 'shape', noise)}")
+        got = getattr(noise, "shape", noise)
+        raise InvalidInput(f"noise must be a tensor shaped like x {tuple(x.shape)}, got {got}")
     return noise.to(device=x.device, dtype=x.dtype)
 
 

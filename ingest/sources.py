@@ -67,7 +67,8 @@ class ImageSet:
 
     def __post_init__(self) -> None:
         if self.images.dtype != np.uint8 or self.images.ndim != 4 or self.images.shape[-1] != 3:
-            raise InvalidInput(f"ImageSet.images must be uint8 (N, H, W, 3), got {self.images.dtype} {self.images.shape}")
+            got = f"{self.images.dtype} {self.images.shape}"
+            raise InvalidInput(f"ImageSet.images must be uint8 (N, H, W, 3), got {got}")
         if self.labels.dtype != np.int64 or self.labels.shape != self.images.shape[:1]:
             raise InvalidInput(f"ImageSet.labels must be int64 of shape ({self.images.shape[0]},)")
         if self.labels.size and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
@@ -310,12 +311,15 @@ def _natural_source(
 ) -> ImageSet:
     """Random square crops of scikit-image's bundled photographs; one class per photograph.
 
+    ``photos`` is a sequence of names from :data:`DEFAULT_PHOTOS` or one comma-separated string.
     Each crop has a side drawn uniformly in ``crop_fraction`` of the photo's shorter side, at a uniform
     random position, then resized to ``image_size``. Photos that cannot be loaded offline are skipped
     and reported as ``("skimage.data.<name>", reason)``.
     """
     n_per_class = _int_param("n_per_class", n_per_class, low=1, high=100_000)
-    unknown = [p for p in photos if p not in DEFAULT_PHOTOS] if not isinstance(photos, str) else [photos]
+    if isinstance(photos, str):  # "astronaut,coffee" from a command line
+        photos = tuple(name.strip() for name in photos.split(",") if name.strip())
+    unknown = [p for p in photos if p not in DEFAULT_PHOTOS]
     if unknown or not photos:
         raise InvalidInput(f"photos must be a non-empty sequence drawn from {list(DEFAULT_PHOTOS)}; bad: {unknown}")
     low, high = (float(f) for f in crop_fraction)

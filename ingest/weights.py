@@ -50,6 +50,8 @@ _REPO_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 _REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 _BLOCKED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
+PathArg = str | os.PathLike[str]
+
 
 @dataclass(frozen=True)
 class HubWeights:
@@ -94,7 +96,7 @@ class PretrainedInfo:
 # --- local files ----------------------------------------------------------------------------------------
 
 
-def load_state_dict_file(path: str | os.PathLike[str], *, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
+def load_state_dict_file(path: PathArg, *, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
     """Read a model's state dict from a weights file, on the CPU, without running code from the file.
 
     Parameters
@@ -131,10 +133,10 @@ def load_state_dict_file(path: str | os.PathLike[str], *, allow_pickle: bool = F
     return _tensors_only(_unwrap(raw, file), file)
 
 
-def _existing_file(path: str | os.PathLike[str]) -> Path:
+def _existing_file(path: PathArg) -> Path:
     file = Path(path)
     if file.is_dir():
-        raise InvalidInput(f"{file} is a directory; give the weights file inside it (e.g. {file / 'model.safetensors'})")
+        raise InvalidInput(f"{file} is a directory; give the weights file inside it, e.g. {file / 'model.safetensors'}")
     if not file.is_file():
         raise InvalidInput(f"{file} does not exist; check the path")
     if file.stat().st_size == 0:
@@ -218,7 +220,8 @@ def parse_hub_ref(ref: str) -> tuple[str, str | None]:
 
 def _check_repo_id(repo_id: str) -> None:
     parts = repo_id.split("/")
-    if len(parts) != 2 or not all(_REPO_PART.match(part) and ".." not in part and "--" not in part for part in parts):
+    valid = all(_REPO_PART.match(part) and ".." not in part and "--" not in part for part in parts)
+    if len(parts) != 2 or not valid:
         raise InvalidInput(
             f"{repo_id!r} is not a hub repo id; write it as org/name (letters, digits, '-', '_', '.'), "
             "optionally followed by @revision"
@@ -235,7 +238,7 @@ def download_hub_weights(
     revision: str | None = None,
     *,
     allow_pickle: bool = False,
-    cache_dir: str | os.PathLike[str] | None = None,
+    cache_dir: PathArg | None = None,
 ) -> HubWeights:
     """Fetch a repo's weights file into the local hub cache (or find it there offline).
 
@@ -269,7 +272,8 @@ def download_hub_weights(
     not_cached = False
     for filename in names:
         try:
-            path = _hub_download(repo_id, filename, revision, cache_dir)
+            # Once the hub proved unreachable, look only in the cache: each network try costs ~20 s of retries.
+            path = _hub_download(repo_id, filename, revision, cache_dir, local_only=not_cached)
         except LocalEntryNotFoundError:  # offline or unreachable, and not in the cache
             not_cached = True
             continue
@@ -281,9 +285,13 @@ def download_hub_weights(
     raise _no_weights_file(repo_id, revision, names)
 
 
-def _hub_download(repo_id: str, filename: str, revision: str | None, cache_dir: object) -> str:
+def _hub_download(
+    repo_id: str, filename: str, revision: str | None, cache_dir: PathArg | None, *, local_only: bool
+) -> str:
     try:
-        return hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir)
+        return hf_hub_download(
+            repo_id, filename, revision=revision, cache_dir=cache_dir, local_files_only=local_only
+        )
     except RevisionNotFoundError as error:
         raise NotFound(f"{repo_id} has no revision {revision!r}; give an existing branch, tag or commit") from error
     except RepositoryNotFoundError as error:  # also gated and private repos without a token
@@ -298,7 +306,9 @@ def _hub_weights(repo_id: str, filename: str, path: Path) -> HubWeights:
     blob = Path(os.path.realpath(path)).name
     # Large (LFS) files are cached under their sha256; a mismatch means a damaged cache.
     if re.fullmatch(r"[0-9a-f]{64}", blob) and blob != digest:
-        raise IntegrityError(f"{path} does not match its hash {blob}; delete it from the hub cache and fetch it again")
+        raise IntegrityError(
+            f"{path} does not match its hash {blob}; delete it from the hub cache and fetch it again"
+        )
     return HubWeights(repo_id, _snapshot_commit(path, filename), filename, path, digest)
 
 
@@ -310,7 +320,9 @@ def _snapshot_commit(path: Path, filename: str) -> str:
     return commit
 
 
-def _not_in_cache(repo_id: str, revision: str | None, names: tuple[str, ...], cache_dir: object) -> ZooError:
+def _not_in_cache(
+    repo_id: str, revision: str | None, names: tuple[str, ...], cache_dir: PathArg | None
+) -> ZooError:
     cache = Path(cache_dir or constants.HF_HUB_CACHE)
     repo = cache / repo_folder_name(repo_id=repo_id, repo_type="model")
     reason = "HF_HUB_OFFLINE is set" if constants.is_offline_mode() else "the hub could not be reached"
@@ -321,11 +333,15 @@ def _not_in_cache(repo_id: str, revision: str | None, names: tuple[str, ...], ca
     snapshot = _cached_snapshot(repo, wanted)
     if snapshot is None:
         known = ", ".join(_cached_revisions(repo)) or "none"
-        return NotFound(f"revision {wanted!r} of {repo_id} is not in the local hub cache (cached: {known}) and {reason}; {fix}")
+        return NotFound(
+            f"revision {wanted!r} of {repo_id} is not in the local hub cache (cached: {known}) and {reason}; {fix}"
+        )
     pickles = [name for name in HUB_PICKLE_FILES if (snapshot / name).is_file()]
     if pickles and pickles[0] not in names:
         return UnsafeInput(_pickle_refusal(f"{repo_id}'s only weights file, {pickles[0]},"))
-    return NotFound(f"{repo_id}@{wanted} in the local hub cache has none of {', '.join(names)}, and {reason}; {fix}")
+    return NotFound(
+        f"{repo_id}@{wanted} in the local hub cache has none of {', '.join(names)}, and {reason}; {fix}"
+    )
 
 
 def _cached_snapshot(repo: Path, revision: str) -> Path | None:
@@ -337,7 +353,7 @@ def _cached_snapshot(repo: Path, revision: str) -> Path | None:
 
 def _cached_revisions(repo: Path) -> list[str]:
     refs = repo / "refs"
-    names = sorted(p.relative_to(refs).as_posix() for p in refs.rglob("*") if p.is_file()) if refs.is_dir() else []
+    names = sorted(p.relative_to(refs).as_posix() for p in refs.rglob("*") if p.is_file())
     snapshots = repo / "snapshots"
     commits = sorted(p.name for p in snapshots.iterdir()) if snapshots.is_dir() else []
     return (names + commits)[:6]
@@ -348,7 +364,9 @@ def _no_weights_file(repo_id: str, revision: str | None, names: tuple[str, ...])
     pickles = [name for name in HUB_PICKLE_FILES if name in files]
     if pickles and pickles[0] not in names:
         return UnsafeInput(_pickle_refusal(f"{repo_id}'s only weights file, {pickles[0]},"))
-    return NotFound(f"{repo_id}@{revision or 'main'} has none of {', '.join(names)}; give a repo with model.safetensors")
+    return NotFound(
+        f"{repo_id}@{revision or 'main'} has none of {', '.join(names)}; give a repo with model.safetensors"
+    )
 
 
 def _remote_files(repo_id: str, revision: str | None) -> list[str]:
@@ -390,13 +408,13 @@ def timm_pretrained(arch: str) -> tuple[nn.Module, PretrainedInfo]:
 
 
 def _pretrained_info(cfg: Mapping[str, object]) -> PretrainedInfo:
-    arch, tag = str(cfg["architecture"]), cfg.get("tag")
+    tag = f"{cfg['architecture']}.{cfg['tag']}" if cfg.get("tag") else str(cfg["architecture"])
     hub_id = str(cfg["hf_hub_id"]) if cfg.get("hf_hub_id") else None
     found = _cached_weights(hub_id, cfg.get("hf_hub_filename")) if hub_id else None
     if found is None:
-        return PretrainedInfo(f"{arch}.{tag}" if tag else arch, hub_id, None, None, None)
+        return PretrainedInfo(tag, hub_id, None, None, None)
     filename, path = found
-    return PretrainedInfo(f"{arch}.{tag}" if tag else arch, hub_id, _snapshot_commit(path, filename), filename, sha256_file(path))
+    return PretrainedInfo(tag, hub_id, _snapshot_commit(path, filename), filename, sha256_file(path))
 
 
 def _cached_weights(hub_id: str, filename: object) -> tuple[str, Path] | None:
@@ -422,7 +440,9 @@ def _check_arch(arch: str) -> None:
 # --- building models ------------------------------------------------------------------------------------
 
 
-def build_model(arch: str, state_dict: Mapping[str, torch.Tensor] | None = None, *, strict: bool = True) -> nn.Module:
+def build_model(
+    arch: str, state_dict: Mapping[str, torch.Tensor] | None = None, *, strict: bool = True
+) -> nn.Module:
     """Build timm architecture ``arch`` and load ``state_dict`` into it, checking that it fits.
 
     The classifier's width is taken from the state dict; a state dict without the classifier builds a

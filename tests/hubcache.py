@@ -12,7 +12,8 @@ What a test must set
 into ``huggingface_hub.constants``; its download functions (and timm's, which call them) look the
 constants up on every call. Setting the environment variables inside a test is therefore not enough:
 ``use_hub_cache(monkeypatch, cache_dir)`` sets both the variables (for subprocesses) and the constants
-(for this process). Pass ``cache_dir`` explicitly, or call it, before anything hub-related runs.
+(for this process); the monkeypatch undoes both at teardown. Functions that take a ``cache_dir`` argument
+can be given the folder directly instead, but offline mode still needs ``constants.HF_HUB_OFFLINE``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def save_timm_weights(cache_dir: Path, arch: str) -> str:
     config = {
         "architecture": cfg["architecture"],
         "num_classes": cfg["num_classes"],
-        "pretrained_cfg": {key: cfg[key] for key in ("tag", "input_size", "mean", "std", "classifier") if key in cfg},
+        "pretrained_cfg": {key: cfg[key] for key in ("tag", "input_size", "mean", "std") if key in cfg},
     }
     files = {
         "model.safetensors": safetensors.torch.save(tensors),

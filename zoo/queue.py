@@ -196,7 +196,7 @@ def status_counts(catalog: Catalog, grid_id: int | None = None) -> dict[str, int
     if grid_id is not None:
         query = query.where(Run.grid_id == grid_id)
     with catalog.session() as session:
-        counts = dict(session.execute(query).tuples().all())
+        counts = {status: count for status, count in session.execute(query)}
     return {status: counts.get(status, 0) for status in RUN_STATUSES}
 
 

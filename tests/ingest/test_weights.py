@@ -8,14 +8,17 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import safetensors.torch
 import timm
 import torch
+from huggingface_hub.errors import EntryNotFoundError
 
 from hubcache import make_hub_repo, save_timm_weights, use_hub_cache
+from ingest import weights
 from ingest.weights import (
     build_model,
     download_hub_weights,
@@ -77,7 +80,7 @@ def test_safetensors_file_round_trips(tmp_path: Path) -> None:
         pytest.param(lambda sd: {**sd, "note": "hello", "sizes": [1, 2]}, id="non-tensor-entries"),
     ],
 )
-def test_wrapped_and_prefixed_checkpoints_give_the_plain_state_dict(tmp_path: Path, wrap) -> None:  # type: ignore[no-untyped-def]
+def test_wrapped_and_prefixed_checkpoints_give_the_plain_state_dict(tmp_path: Path, wrap: Callable) -> None:
     torch.save(wrap(tiny_state()), tmp_path / "w.pth")
     assert_same_tensors(load_state_dict_file(tmp_path / "w.pth", allow_pickle=True), tiny_state())
 
@@ -126,12 +129,12 @@ def test_a_pickle_that_runs_code_is_refused_and_never_runs(tmp_path: Path, conta
         pytest.param(lambda p: p, "does not exist", id="missing"),
         pytest.param(lambda p: (p.mkdir(), p)[1], "is a directory", id="directory"),
         pytest.param(lambda p: (p.write_bytes(b""), p)[1], "is empty", id="empty"),
-        pytest.param(lambda p: (p.write_bytes(b"not safetensors at all"), p)[1], "not a safetensors file", id="garbage"),
+        pytest.param(lambda p: (p.write_bytes(b"not safetensors"), p)[1], "not a safetensors file", id="garbage"),
         pytest.param(lambda p: (p.write_bytes(b"x"), p.rename(p.with_suffix(".npz")), p.with_suffix(".npz"))[2],
                      "give a .safetensors file", id="suffix"),
     ],
 )
-def test_unusable_files_are_invalid_input(tmp_path: Path, make, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_unusable_files_are_invalid_input(tmp_path: Path, make: Callable, expected: str) -> None:
     path = make(tmp_path / "w.safetensors")
     with pytest.raises(InvalidInput) as error:
         load_state_dict_file(path)
@@ -165,7 +168,8 @@ def test_build_model_infers_the_classifier_width_and_loads_the_weights() -> None
 
 
 def test_build_model_without_a_classifier_builds_a_headless_model() -> None:
-    state = {k: v for k, v in timm.create_model("resnet18", num_classes=10).state_dict().items() if not k.startswith("fc.")}
+    full = timm.create_model("resnet18", num_classes=10).state_dict()
+    state = {key: value for key, value in full.items() if not key.startswith("fc.")}
     assert build_model("resnet18", state).num_classes == 0
 
 
@@ -188,7 +192,7 @@ def test_build_model_counts_missing_and_unexpected_keys_unless_not_strict() -> N
 
 
 @pytest.mark.parametrize("build", [build_model, lambda arch: random_init_model(arch, seed=0)])
-def test_an_unknown_architecture_lists_close_matches(build) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_architecture_lists_close_matches(build: Callable) -> None:
     with pytest.raises(NotFound) as error:
         build("resnt18")
     assert_one_line(error, "resnt18", "resnet18")
@@ -220,7 +224,9 @@ def test_parse_hub_ref_splits_repo_and_revision(ref: str, expected: tuple[str, s
     assert parse_hub_ref(ref) == expected
 
 
-@pytest.mark.parametrize("ref", ["name-only", "a/b/c", "org/", "/name", "org/na me", "org/-name", "org/a--b", "org/name@", "org/name@../x"])
+@pytest.mark.parametrize(
+    "ref", ["name-only", "a/b/c", "org/", "/name", "org/na me", "org/-name", "org/a--b", "org/name@", "org/name@../x"]
+)
 def test_parse_hub_ref_rejects_malformed_references(ref: str) -> None:
     with pytest.raises(InvalidInput) as error:
         parse_hub_ref(ref)
@@ -238,13 +244,17 @@ def test_download_offline_by_main_and_by_commit(hub: Path) -> None:
 
 
 def test_download_takes_an_explicit_cache_dir(tmp_path: Path, hub: Path) -> None:
-    commit = make_hub_repo(tmp_path / "elsewhere", "org/tiny", {"model.safetensors": safetensors.torch.save(tiny_state())})
+    files = {"model.safetensors": safetensors.torch.save(tiny_state())}
+    commit = make_hub_repo(tmp_path / "elsewhere", "org/tiny", files)
     assert download_hub_weights("org/tiny", cache_dir=tmp_path / "elsewhere").revision == commit
 
 
 def test_download_prefers_safetensors_over_pickle(hub: Path, tmp_path: Path) -> None:
     torch.save(tiny_state(), tmp_path / "w.bin")
-    files = {"pytorch_model.bin": (tmp_path / "w.bin").read_bytes(), "model.safetensors": safetensors.torch.save(tiny_state())}
+    files = {
+        "pytorch_model.bin": (tmp_path / "w.bin").read_bytes(),
+        "model.safetensors": safetensors.torch.save(tiny_state()),
+    }
     make_hub_repo(hub, "org/both", files)
     assert download_hub_weights("org/both", allow_pickle=True).filename == "model.safetensors"
 
@@ -258,6 +268,17 @@ def test_a_pickle_only_repo_needs_allow_pickle(hub: Path, tmp_path: Path) -> Non
     weights = download_hub_weights("org/old", allow_pickle=True)
     assert weights.filename == "pytorch_model.bin"
     assert_same_tensors(load_state_dict_file(weights.path, allow_pickle=True), tiny_state())
+
+
+def test_online_a_pickle_only_repo_is_named_from_the_file_listing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_such_file(repo_id: str, filename: str, **kwargs: object) -> str:
+        raise EntryNotFoundError(f"{repo_id} has no {filename}")  # what the hub answers for a missing file
+
+    monkeypatch.setattr(weights, "hf_hub_download", no_such_file)
+    monkeypatch.setattr(weights.HfApi, "list_repo_files", lambda self, repo_id, revision=None: ["pytorch_model.bin"])
+    with pytest.raises(UnsafeInput) as error:
+        download_hub_weights("org/old")
+    assert_one_line(error, "pytorch_model.bin", "--allow-pickle")
 
 
 def test_a_repo_missing_offline_is_a_one_line_not_found(hub: Path) -> None:

@@ -9,7 +9,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from zoo import __version__
-from zoo.cli import datasets_commands, db_commands, ingest_commands
+from zoo.cli import analysis_commands, datasets_commands, db_commands, ingest_commands
 from zoo.cli.render import err_console
 from zoo.cli.sql_command import sql_command
 from zoo.cli.state import state
@@ -84,6 +84,11 @@ app.command("worker")(ingest_commands.worker_command)
 app.command("runs")(ingest_commands.runs_command)
 app.command("featurize")(ingest_commands.featurize_command)
 app.command("sql")(sql_command)
+app.command("query")(analysis_commands.query_command)
+app.command("fit")(analysis_commands.fit_command)
+app.command("fits")(analysis_commands.fits_command)
+app.command("predict")(analysis_commands.predict_command)
+app.command("show")(analysis_commands.show_command)
 
 
 def main() -> None:

@@ -66,6 +66,8 @@ BREGMAN_SWEEPS = 40
 WAVELET = "db2"
 """Wavelet of :func:`skimage.restoration.estimate_sigma`."""
 
+# skimage's kernel sweeps all K channels at each pixel; past a few hundred its rows leave the cache.
+_BREGMAN_CHANNELS_PER_CALL = 256
 _MAD_TO_SIGMA = float(ndtri(0.75))  # 75th percentile of N(0, 1), as in skimage's _sigma_est_dwt
 _SPATIAL = (2, 3, 4)  # channel and spatial axes of a (B, N, C, n, n) batch
 
@@ -82,8 +84,8 @@ def _filter_norms(banks: np.ndarray) -> np.ndarray:
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """``numerator / denominator`` where the denominator is positive, else 0."""
-    return np.divide(numerator, denominator, out=np.zeros(np.broadcast_shapes(numerator.shape,
-                     denominator.shape)), where=denominator > 0)
+    out = np.zeros(np.broadcast_shapes(numerator.shape, denominator.shape))
+    return np.divide(numerator, denominator, out=out, where=denominator > 0)
 
 
 def _norm_weighted_mean(per_filter: np.ndarray, norms: np.ndarray) -> np.ndarray:
@@ -92,7 +94,10 @@ def _norm_weighted_mean(per_filter: np.ndarray, norms: np.ndarray) -> np.ndarray
 
 
 def _unit_distance_weighted(banks: np.ndarray, other: np.ndarray, norms: np.ndarray) -> np.ndarray:
-    """``(1/S) sum_i |f_i| |unit(f_i) - unit(g_i)|`` for ``g = other``, computed as ``|f_i - |f_i| unit(g_i)|``."""
+    """``(1/S) sum_i |f_i| |unit(f_i) - unit(g_i)|`` for ``g = other``, as ``(1/S) sum_i |f_i - |f_i| unit(g_i)|``.
+
+    ``banks`` and ``other`` are ``(B, N, C, n, n)``, ``norms`` is ``|f|`` ``(B, N)``; returns ``(B,)``.
+    """
     other_norms = _filter_norms(other)
     scale = _safe_divide(norms, other_norms)[..., None, None, None]
     per_filter = np.sqrt(np.square(banks - scale * other).sum(axis=_SPATIAL))
@@ -340,12 +345,16 @@ def bregman_distance(banks: np.ndarray) -> np.ndarray:
     * ``unit(B(f_i)) = 0`` when ``B(f_i) = 0``; zero filters contribute 0.
     """
     size = banks.shape[-1]
-    stack = np.ascontiguousarray(np.moveaxis(banks.reshape(-1, size, size), 0, -1))
-    denoised = denoise_tv_bregman(
-        stack, weight=BREGMAN_WEIGHT, max_num_iter=BREGMAN_SWEEPS, eps=0.0, isotropic=True
-    )
-    denoised = np.moveaxis(denoised.reshape(size, size, -1), -1, 0).reshape(banks.shape)
-    return _unit_distance_weighted(banks, denoised, _filter_norms(banks))
+    channels = banks.reshape(-1, size, size)
+    denoised = np.empty_like(channels)
+    for start in range(0, len(channels), _BREGMAN_CHANNELS_PER_CALL):
+        part = slice(start, start + _BREGMAN_CHANNELS_PER_CALL)
+        stack = np.ascontiguousarray(np.moveaxis(channels[part], 0, -1))  # (n, n, K): K independent images
+        out = denoise_tv_bregman(
+            stack, weight=BREGMAN_WEIGHT, max_num_iter=BREGMAN_SWEEPS, eps=0.0, isotropic=True
+        )
+        denoised[part] = np.moveaxis(out.reshape(size, size, -1), -1, 0)
+    return _unit_distance_weighted(banks, denoised.reshape(banks.shape), _filter_norms(banks))
 
 
 @register_metric("laplacian_variance")

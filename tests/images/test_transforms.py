@@ -1,0 +1,194 @@
+"""Specifications of the paper's dataset variants (section 4.1) in numpy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from zoo.errors import InvalidInput, NotFound
+from zoo.images.properties import noise_sigma, sharpness
+from zoo.images.transforms import (
+    PAPER_VARIANTS,
+    apply_transform,
+    object_scale_factor,
+    separable_matrices,
+    transform_kind,
+    transform_kinds,
+    variant_by_name,
+)
+
+
+@lru_cache(maxsize=1)
+def _textured() -> np.ndarray:
+    """Real photo crops (scikit-image's bundled astronaut, coffee, chelsea) as float (3, 48, 48, 3)."""
+    import skimage.data
+
+    photos = [skimage.data.astronaut()[150:246, 150:246], skimage.data.coffee()[100:196, 300:396]]
+    photos.append(skimage.data.chelsea()[60:156, 150:246])
+    # 2x2 box downsample keeps the crops sharp and makes them 48 px.
+    crops = np.stack(photos).astype(np.float32).reshape(3, 48, 2, 48, 2, 3).mean(axis=(2, 4)) / 255
+    crops.flags.writeable = False
+    return crops
+
+
+def textured() -> np.ndarray:
+    return _textured().copy()
+
+
+def variants_of(kind: str) -> list:
+    return [v for v in PAPER_VARIANTS if v.kind == kind]
+
+
+def measured_after(variants: list, measure, seed: int = 0) -> list[float]:
+    """Mean measured property of the textured batch after each variant, in order."""
+    out = [apply_transform(v.kind, v.params, textured(), np.random.default_rng(seed)) for v in variants]
+    return [float(measure(images).mean()) for images in out]
+
+
+def test_there_are_exactly_the_papers_twenty_variants_with_unique_names() -> None:
+    assert len(PAPER_VARIANTS) == 20
+    assert len({v.name for v in PAPER_VARIANTS}) == 20
+    assert Counter(v.kind for v in PAPER_VARIANTS) == {"identity": 1, "dilate": 5, "resize": 4, "blur": 5, "noise": 5}
+    assert {v.kind for v in PAPER_VARIANTS} == set(transform_kinds())
+
+
+def test_variant_names_follow_the_documented_pattern_and_round_trip() -> None:
+    assert variant_by_name("blur-k7-s2").params == {"kernel": 7, "sigma": 2.0}
+    assert variant_by_name("resize-0.1").params == {"factor": 0.1}
+    assert variant_by_name("noise-0.25").params == {"sigma": 0.25}
+    assert variant_by_name("dilate-1.25").params == {"factor": 1.25}
+    assert variant_by_name("original").kind == "identity"
+    for variant in PAPER_VARIANTS:
+        assert variant_by_name(variant.name) is variant
+
+
+def test_unknown_variant_and_kind_are_not_found_and_list_the_valid_ones() -> None:
+    with pytest.raises(NotFound, match="blur-k7-s2"):
+        variant_by_name("blur-k9")
+    with pytest.raises(NotFound, match="dilate"):
+        apply_transform("sharpen", {}, textured())
+
+
+def test_more_blur_gives_lower_sharpness() -> None:
+    values = measured_after([variant_by_name("original"), *variants_of("blur")], sharpness)
+    assert all(later < earlier for earlier, later in zip(values, values[1:])), values
+
+
+def test_smaller_down_up_factor_gives_lower_sharpness() -> None:
+    resizes = sorted(variants_of("resize"), key=lambda v: -v.params["factor"])  # 0.75, 0.5, 0.25, 0.1
+    values = measured_after([variant_by_name("original"), *resizes], sharpness)
+    assert all(later < earlier for earlier, later in zip(values, values[1:])), values
+
+
+def test_more_noise_gives_higher_measured_noisiness_close_to_sigma() -> None:
+    values = measured_after([variant_by_name("original"), *variants_of("noise")], noise_sigma)
+    assert all(later > earlier for earlier, later in zip(values, values[1:])), values
+    for variant, value in zip(variants_of("noise"), values[1:]):
+        assert value == pytest.approx(variant.params["sigma"], rel=0.15)
+
+
+def test_dilation_multiplies_object_scale_by_its_factor_and_nothing_else_does() -> None:
+    factors = [object_scale_factor(v.kind, v.params) for v in variants_of("dilate")]
+    assert factors == [1.25, 1.5, 2.0, 2.5, 3.0]
+    others = [object_scale_factor(v.kind, v.params) for v in PAPER_VARIANTS if v.kind != "dilate"]
+    assert others == [1.0] * 15
+
+
+def test_dilation_zooms_into_the_centre() -> None:
+    images = np.zeros((1, 32, 32, 3), np.float32)
+    images[:, 12:20, 12:20] = 1.0  # an 8 px centred square
+    zoomed = apply_transform("dilate", {"factor": 2.0}, images)
+    assert (zoomed[0, ..., 0] > 0.5).sum() == pytest.approx(4 * 64, rel=0.1)
+
+
+@pytest.mark.parametrize("variant", PAPER_VARIANTS, ids=lambda v: v.name)
+def test_every_variant_keeps_shape_gives_float32_and_leaves_input_untouched(variant) -> None:
+    images = textured()
+    before = images.copy()
+    out = apply_transform(variant.kind, variant.params, images, np.random.default_rng(1))
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert np.array_equal(images, before)
+    assert np.isfinite(out).all()
+
+
+LINEAR_VARIANTS = [v for v in PAPER_VARIANTS if v.kind in ("dilate", "resize", "blur")]
+
+
+@pytest.mark.parametrize("variant", LINEAR_VARIANTS, ids=lambda v: v.name)
+def test_resampling_and_blur_preserve_constant_images_and_stay_in_range(variant) -> None:
+    rows, cols = separable_matrices(variant.kind, variant.params, 17, 23)
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(cols.sum(axis=1), 1.0, atol=1e-6)
+    assert (rows >= 0).all() and (cols >= 0).all()  # convex weights: no ringing outside [0, 1]
+    flat = np.full((1, 17, 23, 3), 0.3, np.float32)
+    np.testing.assert_allclose(apply_transform(variant.kind, variant.params, flat), 0.3, atol=1e-6)
+
+
+def test_blur_works_on_images_smaller_than_its_kernel() -> None:
+    tiny = np.random.default_rng(2).random((2, 4, 5, 3)).astype(np.float32)
+    out = apply_transform("blur", {"kernel": 19, "sigma": 5}, tiny)
+    assert out.shape == tiny.shape and out.std() < tiny.std()
+
+
+def test_noise_is_deterministic_given_the_seed_and_differs_across_seeds() -> None:
+    spec = variant_by_name("noise-0.5")
+    first = apply_transform(spec.kind, spec.params, textured(), np.random.default_rng(7))
+    again = apply_transform(spec.kind, spec.params, textured(), np.random.default_rng(7))
+    other = apply_transform(spec.kind, spec.params, textured(), np.random.default_rng(8))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+def test_noise_is_unclipped_zero_mean_with_the_requested_sigma() -> None:
+    images = np.full((4, 32, 32, 3), 0.5, np.float32)
+    out = apply_transform("noise", {"sigma": 1.0}, images, np.random.default_rng(3))
+    added = out - images
+    assert added.std() == pytest.approx(1.0, rel=0.05) and abs(added.mean()) < 0.05
+    assert out.min() < 0.0 and out.max() > 1.0
+
+
+def test_deterministic_kinds_need_no_rng_but_noise_does() -> None:
+    assert apply_transform("blur", {"kernel": 3, "sigma": 1}, textured()).shape == (3, 48, 48, 3)
+    with pytest.raises(InvalidInput, match="Generator"):
+        apply_transform("noise", {"sigma": 0.1}, textured())
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "message"),
+    [
+        ("blur", {"kernel": 4, "sigma": 1}, "odd"),
+        ("blur", {"kernel": 3, "sigma": 0}, "sigma"),
+        ("blur", {"kernel": 3.5, "sigma": 1}, "integer"),
+        ("blur", {"kernel": 3}, "missing"),
+        ("noise", {"sigma": -0.1}, "sigma"),
+        ("noise", {"sigma": float("nan")}, "finite"),
+        ("noise", {"sigma": "0.1"}, "number"),
+        ("noise", {"sigma": True}, "number"),
+        ("resize", {"factor": 0.0}, "factor"),
+        ("resize", {"factor": 1.5}, "factor"),
+        ("dilate", {"factor": 0.5}, "factor"),
+        ("dilate", {"factor": 2, "centre": 1}, "unknown"),
+        ("identity", {"anything": 1}, "unknown"),
+    ],
+)
+def test_bad_parameters_are_invalid_input_naming_the_problem(kind: str, params: dict, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        apply_transform(kind, params, textured(), np.random.default_rng(0))
+    with pytest.raises(InvalidInput):
+        object_scale_factor(kind, params)
+
+
+@pytest.mark.parametrize(
+    "images", [np.zeros((2, 8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.float32)], ids=["uint8", "3d"]
+)
+def test_images_must_be_a_float_batch(images: np.ndarray) -> None:
+    with pytest.raises(InvalidInput):
+        apply_transform("identity", {}, images)
+
+
+@pytest.mark.parametrize("kind", transform_kinds())
+def test_every_registered_kind_has_a_known_category_and_a_paper_variant(kind: str) -> None:
+    assert transform_kind(kind).category in ("identity", "separable", "additive_noise")
+    assert variants_of(kind)

@@ -1,0 +1,283 @@
+"""``zoo query``, ``zoo fit``, ``zoo fits``, ``zoo predict``, ``zoo show``: reading the catalog.
+
+Each command parses options, calls one function of :mod:`zoo.query`, :mod:`zoo.metamodel` or
+:mod:`zoo.plots`, and renders what it returns. Selections use one language everywhere (:mod:`zoo.selection`):
+the options below, or the text form ``arch=resnet50|resnet18,min_epoch=1,sharpness<0.01``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from zoo.cli.options import AsCsv, AsJson
+from zoo.cli.render import console, emit_json, emit_rows, format_cell, note
+from zoo.cli.state import open_catalog
+from zoo.errors import InvalidInput
+from zoo.selection import SELECTION_KEYS, WHERE_COLUMNS, Selection, parse_selection
+
+SELECT = "Selection"
+SELECTION_SYNTAX = (
+    "KEY=VALUE terms separated by commas; keys: " + ", ".join(SELECTION_KEYS) + "; alternatives with | "
+    "(arch=resnet18|resnet50); names are globs (* and ?); numeric conditions COLUMN<NUMBER (also <= > >= = !=)"
+)
+
+# Selection options shared by every command that picks checkpoints, declared once.
+ArchOpt = Annotated[Optional[list[str]], typer.Option("--arch", help="Architecture name or glob (resnet*); repeat for alternatives.", rich_help_panel=SELECT)]
+BaseOpt = Annotated[Optional[list[str]], typer.Option("--base", help="Base dataset name or glob; repeatable.", rich_help_panel=SELECT)]
+VariantOpt = Annotated[Optional[list[str]], typer.Option("--variant", help="Dataset variant name or glob (blur-*); repeatable.", rich_help_panel=SELECT)]
+KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", help="Variant kind (identity, blur, noise, resize, ...); repeatable.", rich_help_panel=SELECT)]
+OptimizerOpt = Annotated[Optional[list[str]], typer.Option("--optimizer", help="Optimizer (adam, sgd-cosine); repeatable.", rich_help_panel=SELECT)]
+GridOpt = Annotated[Optional[list[str]], typer.Option("--grid", help="Grid name or glob; repeatable.", rich_help_panel=SELECT)]
+SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Checkpoint source: run, hub or file; repeatable.", rich_help_panel=SELECT)]
+TrialOpt = Annotated[Optional[list[int]], typer.Option("--trial", help="Trial number; repeatable.", rich_help_panel=SELECT)]
+EpochOpt = Annotated[Optional[int], typer.Option("--epoch", help="Only checkpoints of this epoch.", rich_help_panel=SELECT)]
+MinEpochOpt = Annotated[Optional[int], typer.Option("--min-epoch", help="Only epochs >= this (1 skips the untrained epoch-0 snapshots).", rich_help_panel=SELECT)]
+MaxEpochOpt = Annotated[Optional[int], typer.Option("--max-epoch", help="Only epochs <= this.", rich_help_panel=SELECT)]
+WhereOpt = Annotated[Optional[list[str]], typer.Option(
+    "--where", help="Numeric condition COLUMN OP NUMBER, e.g. 'sharpness<0.01'; repeatable, all must hold. "
+    "OP: < <= > >= = !=. Columns: " + ", ".join(WHERE_COLUMNS) + ".", rich_help_panel=SELECT)]
+Target = Annotated[str, typer.Option("--target", help="Property to predict: sharpness, noisiness, object_scale or saturation.")]
+FeatureSetOpt = Annotated[str, typer.Option("--feature-set", help="Feature set (metric vector) key or name, e.g. paper-v1.")]
+
+
+def shared_selection(
+    arch: list[str] | None, base: list[str] | None, variant: list[str] | None, kind: list[str] | None,
+    optimizer: list[str] | None, grid: list[str] | None, source: list[str] | None, trial: list[int] | None,
+    epoch: int | None, min_epoch: int | None, max_epoch: int | None, where: list[str] | None,
+) -> Selection:
+    """The selection the shared options describe (empty options select everything)."""
+    return Selection(
+        archs=tuple(arch or ()), bases=tuple(base or ()), variants=tuple(variant or ()), variant_kinds=tuple(kind or ()),
+        optimizers=tuple(optimizer or ()), grids=tuple(grid or ()), sources=tuple(source or ()), trials=tuple(trial or ()),
+        epoch=epoch, min_epoch=min_epoch, max_epoch=max_epoch, wheres=tuple(where or ()),
+    )
+
+
+# Narrow headers for the terminal table only (--json and --csv keep the view's column names).
+SHORT_HEADERS = {
+    "checkpoint_id": "id", "base_dataset": "dataset", "optimizer": "optim", "object_scale": "scale",
+    "saturation": "satur", "sharpness": "sharp", "noisiness": "noise", "channel_saturation": "ch_sat",
+    "convex_hull_volume": "hull", "dist_to_gaussian": "d_gauss", "filter_variance": "f_var",
+    "spatial_roughness": "rough", "bregman_distance": "bregman", "laplacian_variance": "lap_var",
+    "wavelet_noise_sigma": "wavelet",
+}
+
+
+def _print_wide_table(columns: list[str], rows: Any, title: str) -> None:
+    """A compact table (no cell padding or vertical rules) so ~18 numeric columns fit a terminal."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(SHORT_HEADERS.get(column, column), overflow="fold")
+    for row in rows:
+        table.add_row(*(format_cell(v) for v in row))
+    console.print(table)
+
+
+def _fmt_r2(mean: float | None, std: float | None) -> str:
+    return "—" if mean is None else f"{mean:.3f} ± {std or 0:.3f}"
+
+
+# --- zoo query -------------------------------------------------------------------------------------------
+
+
+def query_command(
+    ctx: typer.Context,
+    selection: Annotated[Optional[str], typer.Argument(help=f"Selection in text form ({SELECTION_SYNTAX}). Default: all.")] = None,
+    arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
+    optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
+    epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="Comma-separated columns of the checkpoint_features view to show (see `zoo sql`). Default: id, arch, dataset, variant, optimizer, epoch, properties, metrics.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Most checkpoints to print (0: all).")] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Checkpoints to skip first (paging).")] = 0,
+    count_by: Annotated[str, typer.Option("--count-by", help="Summarise the selection per arch, base_dataset, variant_kind, optimizer or source.")] = "arch",
+    as_json: AsJson = False,
+    as_csv: AsCsv = False,
+) -> None:
+    """List the checkpoints of a selection with their properties and metrics, and count them.
+
+    Examples: zoo query --arch resnet18 --min-epoch 1; zoo query 'arch=resnet*,base=imagenette,sharpness<0.01' --csv;
+    zoo query --where 'noisiness>=0.1' --columns checkpoint_id,arch,noisiness,wavelet_noise_sigma --json
+    """
+    from zoo.query import query_checkpoints
+
+    chosen = parse_selection(selection).narrowed(shared_selection(arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where))
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    table = query_checkpoints(open_catalog(ctx), chosen, columns=wanted, limit=limit or None, offset=offset, count_by=count_by)
+    if as_json or as_csv:
+        emit_rows(table.columns, table.rows, as_json=as_json, as_csv=as_csv)
+    else:
+        _print_wide_table(list(table.columns), table.rows, f"checkpoints: {chosen}")
+    summary = ", ".join(f"{name} {n}" for name, n in table.counts)
+    note(f"{table.total} checkpoints" + (f" ({summary})" if summary else "")
+         + (f"; showing {len(table.rows)} from {offset + 1} (--limit/--offset for more)" if table.truncated and table.rows else ""))
+
+
+# --- zoo fit / zoo fits ----------------------------------------------------------------------------------
+
+
+def _sides(train_text: str | None, test_text: str | None, train_arch: list[str] | None, test_arch: list[str] | None, shared: Selection) -> tuple[Selection, Selection | None]:
+    train = shared.narrowed(parse_selection(train_text)).narrowed(Selection(archs=tuple(train_arch or ())))
+    if test_text is None and not test_arch:
+        return train, None
+    return train, shared.narrowed(parse_selection(test_text)).narrowed(Selection(archs=tuple(test_arch or ())))
+
+
+def _print_fit(result: Any) -> None:
+    where = f"fit {result.id}" if result.id is not None else "fit (not stored)"
+    space = ", log space" if result.log_target else ""
+    console.print(f"[bold]{where}[/]: {result.target} from {result.feature_set}, test R² = [bold]{_fmt_r2(result.r2_mean, result.r2_std)}[/]"
+                  f" over {len(result.seeds)} seeds{space}")
+    split = f" (split by run, test fraction {result.test_fraction:g})" if result.test_fraction else ""
+    console.print(f"train: {result.train_selection} → {result.n_train} checkpoints; test: {result.test_selection} → {result.n_test}{split}")
+    if result.n_dropped:
+        console.print(f"[yellow]{result.n_dropped} selected checkpoints were left out: no {result.target} or no {result.feature_set} metrics[/]")
+    if result.n_shared_runs:
+        console.print(f"[yellow]{result.n_shared_runs} training runs have checkpoints on both sides; use --test-fraction to split by run[/]")
+    ranked = sorted(result.importances.items(), key=lambda kv: -kv[1])
+    emit_rows(["metric", "importance"], ranked, title="feature importances (mean over seeds)")
+
+
+def fit_command(
+    ctx: typer.Context,
+    target: Target,
+    train_arch: Annotated[Optional[list[str]], typer.Option("--train-arch", help="Train on this architecture (glob); repeatable. The paper: --train-arch resnet50 --test-arch resnet18.")] = None,
+    test_arch: Annotated[Optional[list[str]], typer.Option("--test-arch", help="Test on this architecture (glob); repeatable.")] = None,
+    train: Annotated[Optional[str], typer.Option("--train", help=f"Train selection in text form ({SELECTION_SYNTAX}).")] = None,
+    test: Annotated[Optional[str], typer.Option("--test", help="Test selection in text form. Without --test/--test-arch the train selection is split by run.")] = None,
+    arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
+    optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
+    epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
+    test_fraction: Annotated[Optional[float], typer.Option("--test-fraction", help="Hold out this fraction of the selection's runs for testing (default 0.25 when no test selection is given).")] = None,
+    repeats: Annotated[int, typer.Option("--repeats", help="Forests to train with seeds SEED, SEED+1, ...; R² is mean ± std over them.")] = 5,
+    trees: Annotated[int, typer.Option("--trees", help="Trees per random forest (paper: 30).")] = 30,
+    feature_set: FeatureSetOpt = "paper-v1",
+    log_target: Annotated[bool, typer.Option("--log-target", help="Fit log(target); R² is then reported in log space.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="First forest seed, and the seed of the --test-fraction split.")] = 0,
+    label: Annotated[Optional[str], typer.Option("--label", help="A note stored with the fit.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the paper's Figure 4 for this fit to this PNG file.")] = None,
+    store: Annotated[bool, typer.Option("--store/--no-store", help="Store the fit, its predictions and its forest (for zoo predict).")] = True,
+    as_json: AsJson = False,
+) -> None:
+    """Fit a random-forest meta-model from first-layer metrics to a training-data property and score it.
+
+    The selection options (--arch, --min-epoch, --where, ...) apply to both sides. Examples:
+    zoo fit --target sharpness --train-arch resnet50 --test-arch resnet18 --min-epoch 1 --plot fig4.png;
+    zoo fit --target noisiness --train 'arch=resnet*|mobilenet*' --test 'arch=convnext*';
+    zoo fit --target sharpness --base imagenette --test-fraction 0.2 --log-target --json
+    """
+    from zoo.metamodel import fit_meta_model
+
+    shared = shared_selection(arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where)
+    train_selection, test_selection = _sides(train, test, train_arch, test_arch, shared)
+    catalog = open_catalog(ctx)
+    with console.status(f"fitting {repeats} forests of {trees} trees for {target}"):
+        result = fit_meta_model(
+            catalog, target, train_selection, test_selection, test_fraction=test_fraction, feature_set=feature_set,
+            n_estimators=trees, repeats=repeats, log_target=log_target, seed=seed, label=label, store=store,
+        )
+    if plot is not None:
+        from zoo.plots import write_fit_figure
+
+        note(f"wrote {write_fit_figure(result, plot)}")
+    if as_json:
+        emit_json(asdict(result))
+    else:
+        _print_fit(result)
+
+
+FIT_COLUMNS = ("id", "created", "target", "train", "test", "n_train", "n_test", "r2", "feature_set", "log", "label")
+
+
+def fits_command(
+    ctx: typer.Context,
+    target: Annotated[Optional[str], typer.Option("--target", help="Only fits of this property.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """List stored meta-model fits, newest first, with their selections and test R².
+
+    Example: zoo fits --target sharpness
+    """
+    from zoo.metamodel import list_fits
+
+    fits = list_fits(open_catalog(ctx), target)
+    if as_json:
+        emit_json([asdict(f) for f in fits])
+        return
+    rows = [[f.id, f.created_at, f.target, f.train_selection, f.test_selection if not f.test_fraction else f"{f.test_fraction:g} of runs",
+             f.n_train, f.n_test, _fmt_r2(f.r2_mean, f.r2_std), f.feature_set, f.log_target, f.label] for f in fits]
+    emit_rows(FIT_COLUMNS, rows, title="meta-model fits")
+    if not fits:
+        note("no fits yet; make one with `zoo fit --target sharpness --train-arch resnet50 --test-arch resnet18`")
+
+
+# --- zoo predict -----------------------------------------------------------------------------------------
+
+
+def predict_command(
+    ctx: typer.Context,
+    arch: Annotated[str, typer.Option("--arch", help="timm architecture of the weights, e.g. resnet18.")],
+    model_file: Annotated[Optional[Path], typer.Argument(help="Model weights file (.safetensors; .pth/.bin with --allow-pickle).")] = None,
+    reference: Annotated[str, typer.Option("--reference", help="Where the delta is measured from: random[:SEED], timm (pretrained), hub:ORG/NAME[@REV], file:PATH.")] = "timm",
+    fit: Annotated[Optional[list[int]], typer.Option("--fit", help="Stored fit to apply (see `zoo fits`); repeatable.")] = None,
+    target: Annotated[Optional[list[str]], typer.Option("--target", help="Property to predict with its most recent fit (made on the whole catalog if there is none); repeatable.")] = None,
+    hf: Annotated[Optional[str], typer.Option("--hf", help="Read a Hugging Face hub model ORG/NAME[@REVISION] instead of a file.")] = None,
+    allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Also read pickle checkpoints, with torch.load(weights_only=True). Off: safetensors only.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Predict training-data properties of a model that is not in the catalog, from its first layer.
+
+    Without --fit or --target, every property that has a stored fit is predicted. Nothing is stored about
+    the model. Examples: zoo predict model.safetensors --arch resnet18 --reference timm --target sharpness;
+    zoo predict --hf timm/resnet18.a1_in1k --arch resnet18 --fit 3 --json
+    """
+    from zoo.metamodel import predict_model
+
+    if (model_file is None) == (hf is None):
+        raise InvalidInput("give a model file or --hf ORG/NAME, not both and not neither")
+    source, ref = ("hub", hf) if hf is not None else ("file", str(model_file))
+    with console.status(f"reading {ref}"):
+        result = predict_model(open_catalog(ctx), source, ref or "", arch, reference, fit_ids=fit or (), targets=target or (), allow_pickle=allow_pickle)
+    if as_json:
+        emit_json(asdict(result))
+        return
+    console.print(f"{result.arch} from {result.origin} (sha256 {result.file_sha256[:12]}), delta from {result.reference}")
+    for p in result.predictions:
+        if p.chosen == "new":
+            note(f"no fit of {p.target} was stored: fitted fit {p.fit_id} on the whole catalog (default settings)")
+    rows = [[p.target, p.value, p.fit_id, p.chosen, _fmt_r2(p.fit_r2_mean, p.fit_r2_std) + (" (log)" if p.r2_space == "log" else ""), p.feature_set]
+            for p in result.predictions]
+    emit_rows(["property", "predicted", "fit", "fit chosen", "fit test R²", "feature set"], rows, title="predicted training-data properties")
+
+
+# --- zoo show --------------------------------------------------------------------------------------------
+
+
+def show_command(
+    ctx: typer.Context,
+    checkpoint: Annotated[int, typer.Argument(help="Checkpoint id (see `zoo query`).")],
+    png: Annotated[Optional[Path], typer.Option("--png", help="Write the reference, learned and delta filters side by side to this PNG (the paper's Figure 3).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show one checkpoint: where it came from, its data's properties and its metrics; optionally its filters.
+
+    Example: zoo show 12 --png filters.png
+    """
+    from zoo.query import get_checkpoint
+
+    catalog = open_catalog(ctx)
+    row = get_checkpoint(catalog, checkpoint)
+    if png is not None:
+        from zoo.plots import write_filter_figure
+
+        note(f"wrote {write_filter_figure(catalog, checkpoint, png)}")
+    if as_json:
+        emit_json(row)
+    else:
+        emit_rows(["field", "value"], list(row.items()), title=f"checkpoint {checkpoint}")

@@ -1,0 +1,176 @@
+"""Figures: a checkpoint's first-layer filters (the paper's Figure 3) and a fit's test predictions (Figure 4).
+
+Both are written atomically (a temp file in the target folder, then ``os.replace``), so a reader never sees
+a half-written PNG. Filter grids are drawn with PIL; the fit plot with matplotlib's Agg canvas, without
+pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from zoo.catalog import Catalog
+from zoo.checkpoints import get_tensor, reference_weight
+from zoo.db.models import Checkpoint
+from zoo.errors import InvalidInput, NotFound
+from zoo.metamodel import FitRecord, FitResult, PredictionRecord
+
+BANKS = ("reference", "learned", "delta")
+FILTER_PIXELS = 28  # a filter is drawn at least this many pixels wide (integer zoom, nearest neighbour)
+GAP = 2  # pixels between filters
+MARGIN = 12  # pixels around and between the three panels
+TITLE_HEIGHT = 18
+FIT_FIGURE_SIZE = (8.0, 4.5)  # inches
+FIT_FIGURE_DPI = 100
+
+
+def write_png_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write(handle)`` on a temp file beside ``path``, fsync it, then rename it over ``path``."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InvalidInput(f"folder {str(target.parent)!r} does not exist; create it before writing {target.name}")
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+# --- Figure 3: filters -----------------------------------------------------------------------------------
+
+
+def filter_banks(catalog: Catalog, checkpoint_id: int) -> dict[str, np.ndarray]:
+    """The reference, learned and delta first-layer banks ``(N, C, n, n)`` of a checkpoint (hash-checked)."""
+    with catalog.session() as session:
+        row = session.get(Checkpoint, checkpoint_id)
+        if row is None:
+            raise NotFound(f"there is no checkpoint {checkpoint_id}; find ids with `zoo query`")
+        return {
+            "reference": reference_weight(session, row.reference_id),
+            "learned": get_tensor(session, row.learned_tensor_id),
+            "delta": get_tensor(session, row.delta_tensor_id),
+        }
+
+
+def _grid_shape(n_filters: int) -> tuple[int, int]:
+    cols = math.ceil(math.sqrt(n_filters))
+    return math.ceil(n_filters / cols), cols
+
+
+def _zoom(kernel: int) -> int:
+    return max(1, math.ceil(FILTER_PIXELS / kernel))
+
+
+def bank_image(bank: np.ndarray) -> np.ndarray:
+    """One filter bank as an RGB grid image, each filter min/max normalised on its own.
+
+    Parameters
+    ----------
+    bank : ndarray, shape (N, C, n, n)
+        C = 3 is drawn as colour; any other C as grayscale (the mean over channels).
+
+    Returns
+    -------
+    image : ndarray, shape (rows * (n * zoom + GAP) + GAP, cols * (n * zoom + GAP) + GAP, 3), uint8
+        ``cols = ceil(sqrt(N))``, ``rows = ceil(N / cols)``, ``zoom = ceil(28 / n)``; a constant filter is mid-grey.
+    """
+    bank = np.asarray(bank, dtype=np.float64)
+    if bank.ndim != 4 or bank.shape[0] < 1 or bank.shape[2] < 1 or bank.shape[3] < 1:
+        raise InvalidInput(f"a filter bank has shape (N, C, n, n), got {bank.shape}")
+    colour = bank if bank.shape[1] == 3 else np.repeat(bank.mean(axis=1, keepdims=True), 3, axis=1)
+    low = colour.min(axis=(1, 2, 3), keepdims=True)
+    span = colour.max(axis=(1, 2, 3), keepdims=True) - low
+    unit = np.where(span > 0, (colour - low) / np.where(span > 0, span, 1), 0.5)
+    pixels = np.round(unit.transpose(0, 2, 3, 1) * 255).astype(np.uint8)  # (N, n, n, 3)
+    zoom = _zoom(bank.shape[2])
+    pixels = pixels.repeat(zoom, axis=1).repeat(zoom, axis=2)
+    rows, cols = _grid_shape(len(bank))
+    cell_h, cell_w = pixels.shape[1] + GAP, pixels.shape[2] + GAP
+    image = np.full((rows * cell_h + GAP, cols * cell_w + GAP, 3), 255, dtype=np.uint8)
+    for i, tile in enumerate(pixels):
+        top, left = GAP + (i // cols) * cell_h, GAP + (i % cols) * cell_w
+        image[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
+    return image
+
+
+def filter_figure_size(n_filters: int, kernel: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) in pixels of :func:`write_filter_figure` for banks of ``n_filters`` filters of ``kernel``."""
+    rows, cols = _grid_shape(n_filters)
+    zoom = _zoom(kernel[0])
+    panel_w = cols * (kernel[1] * zoom + GAP) + GAP
+    panel_h = rows * (kernel[0] * zoom + GAP) + GAP
+    return len(BANKS) * panel_w + (len(BANKS) + 1) * MARGIN, panel_h + TITLE_HEIGHT + 2 * MARGIN
+
+
+def write_filter_figure(catalog: Catalog, checkpoint_id: int, path: str | os.PathLike[str]) -> Path:
+    """Write the reference, learned and delta filters of a checkpoint side by side as a PNG (Figure 3).
+
+    The PNG's size is :func:`filter_figure_size` of the bank's shape. Returns ``path``.
+    """
+    banks = filter_banks(catalog, checkpoint_id)
+    images = [bank_image(banks[name]) for name in BANKS]
+    n_filters, _, height, width = banks["delta"].shape
+    canvas = Image.new("RGB", filter_figure_size(n_filters, (height, width)), (255, 255, 255))
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    left = MARGIN
+    for name, image in zip(BANKS, images):
+        title = f"{name} ({n_filters} filters)" if name != "delta" else "delta = learned - reference"
+        draw.text((left, MARGIN), title, fill=(0, 0, 0), font=font)
+        canvas.paste(Image.fromarray(image), (left, MARGIN + TITLE_HEIGHT))
+        left += image.shape[1] + MARGIN
+    return write_png_atomically(path, lambda handle: canvas.save(handle, format="PNG"))
+
+
+# --- Figure 4: a fit's test predictions ------------------------------------------------------------------
+
+
+def write_fit_figure(
+    result: FitResult | FitRecord,
+    path: str | os.PathLike[str],
+    predictions: Sequence[PredictionRecord] | None = None,
+) -> Path:
+    """Plot a fit's test checkpoints sorted by ground truth: truth as a green line, predictions (mean over
+    seeds) as blue points, R² in the title (the paper's Figure 4). ``FIT_FIGURE_SIZE`` at ``FIT_FIGURE_DPI``.
+
+    ``predictions`` replaces ``result.predictions``; a stored fit (:class:`FitRecord`) needs them, e.g. from
+    :func:`zoo.metamodel.fit_predictions`.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    given = predictions if predictions is not None else getattr(result, "predictions", ())
+    points = sorted(given, key=lambda p: (p.y_true, p.checkpoint_id))
+    if not points:
+        raise InvalidInput("the fit has no test predictions to plot")
+    truth = np.array([p.y_true for p in points])
+    predicted = np.array([p.y_pred for p in points])
+    figure = Figure(figsize=FIT_FIGURE_SIZE, dpi=FIT_FIGURE_DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    order = np.arange(len(points))
+    axes.plot(order, predicted, color="tab:blue", linewidth=0.6, alpha=0.5)
+    axes.scatter(order, predicted, color="tab:blue", s=10, label="prediction")
+    axes.plot(order, truth, color="tab:green", linewidth=2, label="ground truth")
+    if result.log_target:
+        axes.set_yscale("log")
+    space = " (log space)" if result.log_target else ""
+    axes.set_title(f"{result.target}: test R² = {result.r2_mean:.3f} ± {result.r2_std:.3f}{space}, "
+                   f"{result.n_train} train / {result.n_test} test")
+    axes.set_xlabel("test checkpoints, sorted by ground truth")
+    axes.set_ylabel(result.target)
+    axes.legend(loc="upper left")
+    figure.tight_layout()
+    return write_png_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=FIT_FIGURE_DPI))

@@ -1,0 +1,151 @@
+"""Checkpoints of a selection, as plain rows: what ``zoo query`` shows and notebooks load.
+
+The page of rows and the per-architecture counts are two queries over the ``checkpoint_features`` view.
+Both databases inline the view, so the correlated property and metric sub-selects run only for the rows of
+the page (and, for counting, only when the selection compares one of those columns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import func, select
+
+from zoo.catalog import Catalog
+from zoo.errors import InvalidInput, NotFound, ZooError
+from zoo.selection import (
+    CHECKPOINT_FEATURES,
+    PAPER_METRIC_COLUMNS,
+    PROPERTY_COLUMNS,
+    VIEW_COLUMNS,
+    Selection,
+    check_columns,
+    select_checkpoints,
+    selection_clause,
+)
+
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "checkpoint_id", "arch", "base_dataset", "variant", "optimizer", "epoch", *PROPERTY_COLUMNS, *PAPER_METRIC_COLUMNS,
+)
+COUNT_KEYS = ("arch", "base_dataset", "variant_kind", "optimizer", "source")
+
+
+@dataclass(frozen=True)
+class CheckpointTable:
+    """One page of selected checkpoints.
+
+    Attributes
+    ----------
+    columns : tuple of str
+        Column names of ``rows`` (columns of the ``checkpoint_features`` view).
+    rows : tuple of tuple
+        The page, ordered by checkpoint id.
+    total : int
+        How many checkpoints the selection holds in all.
+    counts : tuple of (str, int)
+        Checkpoints per value of ``count_by`` (default: per architecture), largest first.
+    count_by : str
+        The column that ``counts`` groups by.
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    total: int
+    counts: tuple[tuple[str, int], ...]
+    count_by: str = "arch"
+
+    @property
+    def truncated(self) -> bool:
+        """True when the selection holds more checkpoints than the page."""
+        return self.total > len(self.rows)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as dicts keyed by column name."""
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+def query_checkpoints(
+    catalog: Catalog,
+    selection: Selection | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    limit: int | None = 100,
+    offset: int = 0,
+    count_by: str = "arch",
+) -> CheckpointTable:
+    """Select checkpoints and return a page of their rows plus counts.
+
+    Parameters
+    ----------
+    catalog : Catalog
+    selection : Selection, optional
+        Which checkpoints; default all.
+    columns : sequence of str, optional
+        Columns of the ``checkpoint_features`` view to return; default :data:`DEFAULT_COLUMNS`.
+    limit : int or None, default 100
+        Most rows to return (None: all).
+    offset : int, default 0
+        Rows to skip first (for paging).
+    count_by : str, default "arch"
+        Column to count the selection by: one of :data:`COUNT_KEYS`.
+
+    Returns
+    -------
+    CheckpointTable
+
+    Raises
+    ------
+    InvalidInput
+        For an unknown column, a negative limit or offset.
+    """
+    selection = selection or Selection()
+    columns = check_columns(tuple(columns) if columns else DEFAULT_COLUMNS)
+    if limit is not None and limit < 0 or offset < 0:
+        raise InvalidInput("--limit and --offset must not be negative")
+    if count_by not in COUNT_KEYS:
+        raise InvalidInput(f"cannot count by {count_by!r}; choose one of {', '.join(COUNT_KEYS)}")
+    page = select_checkpoints(selection, catalog.dialect, columns).limit(limit).offset(offset)
+    group = CHECKPOINT_FEATURES.c[count_by]
+    counting = select(group, func.count()).where(selection_clause(selection, catalog.dialect)).group_by(group)
+    with catalog.session() as session:
+        rows = tuple(tuple(row) for row in session.execute(page))
+        counts = sorted(((str(k) if k is not None else "—", int(n)) for k, n in session.execute(counting)), key=lambda kv: (-kv[1], kv[0]))
+    return CheckpointTable(columns, rows, sum(n for _, n in counts), tuple(counts), count_by)
+
+
+def get_checkpoint(catalog: Catalog, checkpoint_id: int) -> dict[str, Any]:
+    """Every column of the ``checkpoint_features`` view for one checkpoint; :class:`NotFound` if absent."""
+    selection = Selection(wheres=(("checkpoint_id", "=", checkpoint_id),))
+    with catalog.session() as session:
+        row = session.execute(select_checkpoints(selection, catalog.dialect, VIEW_COLUMNS)).first()
+    if row is None:
+        raise NotFound(f"there is no checkpoint {checkpoint_id}; find ids with `zoo query`")
+    return dict(zip(VIEW_COLUMNS, row))
+
+
+def to_dataframe(records: CheckpointTable | Iterable[Any]) -> Any:
+    """A pandas DataFrame of a :class:`CheckpointTable`, or of records (dataclasses or mappings).
+
+    pandas is imported here, only when asked for; it is not a dependency of zoo.
+
+    Raises
+    ------
+    ZooError
+        If pandas is not installed (the message says how to install it).
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ZooError("to_dataframe needs pandas, which is not installed; run: pip install pandas") from None
+    if isinstance(records, CheckpointTable):
+        return pd.DataFrame(list(records.rows), columns=list(records.columns))
+    return pd.DataFrame([_as_mapping(r) for r in records])
+
+
+def _as_mapping(record: Any) -> Mapping[str, Any]:
+    if is_dataclass(record) and not isinstance(record, type):
+        return asdict(record)
+    if isinstance(record, Mapping):
+        return record
+    raise InvalidInput(f"to_dataframe takes dataclass records or mappings, not {type(record).__name__}")
