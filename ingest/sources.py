@@ -210,10 +210,13 @@ def _folder_source(
     image_size: int,
     seed: int,
     root: str | os.PathLike[str],
-    allowed_root: str | os.PathLike[str],
+    allowed_root: str | os.PathLike[str] | None = None,
     max_per_class: int | None = None,
 ) -> ImageSet:
     """Class-per-subfolder images under ``root``, which must lie inside ``allowed_root``.
+
+    ``allowed_root`` defaults to ``$ZOO_DATA_ROOT`` when set, else to ``root`` itself (so symlinks that
+    leave the dataset are refused either way).
 
     Class names are the sorted subfolder names. Unreadable or non-image files, nested folders, files
     outside a class folder and class folders without a usable image are skipped and reported. Every
@@ -223,6 +226,8 @@ def _folder_source(
     """
     if max_per_class is not None:
         max_per_class = _int_param("max_per_class", max_per_class, low=1, high=10**9)
+    if allowed_root is None:
+        allowed_root = os.environ.get("ZOO_DATA_ROOT") or root
     try:
         allowed = Path(allowed_root).resolve(strict=True)
         base = _inside(Path(root), allowed, "root")

@@ -114,7 +114,7 @@ def build_catalog(
             variants.append(variant.id)
         built.variant_ids = variants
         for arch in archs:
-            info = ReferenceInfo(key=f"random:{arch}:seed=0", kind="random", arch=arch, source="synthetic", layer_name="conv1.weight", seed=0)
+            info = ReferenceInfo(key=f"synthetic:{arch}:seed={seed}", kind="random", arch=arch, source="synthetic", layer_name="conv1.weight", seed=0)
             reference_weight = rng.normal(size=(8, 3, 5, 5)).astype(np.float32)
             reference = put_reference(session, info, reference_weight)
             for v, variant_id in enumerate(variants):
@@ -136,7 +136,7 @@ def build_catalog(
                         built.by_arch.setdefault(arch, []).append(checkpoint)
                         built.run_of[checkpoint] = run.id
         if n_external:
-            info = ReferenceInfo(key="random:convnext_tiny:seed=0", kind="random", arch="convnext_tiny", source="synthetic", layer_name="stem.0.weight", seed=0)
+            info = ReferenceInfo(key=f"synthetic:convnext_tiny:seed={seed}", kind="random", arch="convnext_tiny", source="synthetic", layer_name="stem.0.weight", seed=0)
             reference_weight = rng.normal(size=(8, 3, 5, 5)).astype(np.float32)
             reference = put_reference(session, info, reference_weight)
             for e in range(n_external):

@@ -13,7 +13,7 @@ forest of its first seed as plain arrays (an ``.npz`` in the artifact store, rea
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -25,6 +25,7 @@ from zoo.db.models import Fit, MetricValue, MetricVector, Prediction
 from zoo.errors import InvalidInput, NotFound
 from zoo.filters import DEFAULT_FEATURE_SET, FeatureSet, get_feature_set
 from zoo.selection import PROPERTY_COLUMNS, Selection, select_checkpoints
+from zoo.store import ArtifactStore
 
 TARGETS: tuple[str, ...] = PROPERTY_COLUMNS
 DEFAULT_TREES = 30  # the paper's forests
@@ -280,26 +281,31 @@ def predict_forest(arrays: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
     return total / nodes.shape[1]
 
 
-def save_forest(catalog: Catalog, arrays: dict[str, np.ndarray]) -> str:
-    """Store forest arrays as a compressed ``.npz`` in the artifact store; returns its sha256."""
+def save_forest(store: ArtifactStore, arrays: dict[str, np.ndarray]) -> str:
+    """Store forest arrays as a compressed ``.npz`` in an artifact store; returns its sha256."""
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    return catalog.store.put_bytes(buffer.getvalue())
+    return store.put_bytes(buffer.getvalue())
 
 
-def load_forest(catalog: Catalog, sha: str) -> dict[str, np.ndarray]:
-    """Load (hash-verified, ``allow_pickle=False``) forest arrays from the artifact store."""
-    return catalog.store.get_arrays(sha)
+def load_forest(store: ArtifactStore, sha: str) -> dict[str, np.ndarray]:
+    """Load forest arrays from an artifact store (hash-verified, read with ``allow_pickle=False``)."""
+    return store.get_arrays(sha)
 
 
 # --- fitting ---------------------------------------------------------------------------------------------
 
 
-def _check_settings(n_estimators: int, repeats: int, test: Selection | None, test_fraction: float | None) -> None:
+def _check_settings(n_estimators: int, repeats: int, test: Selection | None, test_fraction: float | None) -> float | None:
+    """Validate the settings; returns the test fraction in force (None with a test selection)."""
     if n_estimators < 1 or repeats < 1:
         raise InvalidInput("--trees and --repeats must be at least 1")
     if test is not None and test_fraction is not None:
         raise InvalidInput("give either a test selection or --test-fraction, not both")
+    fraction = None if test is not None else DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction
+    if fraction is not None and not 0 < fraction < 1:
+        raise InvalidInput(f"--test-fraction must be between 0 and 1 (exclusive), got {fraction}")
+    return fraction
 
 
 def _sides(catalog: Catalog, target: str, train: Selection, test: Selection | None, fraction: float | None, seed: int, fs: FeatureSet) -> tuple[_Rows, _Rows, int]:
@@ -379,45 +385,56 @@ def fit_meta_model(
         Unknown target, overlapping selections (with the overlap count), too few usable checkpoints,
         non-positive values with ``log_target``, bad settings.
     """
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.metrics import r2_score
-
     _check_target(target)
-    _check_settings(n_estimators, repeats, test, test_fraction)
+    fraction = _check_settings(n_estimators, repeats, test, test_fraction)
     fs = get_feature_set(feature_set)
-    train_rows, test_rows, dropped = _sides(catalog, target, train, test, test_fraction, seed, fs)
+    train_rows, test_rows, dropped = _sides(catalog, target, train, test, fraction, seed, fs)
     _check_sizes(train_rows, test_rows, dropped, target, log_target)
-    transform = np.log if log_target else (lambda v: v)
     seeds = tuple(seed + i for i in range(repeats))
-    predicted = np.empty((repeats, len(test_rows.ids)))
-    scores, importances, first = [], [], None
-    for i, forest_seed in enumerate(seeds):
-        forest = RandomForestRegressor(n_estimators=n_estimators, random_state=forest_seed, n_jobs=-1)
-        forest.fit(train_rows.X, transform(train_rows.y))
-        predicted[i] = forest.predict(test_rows.X)
-        scores.append(float(r2_score(transform(test_rows.y), predicted[i])))
-        importances.append(forest.feature_importances_)
-        if i == 0:
-            first = forest
-    back = np.exp if log_target else (lambda v: v)
-    mean_prediction = back(predicted.mean(axis=0))
-    shared = np.intersect1d(train_rows.run_ids[train_rows.run_ids >= 0], test_rows.run_ids).size
+    forests = _train_forests(train_rows, test_rows, n_estimators, seeds, log_target)
     result = FitResult(
-        id=None, target=target, feature_set=fs.key, train_selection=str(train),
-        test_selection=str(test if test is not None else train), test_fraction=None if test is not None else (test_fraction or DEFAULT_TEST_FRACTION),
-        log_target=log_target, r2_space="log" if log_target else "raw", n_estimators=n_estimators, seeds=seeds,
-        n_train=len(train_rows.ids), n_test=len(test_rows.ids), n_dropped=dropped, n_shared_runs=int(shared),
-        r2_mean=float(np.mean(scores)), r2_std=float(np.std(scores)), r2_scores=tuple(scores),
-        importances=dict(zip(fs.metrics, np.mean(importances, axis=0).tolist())),
-        predictions=tuple(PredictionRecord(int(c), None if r < 0 else int(r), float(t), float(p))
-                          for c, r, t, p in zip(test_rows.ids, test_rows.run_ids, test_rows.y, mean_prediction)),
+        id=None, target=target, feature_set=fs.key, train_selection=str(train), test_selection=str(test or train),
+        test_fraction=fraction, log_target=log_target, r2_space="log" if log_target else "raw", n_estimators=n_estimators,
+        seeds=seeds, n_train=len(train_rows.ids), n_test=len(test_rows.ids), n_dropped=dropped,
+        n_shared_runs=int(np.intersect1d(train_rows.run_ids[train_rows.run_ids >= 0], test_rows.run_ids).size),
+        r2_mean=float(np.mean(forests.scores)), r2_std=float(np.std(forests.scores)), r2_scores=forests.scores,
+        importances=dict(zip(fs.metrics, forests.importances.tolist())),
+        predictions=tuple(PredictionRecord(int(c), None if r < 0 else int(r), float(t), float(p)) for c, r, t, p
+                          in zip(test_rows.ids, test_rows.run_ids, test_rows.y, forests.mean_prediction)),
         model_sha256=None, label=label,
     )
     if not store:
         return result
-    sha = save_forest(catalog, forest_arrays(first, fs.metrics))  # the artifact first, then the rows that name it
-    fit_id = _store_fit(catalog, result, fs, train, test, sha, test_rows, back(predicted))
-    return FitResult(**{**result.__dict__, "id": fit_id, "model_sha256": sha})
+    sha = save_forest(catalog.store, forest_arrays(forests.first, fs.metrics))  # the artifact first, then the rows naming it
+    fit_id = _store_fit(catalog, result, fs, train, test, sha, test_rows, forests.predictions)
+    return replace(result, id=fit_id, model_sha256=sha)
+
+
+@dataclass(frozen=True)
+class _Forests:
+    predictions: np.ndarray  # (repeats, n_test), in the target's units
+    mean_prediction: np.ndarray  # (n_test,), mean over seeds in the fitting space, back in the target's units
+    scores: tuple[float, ...]  # R² per seed, in the fitting space
+    importances: np.ndarray  # (m,), mean over seeds
+    first: Any  # the first seed's forest, kept for predict
+
+
+def _train_forests(train: _Rows, test: _Rows, n_estimators: int, seeds: tuple[int, ...], log_target: bool) -> _Forests:
+    """One random forest per seed (the paper's settings otherwise), scored on the test rows."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.metrics import r2_score
+
+    forward, back = (np.log, np.exp) if log_target else (np.asarray, np.asarray)
+    predicted = np.empty((len(seeds), len(test.ids)))
+    scores, importances, first = [], [], None
+    for i, seed in enumerate(seeds):
+        forest = RandomForestRegressor(n_estimators=n_estimators, random_state=seed, n_jobs=-1).fit(train.X, forward(train.y))
+        predicted[i] = forest.predict(test.X)
+        scores.append(float(r2_score(forward(test.y), predicted[i])))
+        importances.append(forest.feature_importances_)
+        if first is None:
+            first = forest
+    return _Forests(back(predicted), back(predicted.mean(axis=0)), tuple(scores), np.mean(importances, axis=0), first)
 
 
 def _store_fit(catalog: Catalog, result: FitResult, fs: FeatureSet, train: Selection, test: Selection | None,
@@ -485,7 +502,7 @@ def predict_with_fit(catalog: Catalog, fit: FitRecord | int, X: np.ndarray) -> n
     record = get_fit(catalog, fit) if isinstance(fit, int) else fit
     if record.model_sha256 is None:
         raise NotFound(f"fit {record.id} kept no forest; fit again with `zoo fit`")
-    prediction = predict_forest(load_forest(catalog, record.model_sha256), X)
+    prediction = predict_forest(load_forest(catalog.store, record.model_sha256), X)
     return np.exp(prediction) if record.log_target else prediction
 
 

@@ -101,7 +101,7 @@ def query_checkpoints(
     """
     selection = selection or Selection()
     columns = check_columns(tuple(columns) if columns else DEFAULT_COLUMNS)
-    if limit is not None and limit < 0 or offset < 0:
+    if (limit is not None and limit < 0) or offset < 0:
         raise InvalidInput("--limit and --offset must not be negative")
     if count_by not in COUNT_KEYS:
         raise InvalidInput(f"cannot count by {count_by!r}; choose one of {', '.join(COUNT_KEYS)}")

@@ -77,7 +77,7 @@ def test_cli_prints_json_csv_columns_and_a_count_summary(zoo_env: dict[str, str]
     assert csv[0] == "checkpoint_id,arch,sharpness" and len(csv) == 5
     table = run_zoo("query", "--where", "sharpness<1", "--limit", "3")
     assert "18 checkpoints (resnet18 8, resnet50 8, convnext_tiny 2)" in table.output and "showing 3" in table.output
-    assert "sharp" in table.output and "lap_var" in table.output
+    assert "checkpoints: sharpness<1.0" in table.output  # the table's title (its columns depend on the terminal width)
 
 
 @pytest.mark.parametrize(

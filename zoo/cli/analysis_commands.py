@@ -224,10 +224,10 @@ def predict_command(
     ctx: typer.Context,
     arch: Annotated[str, typer.Option("--arch", help="timm architecture of the weights, e.g. resnet18.")],
     model_file: Annotated[Optional[Path], typer.Argument(help="Model weights file (.safetensors; .pth/.bin with --allow-pickle).")] = None,
-    reference: Annotated[str, typer.Option("--reference", help="Where the delta is measured from: random[:SEED], timm (pretrained), hub:ORG/NAME[@REV], file:PATH.")] = "timm",
+    reference: Annotated[str, typer.Option("--reference", help="Where the delta is measured from: random[:SEED], timm (pretrained), hub:ORG/NAME or hub:ORG/NAME@REVISION, file:PATH.")] = "timm",
     fit: Annotated[Optional[list[int]], typer.Option("--fit", help="Stored fit to apply (see `zoo fits`); repeatable.")] = None,
     target: Annotated[Optional[list[str]], typer.Option("--target", help="Property to predict with its most recent fit (made on the whole catalog if there is none); repeatable.")] = None,
-    hf: Annotated[Optional[str], typer.Option("--hf", help="Read a Hugging Face hub model ORG/NAME[@REVISION] instead of a file.")] = None,
+    hf: Annotated[Optional[str], typer.Option("--hf", help="Read a Hugging Face hub model ORG/NAME (or ORG/NAME@REVISION) instead of a file.")] = None,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Also read pickle checkpoints, with torch.load(weights_only=True). Off: safetensors only.")] = False,
     as_json: AsJson = False,
 ) -> None:

@@ -3,7 +3,9 @@
 Every metric is registered with :func:`~zoo.filters.featuresets.register_metric`, so each public function
 here accepts one bank ``F`` of shape ``(N, 3, n, n)`` (returns a float) or a batch ``(B, N, 3, n, n)``
 (returns ``(B,)``), any ``n >= 2``: 3x3 MobileNetV3, 4x4 ConvNeXt, 7x7 ResNet, 16x16 ViT patch embedding.
-The code is vectorized over filters and banks; only the convex hull runs one Qhull call per bank.
+The code is vectorized over filters and banks, except two library calls: Qhull runs once per bank
+(:func:`convex_hull_volume`), and skimage's split-Bregman kernel once per 256 filter channels, all the
+banks' channels stacked (:func:`bregman_distance`). Split Bregman is about two thirds of the run time.
 
 Notation and conventions shared by all metrics
 ----------------------------------------------
