@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -20,6 +19,7 @@ from zoo.catalog import Catalog
 from zoo.checkpoints import get_tensor, reference_weight
 from zoo.db.models import Checkpoint
 from zoo.errors import InvalidInput, NotFound
+from zoo.files import write_atomically
 from zoo.metamodel import FitRecord, FitResult, PredictionRecord
 
 BANKS = ("reference", "learned", "delta")
@@ -29,24 +29,6 @@ MARGIN = 12  # pixels around and between the three panels
 TITLE_HEIGHT = 18
 FIT_FIGURE_SIZE = (8.0, 4.5)  # inches
 FIT_FIGURE_DPI = 100
-
-
-def write_png_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write(handle)`` on a temp file beside ``path``, fsync it, then rename it over ``path``."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise InvalidInput(f"folder {str(target.parent)!r} does not exist; create it before writing {target.name}")
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 # --- Figure 3: filters -----------------------------------------------------------------------------------
@@ -131,7 +113,7 @@ def write_filter_figure(catalog: Catalog, checkpoint_id: int, path: str | os.Pat
         draw.text((left, MARGIN), title, fill=(0, 0, 0), font=font)
         canvas.paste(Image.fromarray(image), (left, MARGIN + TITLE_HEIGHT))
         left += image.shape[1] + MARGIN
-    return write_png_atomically(path, lambda handle: canvas.save(handle, format="PNG"))
+    return write_atomically(path, lambda handle: canvas.save(handle, format="PNG"))
 
 
 # --- Figure 4: a fit's test predictions ------------------------------------------------------------------
@@ -173,4 +155,4 @@ def write_fit_figure(
     axes.set_ylabel(result.target)
     axes.legend(loc="upper left")
     figure.tight_layout()
-    return write_png_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=FIT_FIGURE_DPI))
+    return write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=FIT_FIGURE_DPI))

@@ -7,8 +7,8 @@ on it, so a worker that lost its claim (its heartbeat went stale and the run was
 
 from __future__ import annotations
 
-import socket
 import os
+import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -85,10 +85,33 @@ def enqueue(
     return EnqueueResult(grid_id=grid_id, added=len(new), existing=len(runs) - len(new))
 
 
+def _local_pid(worker: str | None) -> int | None:
+    """The pid of a default-named worker (``host:pid``) running on this host, else None."""
+    host, _, pid = (worker or "").rpartition(":")
+    return int(pid) if host == socket.gethostname() and pid.isdigit() else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _dead_local_claims(session: Session) -> list[int]:
+    """Running runs claimed by a worker process of this host that no longer exists (no need to wait)."""
+    running = session.execute(select(Run.id, Run.worker).where(Run.status == "running")).all()
+    return [run_id for run_id, worker in running if (pid := _local_pid(worker)) is not None and not _pid_alive(pid)]
+
+
 def requeue_stale(session: Session, grace_s: float) -> int:
-    """Return runs whose worker stopped heartbeating to the queue, or fail them when out of attempts."""
+    """Return runs whose worker stopped heartbeating (or died on this host) to the queue, or fail them
+    when out of attempts."""
     cutoff = _now() - timedelta(seconds=grace_s)
-    stale = (Run.status == "running") & (Run.heartbeat_at < cutoff)
+    stale = (Run.status == "running") & ((Run.heartbeat_at < cutoff) | Run.id.in_(_dead_local_claims(session)))
     message = "worker stopped heartbeating"
     failed = session.execute(
         update(Run).where(stale & (Run.attempts >= Run.max_attempts))

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import exc
 
 from zoo.catalog import Catalog
 from zoo.errors import InvalidInput, UnsafeInput, ZooError

@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import BinaryIO
@@ -19,9 +18,9 @@ from typing import BinaryIO
 import numpy as np
 
 from zoo.errors import IntegrityError, NotFound
+from zoo.files import TEMP_PREFIX, write_atomically
 
 CHUNK = 1 << 20
-TEMP_PREFIX = ".tmp-"
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -40,14 +39,6 @@ def _check_sha(sha: str) -> str:
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise NotFound(f"{sha!r} is not an artifact id (expected 64 hex digits)")
     return sha
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ArtifactStore:
@@ -106,17 +97,7 @@ class ArtifactStore:
             return
         final = self.path(sha)
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=final.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(stream, out, CHUNK)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, final)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(final.parent)
+        write_atomically(final, lambda out: shutil.copyfileobj(stream, out, CHUNK))
 
     def get_bytes(self, sha: str) -> bytes:
         """The artifact's bytes, after checking they still hash to ``sha``."""

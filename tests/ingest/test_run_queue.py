@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from gridfiles import write_grid
 from ingest.grids import enqueue_grid
 from zoo import queue
 from zoo.catalog import Catalog
-from zoo.db.models import Checkpoint, Run
+from zoo.db.models import Run
 from zoo.grids import load_grid
 
 
@@ -100,3 +99,17 @@ def test_completion_writes_results_in_the_same_transaction(catalog: Catalog, que
     with pytest.raises(RuntimeError):
         queue.complete(catalog, run, explode, device="cpu", train_seconds=1, images_per_second=1)
     assert queue.get_run(catalog, run.id).status == "running"  # rolled back together
+
+
+def test_a_run_of_a_dead_worker_on_this_host_is_requeued_without_waiting(catalog: Catalog, queued) -> None:  # type: ignore[no-untyped-def]
+    import socket
+    import subprocess
+
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead = queue.claim_next(catalog, f"{socket.gethostname()}:{finished.pid}")
+    again = queue.claim_next(catalog, "next", grace_s=3600)
+    assert again is not None and again.id == dead.id and again.attempts == 2
+    alive = queue.claim_next(catalog, queue.default_worker_name())  # this very process: alive
+    queue.claim_next(catalog, "another", grace_s=3600)
+    assert queue.get_run(catalog, alive.id).worker == queue.default_worker_name()

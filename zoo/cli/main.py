@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 from zoo import __version__
 from zoo.cli import analysis_commands, datasets_commands, db_commands, ingest_commands
 from zoo.cli.render import err_console
+from zoo.cli.report_command import report_command
 from zoo.cli.sql_command import sql_command
 from zoo.cli.state import state
 from zoo.config import ARTIFACTS_ENV, DATABASE_URL_ENV
@@ -89,6 +90,7 @@ app.command("fit")(analysis_commands.fit_command)
 app.command("fits")(analysis_commands.fits_command)
 app.command("predict")(analysis_commands.predict_command)
 app.command("show")(analysis_commands.show_command)
+app.command("report")(report_command)
 
 
 def main() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from zoo.errors import InvalidInput
+from zoo.files import write_atomically
 
 __all__ = ["variant_preview_grid"]
 
@@ -87,19 +87,6 @@ def variant_preview_grid(
         draw.text((_GAP, top + max(0, height // 2 - 6)), name, fill=_TEXT, font=font)  # ~12 px tall font
         for c, image in enumerate(_display_uint8(images[:cols])):
             canvas.paste(Image.fromarray(image), (label_width + _GAP + c * (width + _GAP), top))
-    _write_atomically(canvas, target)
+    write_atomically(target, lambda handle: canvas.save(handle, format="PNG"))
     return target
 
-
-def _write_atomically(image: Image.Image, target: Path) -> None:
-    """Save ``image`` as PNG next to ``target``, fsync it, then rename it over ``target``."""
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, format="PNG")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

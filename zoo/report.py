@@ -1,0 +1,220 @@
+"""``zoo report``: the paper's Table 1 protocol on whatever the catalog holds, with its figures.
+
+Rows (test R² mean ± std over seeds, random forests of 30 trees on the paper-v1 metric vectors):
+
+* ``resnet50 → resnet18`` for sharpness, noisiness and object scale, as in the paper;
+* ``others → HELD-OUT`` for sharpness and noisiness: trained on every other architecture, tested on the
+  held-out one (ConvNeXt-Tiny when the catalog has it, as in the paper);
+* the same resnet50 → resnet18 sharpness and noisiness fits on the log of the target, marked as such.
+
+Only trained checkpoints count (``min_epoch=1``): an epoch-0 snapshot is the reference itself, with a
+zero delta. The report writes ``report.md`` (table, grids, software versions), the Figure 3 filters of a
+ResNet-50 and a Figure 4 plot per row to a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from zoo.catalog import Catalog
+from zoo.db.models import Grid
+from zoo.errors import InvalidInput, ZooError
+from zoo.files import write_atomically
+from zoo.metamodel import FitResult, fit_meta_model
+from zoo.selection import CHECKPOINT_FEATURES, Selection
+
+TRAIN_ARCH, TEST_ARCH, PREFERRED_HELD_OUT = "resnet50", "resnet18", "convnext_tiny"
+# The paper's Table 1: (training samples, testing samples, test R²).
+PAPER_TABLE = {
+    ("resnet50 → resnet18", "sharpness"): (3402, 3280, "0.922 ± 0.004"),
+    ("resnet50 → resnet18", "noisiness"): (3402, 3280, "0.614 ± 0.01"),
+    ("resnet50 → resnet18", "object_scale"): (900, 900, "0.373 ± 0.004"),
+    ("others → held-out", "sharpness"): (10084, 662, "0.749 ± 0.027"),
+    ("others → held-out", "noisiness"): (10084, 662, "-0.082 ± 0.115"),
+}
+SOFTWARE = ("zoo", "torch", "timm", "numpy", "scikit-learn", "scikit-image", "sqlalchemy", "alembic")
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    experiment: str
+    target: str
+    space: str  # "raw" (as in the paper) or "log"
+    n_train: int
+    n_test: int
+    r2_mean: float | None
+    r2_std: float | None
+    paper: str | None
+    fit_id: int | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    experiment: str
+    paper_key: str
+    target: str
+    train: Selection
+    test: Selection
+    log_target: bool = False
+
+
+def catalog_archs(catalog: Catalog) -> list[str]:
+    """Architectures with trained checkpoints, most checkpoints first."""
+    view = CHECKPOINT_FEATURES
+    query = select(view.c.arch, func.count()).where(view.c.epoch >= 1).group_by(view.c.arch).order_by(func.count().desc(), view.c.arch)
+    with catalog.session() as session:
+        return [arch for arch, _ in session.execute(query)]
+
+
+def held_out_arch(archs: list[str]) -> str | None:
+    """ConvNeXt-Tiny as in the paper; else the most populated architecture that is not a ResNet-18/50."""
+    if PREFERRED_HELD_OUT in archs:
+        return PREFERRED_HELD_OUT
+    return next((a for a in archs if a not in (TRAIN_ARCH, TEST_ARCH)), None)
+
+
+def experiments(archs: list[str]) -> list[Experiment]:
+    trained = Selection(min_epoch=1)
+    r50, r18 = trained.narrowed(Selection(archs=(TRAIN_ARCH,))), trained.narrowed(Selection(archs=(TEST_ARCH,)))
+    rows = [Experiment("resnet50 → resnet18", "resnet50 → resnet18", t, r50, r18) for t in ("sharpness", "noisiness", "object_scale")]
+    held = held_out_arch(archs)
+    if held is not None:
+        others = tuple(a for a in archs if a != held)
+        train, test = trained.narrowed(Selection(archs=others)), trained.narrowed(Selection(archs=(held,)))
+        rows += [Experiment(f"others → {held}", "others → held-out", t, train, test) for t in ("sharpness", "noisiness")]
+    rows += [Experiment("resnet50 → resnet18", "resnet50 → resnet18", t, r50, r18, log_target=True) for t in ("sharpness", "noisiness")]
+    return rows
+
+
+def _row(experiment: Experiment, result: FitResult | None, note: str = "") -> ReportRow:
+    paper = PAPER_TABLE.get((experiment.paper_key, experiment.target))
+    return ReportRow(
+        experiment=experiment.experiment, target=experiment.target, space="log" if experiment.log_target else "raw",
+        n_train=result.n_train if result else 0, n_test=result.n_test if result else 0,
+        r2_mean=result.r2_mean if result else None, r2_std=result.r2_std if result else None,
+        paper=paper[2] if paper and not experiment.log_target else None, fit_id=result.id if result else None, note=note,
+    )
+
+
+@dataclass(frozen=True)
+class Report:
+    rows: tuple[ReportRow, ...]
+    results: tuple[FitResult | None, ...]
+    archs: tuple[str, ...]
+
+
+def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, seed: int = 0, store: bool = True) -> Report:
+    """Fit every Table 1 experiment the catalog can support; rows it cannot fit say why."""
+    archs = catalog_archs(catalog)
+    if not archs:
+        raise InvalidInput("the catalog has no trained checkpoints yet; run `zoo ingest --run-grid` first")
+    rows, results = [], []
+    for experiment in experiments(archs):
+        try:
+            result = fit_meta_model(
+                catalog, experiment.target, experiment.train, experiment.test, n_estimators=n_estimators,
+                repeats=repeats, log_target=experiment.log_target, seed=seed, store=store,
+                label=f"report: {experiment.experiment}, {experiment.target}" + (" (log)" if experiment.log_target else ""),
+            )
+        except ZooError as error:  # e.g. no object_scale ground truth, or an architecture missing
+            rows.append(_row(experiment, None, note=str(error)))
+            results.append(None)
+            continue
+        rows.append(_row(experiment, result))
+        results.append(result)
+    return Report(tuple(rows), tuple(results), tuple(archs))
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in SOFTWARE:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _r2(row: ReportRow) -> str:
+    return "—" if row.r2_mean is None else f"{row.r2_mean:.3f} ± {row.r2_std:.3f}"
+
+
+def markdown_table(rows: tuple[ReportRow, ...]) -> str:
+    lines = ["| Experiment | Target | R² on | Training samples | Testing samples | Test R² | Paper |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        r2 = _r2(row) if not row.note else f"not fitted: {row.note}"
+        lines.append(f"| {row.experiment} | {row.target} | {row.space} target | {row.n_train} | {row.n_test} | {r2} | {row.paper or '—'} |")
+    return "\n".join(lines)
+
+
+def _grids(catalog: Catalog) -> list[dict[str, Any]]:
+    with catalog.session() as session:
+        return [{"name": g.name, "spec": g.spec} for g in session.scalars(select(Grid).order_by(Grid.id))]
+
+
+def _figure3_checkpoint(catalog: Catalog) -> int | None:
+    """A trained ResNet-50 (else any architecture) on an unperturbed variant, at its last epoch."""
+    view = CHECKPOINT_FEATURES
+    for arch in (TRAIN_ARCH, None):
+        query = select(view.c.checkpoint_id).where(view.c.epoch >= 1).order_by(view.c.variant != "original", view.c.epoch.desc(), view.c.checkpoint_id)
+        if arch:
+            query = query.where(view.c.arch == arch)
+        with catalog.session() as session:
+            found = session.scalars(query.limit(1)).first()
+        if found is not None:
+            return found
+    return None
+
+
+def write_report(catalog: Catalog, report: Report, folder: str | Path) -> list[Path]:
+    """Write report.md, report.json, figure3-filters.png and one figure4-*.png per fitted row."""
+    from zoo.plots import write_filter_figure, write_fit_figure
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    checkpoint = _figure3_checkpoint(catalog)
+    if checkpoint is not None:
+        written.append(write_filter_figure(catalog, checkpoint, folder / "figure3-filters.png"))
+    for index, (row, result) in enumerate(zip(report.rows, report.results), start=1):
+        if result is not None:
+            name = f"figure4-{index}-{row.target}-{row.space}.png"
+            written.append(write_fit_figure(result, folder / name))
+    written.append(_write_text(folder / "report.json", json.dumps(report_json(report), indent=2)))
+    written.append(_write_text(folder / "report.md", _markdown(catalog, report, checkpoint, written)))
+    return written
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    return {"rows": [asdict(row) for row in report.rows], "archs": list(report.archs)}
+
+
+def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures: list[Path]) -> str:
+    parts = [
+        "# zoo report", "", f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} from `{catalog.url}`.", "",
+        "Random forests (30 trees) on the paper-v1 first-layer metric vectors of trained checkpoints (epoch ≥ 1); "
+        "R² on the test selection, mean ± std over seeds. `raw target` rows follow the paper; `log target` rows fit "
+        "and score the logarithm of the property.", "", markdown_table(report.rows), "", "## Figures", "",
+    ]
+    parts += [f"![{p.stem}]({p.name})" for p in figures if p.suffix == ".png"]
+    if checkpoint is not None:
+        parts += ["", f"Figure 3 shows checkpoint {checkpoint}: reference, learned and delta filters."]
+    parts += ["", "## Grids", ""]
+    for grid in _grids(catalog):
+        parts += [f"### {grid['name']}", "", "```json", json.dumps(grid["spec"], indent=2), "```", ""]
+    parts += ["## Software", ""] + [f"- {name}: {version}" for name, version in software_versions().items()]
+    return "\n".join(parts) + "\n"
+
+
+
+def _write_text(path: Path, text: str) -> Path:
+    return write_atomically(path, lambda handle: handle.write(text.encode()))
