@@ -8,7 +8,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.zoo-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    echo "installing zoo and its dependencies into .venv (first time: a few minutes) ..." >&2
+    log=.venv/install.log
+    if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]'; } >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "installation failed; the full log is in $log" >&2
+        exit 1
+    fi
     touch "$stamp"
 fi

@@ -224,7 +224,7 @@ def predict_command(
     ctx: typer.Context,
     arch: Annotated[str, typer.Option("--arch", help="timm architecture of the weights, e.g. resnet18.")],
     model_file: Annotated[Optional[Path], typer.Argument(help="Model weights file (.safetensors; .pth/.bin with --allow-pickle).")] = None,
-    reference: Annotated[str, typer.Option("--reference", help="Where the delta is measured from: random[:SEED], timm (pretrained), hub:ORG/NAME or hub:ORG/NAME@REVISION, file:PATH.")] = "timm",
+    reference: Annotated[str, typer.Option("--reference", help="Where the delta is measured from: random or random:SEED, timm (pretrained), hub:ORG/NAME or hub:ORG/NAME@REVISION, file:PATH.")] = "timm",
     fit: Annotated[Optional[list[int]], typer.Option("--fit", help="Stored fit to apply (see `zoo fits`); repeatable.")] = None,
     target: Annotated[Optional[list[str]], typer.Option("--target", help="Property to predict with its most recent fit (made on the whole catalog if there is none); repeatable.")] = None,
     hf: Annotated[Optional[str], typer.Option("--hf", help="Read a Hugging Face hub model ORG/NAME (or ORG/NAME@REVISION) instead of a file.")] = None,

@@ -34,10 +34,14 @@ def report_command(
     if as_json:
         emit_json(report_json(report)["rows"])
         return
+    columns = ["experiment", "target", "R² on", "train", "test", "test R²", "paper"]
     rows = [
         [r.experiment, r.target, r.space, r.n_train, r.n_test,
-         "—" if r.r2_mean is None else f"{r.r2_mean:.3f} ± {r.r2_std:.3f}", r.paper or "—", r.note[:60] or ""]
+         "—" if r.r2_mean is None else f"{r.r2_mean:.3f} ± {r.r2_std:.3f}", r.paper or "—"]
         for r in report.rows
     ]
-    emit_rows(["experiment", "target", "R² on", "train", "test", "test R²", "paper", "note"], rows, title="Table 1 (this catalog)")
+    if any(r.note for r in report.rows):  # rows the catalog could not support say why
+        columns.append("not fitted because")
+        rows = [row + [r.note] for row, r in zip(rows, report.rows)]
+    emit_rows(columns, rows, title="Table 1 (this catalog)")
     console.print(f"wrote {len(written)} files to {out}/ (report.md, figures)")
