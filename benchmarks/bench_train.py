@@ -14,6 +14,7 @@ Figures only; nothing passes or fails.
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import statistics
 import tempfile
@@ -60,8 +61,9 @@ def bare_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: i
 
 def worker_loop(model: torch.nn.Module, data, batch: int, steps: int, device: torch.device) -> float:  # type: ignore[no-untyped-def]
     """Images per second of the worker's Trainer (variant applied on the device every batch)."""
-    config = TrainConfig(optimizer="adam", lr=1e-4, epochs=1, checkpoint_every=1, batch_size=batch, seed=0,
-                         variant_kind="blur", variant_params={"kernel": 7, "sigma": 2.0}, steps_per_epoch=steps)
+    epochs = math.ceil(steps / math.ceil(len(data.train_y) / batch))  # whole epochs covering `steps`
+    config = TrainConfig(optimizer="adam", lr=1e-4, epochs=epochs, checkpoint_every=epochs, batch_size=batch, seed=0,
+                         variant_kind="blur", variant_params={"kernel": 7, "sigma": 2.0})
     trainer = Trainer(model, data, config, device)
     for _ in range(WARMUP):
         trainer.train_step(data.train_x[:batch], data.train_y[:batch])
@@ -102,8 +104,8 @@ def main() -> None:
     parser.add_argument("--arch", default="resnet18")
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
     device = pick_device(args.device)
@@ -112,11 +114,17 @@ def main() -> None:
     print(f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, device {device}")
     print(f"{args.arch}, {args.size} px, batch {args.batch}, {args.steps} steps per measurement, {args.rounds} rounds")
     bare, worker = [], []
-    for _ in range(args.rounds):  # interleaved, so both see the same machine state
+    def measure_bare() -> None:
         torch.manual_seed(0)
         bare.append(bare_loop(timm.create_model(args.arch, num_classes=data.num_classes).to(device), data.train_x, data.train_y, args.batch, args.steps))
+
+    def measure_worker() -> None:
         torch.manual_seed(0)
         worker.append(worker_loop(timm.create_model(args.arch, num_classes=data.num_classes), data, args.batch, args.steps, device))
+
+    for round_ in range(args.rounds):  # interleaved, alternating who goes first, so both see the same machine
+        for measure in (measure_bare, measure_worker) if round_ % 2 == 0 else (measure_worker, measure_bare):
+            measure()
     b, w = statistics.median(bare), statistics.median(worker)
     print(f"bare timm loop      : {b:8.1f} images/s  (rounds: {', '.join(f'{v:.0f}' for v in bare)})")
     print(f"worker's loop       : {w:8.1f} images/s  (rounds: {', '.join(f'{v:.0f}' for v in worker)})")

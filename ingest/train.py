@@ -66,7 +66,7 @@ def to_device(images: np.ndarray, labels: np.ndarray, *, image_size: int, seed: 
     """Move a uint8 (N, H, W, 3) image set to ``device`` once, resized to ``image_size`` if needed."""
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise InvalidInput(f"images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
-    x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).contiguous()
+    x = torch.tensor(images, device=device).permute(0, 3, 1, 2).contiguous()  # a copy: sources are read-only
     if x.shape[-1] != image_size or x.shape[-2] != image_size:
         x = F.interpolate(x.float(), size=(image_size, image_size), mode="bilinear", antialias=True, align_corners=False)
         x = x.round_().clamp_(0, 255).to(torch.uint8)
