@@ -80,3 +80,13 @@ def test_cli_prints_json_csv_and_one_line_errors(zoo_env: dict[str, str]) -> Non
     assert "read-only" in refused.output and "Traceback" not in refused.output
     truncated = run_zoo("sql", "VALUES (1), (2), (3)", "--limit", "2")
     assert "there are more" in truncated.output
+
+
+def test_query_can_come_from_standard_input(zoo_env: dict[str, str]) -> None:
+    from typer.testing import CliRunner
+
+    from zoo.cli.main import app
+
+    result = CliRunner().invoke(app, ["sql", "-", "--csv"], input="-- a comment first\nSELECT 2 AS two\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["two", "2"]

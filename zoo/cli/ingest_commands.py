@@ -76,11 +76,16 @@ def _watch(catalog: Catalog, grid_id: int, children: list[subprocess.Popen[bytes
             time.sleep(1.0)
 
 
-def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueue_only: bool, workers: int, grace: float, device: str | None, samples: int) -> None:
+def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueue_only: bool, workers: int, grace: float,
+              device: str | None, samples: int, keep_weights: bool) -> None:
+    from dataclasses import replace
+
     from ingest.grids import enqueue_grid
     from ingest.worker import WorkerOptions
 
     grid, path = _grid(grid_ref)
+    if keep_weights:
+        grid = replace(grid, keep_weights=True)
     with console.status(f"registering and measuring the datasets of grid {grid.name} ({path})"):
         result = enqueue_grid(catalog, grid, n_samples=samples)
     console.print(f"grid {grid.name}: {result.added} runs queued, {result.existing} already known")
@@ -128,7 +133,7 @@ def ingest_command(
     reference: Reference = "timm",
     prop: Annotated[Optional[list[str]], typer.Option("--property", help="Known training-data property of the model, NAME=VALUE (repeatable), e.g. sharpness=0.01.")] = None,
     allow_pickle: AllowPickle = False,
-    keep_weights: Annotated[bool, typer.Option(help="Also store full weights as safetensors in the artifact store.")] = False,
+    keep_weights: Annotated[bool, typer.Option(help="Also store full weights as safetensors in the artifact store (for a grid: its newly queued runs, at every checkpoint).")] = False,
     device: Device = None,
     grace: Grace = queue.DEFAULT_GRACE_S,
     samples: Annotated[int, typer.Option(help="Images per variant measured when datasets are registered.")] = 2000,
@@ -148,7 +153,7 @@ def ingest_command(
         raise InvalidInput("--workers must be at least 1")
     catalog = open_catalog(ctx)
     if run_grid:
-        _run_grid(ctx, catalog, grid, enqueue_only, workers, grace, device, samples)
+        _run_grid(ctx, catalog, grid, enqueue_only, workers, grace, device, samples, keep_weights)
     else:
         source, ref = ("hub", hf) if hf is not None else ("file", str(checkpoint))
         _ingest_external(catalog, source, ref, arch, reference, prop or [], allow_pickle, keep_weights)
