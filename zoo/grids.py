@@ -232,8 +232,8 @@ def load_grid(path: str | Path) -> GridSpec:
 
 
 def builtin_grid_path(name: str) -> Path:
-    """A grid shipped with zoo (``grids/NAME.toml`` in a checkout, ``zoo/grids`` in a wheel)."""
-    for folder in (Path(__file__).resolve().parents[1] / "grids", Path(__file__).resolve().parent / "grids"):
+    """A grid shipped with zoo (``grids/NAME.toml`` in a checkout, ``zoo/builtin_grids`` in a wheel)."""
+    for folder in (Path(__file__).resolve().parents[1] / "grids", Path(__file__).resolve().parent / "builtin_grids"):
         candidate = folder / f"{name}.toml"
         if candidate.is_file():
             return candidate

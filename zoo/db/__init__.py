@@ -1,0 +1,1 @@
+"""The catalog database: ORM schema, engines and sessions, Alembic schema checks."""
