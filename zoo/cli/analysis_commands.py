@@ -72,11 +72,13 @@ def _print_wide_table(columns: list[str], rows: Any, title: str) -> None:
     from rich import box
     from rich.table import Table
 
+    rows = list(rows)
     table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, header_style="bold")
-    for column in columns:
-        table.add_column(SHORT_HEADERS.get(column, column), overflow="fold")
+    for index, column in enumerate(columns):
+        numeric = any(isinstance(row[index], float) for row in rows)
+        table.add_column(SHORT_HEADERS.get(column, column), justify="right" if numeric else "left", no_wrap=True, overflow="ellipsis")
     for row in rows:
-        table.add_row(*(format_cell(v) for v in row))
+        table.add_row(*(f"{v:.3g}" if isinstance(v, float) else format_cell(v) for v in row))
     console.print(table)
 
 
