@@ -7,6 +7,7 @@ starts fast and works without a deep-learning stack.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -76,6 +77,33 @@ def _watch(catalog: Catalog, grid_id: int, children: list[subprocess.Popen[bytes
             time.sleep(1.0)
 
 
+def _run_worker_processes(ctx: typer.Context, catalog: Catalog, workers: int, grid_id: int, grace: float, device: str | None) -> dict[str, int]:
+    """Start worker processes and watch them; SIGTERM or Ctrl-C here stops them, their runs go back to the queue."""
+    children = _spawn_workers(ctx, workers, grid_id, grace, device)
+    stopped: list[bool] = []
+
+    def stop_children(*_args: object) -> None:
+        stopped.append(True)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, stop_children)
+    try:
+        counts = _watch(catalog, grid_id, children)
+        if stopped:
+            note("stopped: unfinished runs went back to the queue; run the same command again to resume")
+            raise typer.Exit(code=143)
+        return counts
+    except KeyboardInterrupt:
+        stop_children()  # they usually got the Ctrl-C too; make sure
+        raise
+    finally:
+        for child in children:
+            child.wait()
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueue_only: bool, workers: int, grace: float,
               device: str | None, samples: int, keep_weights: bool) -> None:
     from dataclasses import replace
@@ -94,12 +122,7 @@ def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueu
     counts = queue.status_counts(catalog, result.grid_id)
     todo = counts["queued"] + counts["running"]
     if workers > 1:
-        children = _spawn_workers(ctx, workers, result.grid_id, grace, device)
-        try:
-            counts = _watch(catalog, result.grid_id, children)
-        finally:
-            for child in children:
-                child.wait()
+        counts = _run_worker_processes(ctx, catalog, workers, result.grid_id, grace, device)
     else:
         options = WorkerOptions(device=device, grace_s=grace, grid_id=result.grid_id)
         work_in_process(catalog, options, todo)
