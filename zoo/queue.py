@@ -235,6 +235,16 @@ def list_runs(catalog: Catalog, *, status: str | None = None, limit: int | None 
         return [_record(run) for run in session.scalars(query)]
 
 
+def latest_done(catalog: Catalog, grid_id: int | None = None) -> RunRecord | None:
+    """The most recently finished successful run (for progress displays)."""
+    query = select(Run).where(Run.status == "done").order_by(Run.finished_at.desc(), Run.id.desc()).limit(1)
+    if grid_id is not None:
+        query = query.where(Run.grid_id == grid_id)
+    with catalog.session() as session:
+        run = session.scalars(query).first()
+        return None if run is None else _record(run)
+
+
 def get_run(catalog: Catalog, run_id: int) -> RunRecord | None:
     with catalog.session() as session:
         run = session.get(Run, run_id)

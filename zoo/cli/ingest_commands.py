@@ -70,8 +70,11 @@ def _watch(catalog: Catalog, grid_id: int, children: list[subprocess.Popen[bytes
         counts = queue.status_counts(catalog, grid_id)
         task = progress.add_task("runs", total=sum(counts.values()), info="")
         while True:
-            counts = queue.status_counts(catalog, grid_id)
-            progress.update(task, completed=counts["done"], info=f"running {counts['running']}  failed {counts['failed']}")
+            counts, last = queue.status_counts(catalog, grid_id), queue.latest_done(catalog, grid_id)
+            info = f"running {counts['running']}  failed {counts['failed']}"
+            if last is not None and last.images_per_second:
+                info += f"  last: {last.arch} {last.images_per_second:.0f} img/s"
+            progress.update(task, completed=counts["done"], info=info)
             if all(child.poll() is not None for child in children):
                 return counts
             time.sleep(1.0)
