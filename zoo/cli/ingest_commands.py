@@ -217,6 +217,10 @@ def worker_command(
         raise typer.Exit(code=130)
 
 
+def _first_line(text: str | None, width: int = 80) -> str | None:
+    return text.splitlines()[0][:width] if text else None
+
+
 RUN_COLUMNS = ("id", "status", "arch", "optimizer", "trial", "attempts", "worker", "device", "images_per_second", "error")
 
 
@@ -236,7 +240,7 @@ def runs_command(
     if retry_failed:
         console.print(f"re-queued {queue.retry_failed(catalog)} failed runs")
     runs = queue.list_runs(catalog, status=status, limit=limit)
-    rows = [[getattr(r, c) if c != "error" else (r.error or "").splitlines()[0][:80] if r.error else None for c in RUN_COLUMNS] for r in runs]
+    rows = [[_first_line(r.error) if c == "error" else getattr(r, c) for c in RUN_COLUMNS] for r in runs]
     if as_json:
         emit_json([dict(zip(RUN_COLUMNS, row)) for row in rows])
         return
