@@ -12,6 +12,7 @@ from zoo import __version__
 from zoo.cli import analysis_commands, datasets_commands, db_commands, ingest_commands
 from zoo.cli.render import err_console
 from zoo.cli.report_command import report_command
+from zoo.cli.serve_command import serve_command
 from zoo.cli.sql_command import sql_command
 from zoo.cli.state import state
 from zoo.config import ARTIFACTS_ENV, DATABASE_URL_ENV
@@ -91,6 +92,7 @@ app.command("fits")(analysis_commands.fits_command)
 app.command("predict")(analysis_commands.predict_command)
 app.command("show")(analysis_commands.show_command)
 app.command("report")(report_command)
+app.command("serve")(serve_command)
 
 
 def main() -> None:

@@ -1,0 +1,298 @@
+"""The Starlette application of ``zoo serve``: GET routes only, HTML pages and their JSON twins.
+
+Every page is a function of :mod:`zoo.web.views`; this module turns requests into calls and records into
+responses. ``?format=json`` on any page returns its records; the SQL page also takes ``format=csv``.
+Library errors become a 404 (unknown id) or 400 (bad selection, bad SQL) page carrying the CLI's one-line
+message; anything unexpected becomes a plain 500 page, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from zoo.catalog import Catalog
+from zoo.errors import DatabaseError, InvalidInput, NotFound, ZooError
+from zoo.web import figures, views
+
+logger = logging.getLogger("zoo.web")
+READ_METHODS = ("GET", "HEAD")
+FORMATS = ("html", "json")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"),
+]
+QUEUE_REFRESH_S = 5
+
+
+# --- values for JSON and for the page ------------------------------------------------------------------------
+
+
+def jsonable(value: Any) -> Any:
+    """Records as JSON values: dataclasses as objects, datetimes in ISO 8601, NaN and infinities as null."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (bytes, memoryview)):
+        return f"<{len(value)} bytes>"
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
+def cell(value: Any) -> str:
+    """A table cell as people read it (floats to 4 significant digits, None as a dash)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(jsonable(value))
+    return str(value)
+
+
+def _with_query(request: Request, **changes: Any) -> str:
+    """The current URL with some query parameters replaced (``None`` removes one)."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return request.url.path + ("?" + urlencode(params) if params else "")
+
+
+def make_templates() -> Jinja2Templates:
+    env = Environment(loader=PackageLoader("zoo.web", "templates"), autoescape=select_autoescape(default=True))
+    env.filters["cell"] = cell
+    env.globals["with_query"] = _with_query
+    env.globals["queue_refresh_s"] = QUEUE_REFRESH_S
+    return Jinja2Templates(env=env)
+
+
+# --- read-only guard -----------------------------------------------------------------------------------------
+
+
+class ReadOnlyMiddleware:
+    """Refuses every method but GET and HEAD (405) before routing; adds security headers to every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] not in READ_METHODS:
+            response = PlainTextResponse(
+                "405 Method Not Allowed: zoo serve is read-only and answers only GET requests\n",
+                status_code=405, headers={"Allow": ", ".join(READ_METHODS)},
+            )
+            await response(scope, receive, self._secured(send))
+            return
+        await self.app(scope, receive, self._secured(send))
+
+    @staticmethod
+    def _secured(send: Send) -> Send:
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+        return secured
+
+
+# --- the application ---------------------------------------------------------------------------------------
+
+
+class ZooWeb:
+    """Holds the catalog, the templates and the figure cache; its methods are the endpoints."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.templates = make_templates()
+        self.figures = figures.FigureCache()
+
+    # rendering
+
+    def render(self, request: Request, page: views.Page, status_code: int = 200) -> Response:
+        fmt = request.query_params.get("format", "html")
+        if fmt == "json":
+            return JSONResponse(jsonable(page.data), status_code=status_code)
+        context = {**page.context, "catalog_url": self.catalog.url, "json_url": _with_query(request, format="json")}
+        return self.templates.TemplateResponse(request, page.template, context, status_code=status_code)
+
+    def error(self, request: Request, status_code: int, message: str) -> Response:
+        if request.query_params.get("format") in ("json", "csv"):
+            return JSONResponse({"error": message, "status": status_code}, status_code=status_code)
+        context = {"status_code": status_code, "message": message, "catalog_url": self.catalog.url, "json_url": None}
+        return self.templates.TemplateResponse(request, "error.html", context, status_code=status_code)
+
+    def answer(self, request: Request, build: Callable[[], views.Page]) -> Response:
+        """Build a page; a library error becomes the CLI's one-line message on a 404/400/503 page."""
+        fmt = request.query_params.get("format", "html")
+        try:
+            if fmt not in FORMATS:
+                raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+            return self.render(request, build())
+        except ZooError as error:
+            return self.error(request, status_for(error), str(error))
+
+    # endpoints
+
+    def overview(self, request: Request) -> Response:
+        return self.answer(request, lambda: views.overview(self.catalog))
+
+    def queue(self, request: Request) -> Response:
+        return self.answer(request, lambda: views.queue_panel(self.catalog))
+
+    def datasets(self, request: Request) -> Response:
+        return self.answer(request, lambda: views.datasets_page(self.catalog))
+
+    def dataset(self, request: Request) -> Response:
+        return self.answer(request, lambda: views.dataset_page(self.catalog, request.path_params["name"]))
+
+    def runs(self, request: Request) -> Response:
+        return self.answer(request, lambda: views.runs_page(self.catalog, request.query_params))
+
+    def run(self, request: Request) -> Response:
+        return self.answer(request, lambda: views.run_page(self.catalog, request.path_params["run_id"]))
+
+    def checkpoints(self, request: Request) -> Response:
+        return self.answer(request, lambda: views.checkpoints_page(self.catalog, request.query_params))
+
+    def checkpoint(self, request: Request) -> Response:
+        return self.answer(request, lambda: views.checkpoint_page(self.catalog, request.path_params["checkpoint_id"]))
+
+    def fits(self, request: Request) -> Response:
+        return self.answer(request, lambda: views.fits_page(self.catalog, request.query_params))
+
+    def fit(self, request: Request) -> Response:
+        return self.answer(request, lambda: views.fit_page(self.catalog, request.path_params["fit_id"]))
+
+    def sql(self, request: Request) -> Response:
+        params = request.query_params
+        fmt = params.get("format", "html")
+        if fmt == "csv":
+            return self._sql_csv(request)
+        if fmt == "json":
+            return self.answer(request, lambda: views.sql_page(self.catalog, params, require_query=True))
+        try:
+            return self.render(request, views.sql_page(self.catalog, params))
+        except ZooError as error:  # keep the query box, with the message above it
+            context = {"q": params.get("q", ""), "limit": params.get("limit", views.DEFAULT_LIMIT),
+                       "timeout": params.get("timeout", views.DEFAULT_TIMEOUT_S), "result": None,
+                       "example": views.EXAMPLE_SQL, "error": str(error)}
+            return self.render(request, views.Page("sql.html", context), status_code=status_for(error))
+
+    def _sql_csv(self, request: Request) -> Response:
+        try:
+            page = views.sql_page(self.catalog, request.query_params, require_query=True)
+        except ZooError as error:
+            return self.error(request, status_for(error), str(error))
+        result = page.context["result"]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows([jsonable(v) for v in row] for row in result.rows)
+        headers = {"Content-Disposition": 'attachment; filename="zoo-query.csv"'}
+        if result.truncated:
+            headers["X-Zoo-Truncated"] = "true"
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+    # figures
+
+    def png(self, request: Request, draw: Callable[[], tuple[str, bytes]]) -> Response:
+        try:
+            key, data = draw()
+        except ZooError as error:
+            return PlainTextResponse(str(error) + "\n", status_code=status_for(error))
+        etag = f'"{key}"'
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=3600"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(data, media_type="image/png", headers=headers)
+
+    def filters_png(self, request: Request) -> Response:
+        return self.png(request, lambda: figures.filter_png(self.figures, self.catalog, request.path_params["checkpoint_id"]))
+
+    def fit_png(self, request: Request) -> Response:
+        return self.png(request, lambda: figures.fit_png(self.figures, self.catalog, request.path_params["fit_id"]))
+
+    def preview_png(self, request: Request) -> Response:
+        return self.png(request, lambda: figures.preview_png(self.figures, self.catalog, request.path_params["name"]))
+
+    # HTTP-level errors (no route, a crash)
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        detail = getattr(exc, "detail", None) or "Not Found"
+        status = getattr(exc, "status_code", 404)
+        return self.error(request, status, f"{detail}: {request.url.path} is not a page of zoo serve; start at /")
+
+    async def crashed(self, request: Request, exc: Exception) -> Response:
+        logger.exception("error while answering %s", request.url.path, exc_info=exc)
+        return HTMLResponse("<!doctype html><title>500</title><h1>500</h1><p>zoo serve met an unexpected error; "
+                            "the server log has the details.</p>", status_code=500)
+
+
+def status_for(error: ZooError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, DatabaseError):
+        return 503
+    return 400
+
+
+def create_app(catalog: Catalog) -> Starlette:
+    """The ASGI application serving ``catalog`` read-only."""
+    web = ZooWeb(catalog)
+    routes = [
+        Route("/", web.overview),
+        Route("/queue", web.queue),
+        Route("/datasets", web.datasets),
+        Route("/datasets/{name}", web.dataset),
+        Route("/datasets/{name}/preview.png", web.preview_png),
+        Route("/runs", web.runs),
+        Route("/runs/{run_id:int}", web.run),
+        Route("/checkpoints", web.checkpoints),
+        Route("/checkpoints/{checkpoint_id:int}", web.checkpoint),
+        Route("/checkpoints/{checkpoint_id:int}/filters.png", web.filters_png),
+        Route("/fits", web.fits),
+        Route("/fits/{fit_id:int}", web.fit),
+        Route("/fits/{fit_id:int}/predictions.png", web.fit_png),
+        Route("/sql", web.sql),
+        Mount("/static", StaticFiles(packages=[("zoo.web", "static")]), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: web.not_found, Exception: web.crashed})
+    app.state.web = web
+    app.add_middleware(ReadOnlyMiddleware)
+    return app
