@@ -10,6 +10,7 @@ from zoo.errors import ConfigError
 HOME_ENV = "ZOO_HOME"
 DATABASE_URL_ENV = "ZOO_DATABASE_URL"
 ARTIFACTS_ENV = "ZOO_ARTIFACTS"
+READER_URL_ENV = "ZOO_READER_URL"
 DEFAULT_HOME = ".zoo"
 SQLITE_FILENAME = "catalog.db"
 
@@ -41,6 +42,16 @@ def database_url(explicit: str | None = None) -> str:
     if chosen:
         return normalize_database_url(chosen)
     return "sqlite:///" + str(zoo_home() / SQLITE_FILENAME)
+
+
+def reader_database_url(explicit: str | None = None) -> str | None:
+    """The URL for read-only access (``zoo sql``, ``zoo serve``): ``--reader-url``, else ``$ZOO_READER_URL``.
+
+    None when neither is set; the caller then reads through the catalog URL. Make one with
+    ``zoo db create-reader``.
+    """
+    chosen = explicit or os.environ.get(READER_URL_ENV)
+    return normalize_database_url(chosen) if chosen else None
 
 
 def artifacts_location(explicit: str | None = None) -> str:

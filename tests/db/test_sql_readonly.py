@@ -73,9 +73,9 @@ def test_percent_signs_stay_literal(catalog: Catalog) -> None:
 
 
 def test_cli_prints_json_csv_and_one_line_errors(zoo_env: dict[str, str]) -> None:
-    rows = json.loads(run_zoo("sql", "SELECT 1 AS one, 'two' AS two", "--json").output)
+    rows = json.loads(run_zoo("sql", "SELECT 1 AS one, 'two' AS two", "--json").stdout)
     assert rows == [{"one": 1, "two": "two"}]
-    assert run_zoo("sql", "SELECT 1 AS one", "--csv").output.splitlines() == ["one", "1"]
+    assert run_zoo("sql", "SELECT 1 AS one", "--csv").stdout.splitlines() == ["one", "1"]
     refused = run_zoo("sql", "DELETE FROM runs", expect=1)
     assert "read-only" in refused.output and "Traceback" not in refused.output
     truncated = run_zoo("sql", "VALUES (1), (2), (3)", "--limit", "2")
@@ -89,4 +89,4 @@ def test_query_can_come_from_standard_input(zoo_env: dict[str, str]) -> None:
 
     result = CliRunner().invoke(app, ["sql", "-", "--csv"], input="-- a comment first\nSELECT 2 AS two\n")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == ["two", "2"]
+    assert result.stdout.splitlines() == ["two", "2"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated, Optional
+
 import typer
 
+from zoo.cli.options import AsJson
 from zoo.cli.render import console
 from zoo.cli.state import open_catalog
 from zoo.db.schema import current_revision, head_revision, upgrade
@@ -37,3 +41,50 @@ def current_command(ctx: typer.Context) -> None:
     current, head = current_revision(catalog.engine), head_revision()
     status = "up to date" if current == head else "run `zoo db upgrade`" if current else "empty"
     console.print(f"{catalog.url}: revision {current or '—'} (head {head}; {status})")
+
+
+@app.command("create-reader")
+def create_reader_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Role to create, e.g. zoo_reader.")],
+    password_env: Annotated[
+        Optional[str],
+        typer.Option(
+            "--password-env",
+            help="Name of an environment variable holding the role's password (never a password on the "
+            "command line). Example: --password-env ZOO_READER_PASSWORD",
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create a PostgreSQL role that can only read the catalog, for zoo sql and zoo serve (safe to repeat).
+
+    Example: ZOO_READER_PASSWORD=... zoo db create-reader zoo_reader --password-env ZOO_READER_PASSWORD
+    """
+    from dataclasses import asdict
+
+    from zoo.cli.render import emit_json
+    from zoo.errors import InvalidInput
+    from zoo.sql_reader import create_reader
+
+    password = None
+    if password_env is not None:
+        password = os.environ.get(password_env)
+        if not password:
+            raise InvalidInput(f"--password-env {password_env}: that environment variable is empty or not set")
+    reader = create_reader(open_catalog(ctx), name, password=password)
+    url = reader.url
+    if password_env is not None:
+        url = url.replace(f"://{reader.name}@", f"://{reader.name}:${{{password_env}}}@", 1)
+    if as_json:
+        emit_json({**asdict(reader), "url": url})
+        return
+    done = "created" if reader.created else "refreshed grants of"
+    console.print(
+        f"{done} role {reader.name}: LOGIN, read-only sessions, SELECT on {reader.relations} tables and views "
+        f"in schema {reader.schema}",
+        highlight=False, markup=False, emoji=False,
+    )
+    console.print(
+        f"use it with: export ZOO_READER_URL='{url}'", highlight=False, markup=False, emoji=False, soft_wrap=True
+    )
