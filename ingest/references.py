@@ -14,6 +14,7 @@ from torch import nn
 
 from ingest.layers import first_conv_name, first_conv_weight
 from ingest.weights import (
+    HubUnavailable,
     build_model,
     download_hub_weights,
     load_state_dict_file,
@@ -24,6 +25,9 @@ from ingest.weights import (
 from zoo.checkpoints import ReferenceInfo
 from zoo.grids import parse_reference
 from zoo.store import sha256_file
+
+# What a reference that needs the hub can be replaced by where the hub cannot be used.
+OFFLINE_REFERENCES = "random:SEED or file:PATH"
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,26 @@ def _resolved(model: nn.Module, num_classes: int | None, **info: object) -> Reso
 def resolve_reference(
     spec: str, arch: str, *, num_classes: int | None = None, default_seed: int = 0, allow_pickle: bool = False
 ) -> ResolvedReference:
-    """Build ``arch`` at the reference ``spec`` describes; ``num_classes`` resizes the classifier after."""
+    """Build ``arch`` at the reference ``spec`` describes; ``num_classes`` resizes the classifier after.
+
+    Raises
+    ------
+    HubUnavailable
+        A ``timm`` or ``hub:`` reference whose weights are not in the local hub cache while the hub is
+        offline or unreachable (found out in seconds); the message names the references that need no hub.
+    """
     kind, detail = parse_reference(spec)
+    try:
+        return _resolve(kind, detail, arch, num_classes, default_seed, allow_pickle)
+    except HubUnavailable as error:  # only the timm and hub kinds use the hub
+        raise HubUnavailable(
+            f"reference {spec} for {arch}: {error}; or use --reference {OFFLINE_REFERENCES}, which need no hub"
+        ) from error
+
+
+def _resolve(
+    kind: str, detail: str, arch: str, num_classes: int | None, default_seed: int, allow_pickle: bool
+) -> ResolvedReference:
     if kind == "random":
         seed = int(detail) if detail else default_seed
         model = random_init_model(arch, seed)

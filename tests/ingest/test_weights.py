@@ -20,6 +20,7 @@ from huggingface_hub.errors import EntryNotFoundError
 from hubcache import make_hub_repo, save_timm_weights, use_hub_cache
 from ingest import weights
 from ingest.weights import (
+    HubUnavailable,
     build_model,
     download_hub_weights,
     load_state_dict_file,
@@ -281,10 +282,13 @@ def test_online_a_pickle_only_repo_is_named_from_the_file_listing(monkeypatch: p
     assert_one_line(error, "pytorch_model.bin", "--allow-pickle")
 
 
-def test_a_repo_missing_offline_is_a_one_line_not_found(hub: Path) -> None:
-    with pytest.raises(NotFound) as error:
+def test_a_repo_missing_offline_is_a_one_line_not_found(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(weights, "get_session", lambda: pytest.fail("offline mode must not touch the network"))
+    with pytest.raises(HubUnavailable) as error:
         download_hub_weights("org/absent")
-    assert_one_line(error, "org/absent is not in the local hub cache", "HF_HUB_OFFLINE is set", "HF_HOME")
+    assert isinstance(error.value, NotFound)
+    assert_one_line(error, "org/absent is not in the local hub cache", "HF_HUB_OFFLINE is set",
+                    "unset HF_HUB_OFFLINE to download it", "HF_HOME")
 
 
 def test_an_unknown_revision_offline_names_the_cached_ones(hub: Path) -> None:
@@ -316,9 +320,10 @@ def test_timm_pretrained_loads_cached_weights_offline_and_says_where_from(hub: P
 
 
 def test_timm_pretrained_weights_not_cached_offline_say_how_to_fix(hub: Path) -> None:
-    with pytest.raises(NotFound) as error:
+    with pytest.raises(HubUnavailable) as error:
         timm_pretrained("resnet18")
-    assert_one_line(error, "resnet18", "not in the local hub cache", "HF_HUB_OFFLINE", "HF_HOME")
+    assert_one_line(error, "resnet18", "not in the local hub cache", "HF_HUB_OFFLINE is set",
+                    "unset HF_HUB_OFFLINE to download it", "HF_HOME")
 
 
 def test_timm_pretrained_rejects_unknown_architectures_and_tags(hub: Path) -> None:
