@@ -27,7 +27,7 @@ from zoo.errors import InvalidInput
 Device = Annotated[Optional[str], typer.Option(help="Training device: cpu, cuda, cuda:1 ... Default: CUDA when available.")]
 Grace = Annotated[float, typer.Option(help="Seconds without a heartbeat after which a running run is re-queued.")]
 AllowPickle = Annotated[bool, typer.Option("--allow-pickle", help="Also read .pth/.bin files, with torch.load(weights_only=True). Off: safetensors only.")]
-Reference = Annotated[str, typer.Option(help="Where deltas are measured from: random or random:SEED, timm (pretrained via the hub), hub:ORG/NAME or hub:ORG/NAME@REVISION, file:PATH.")]
+Reference = Annotated[str, typer.Option(help="Where deltas are measured from: random or random:SEED, timm (pretrained via the hub), hub:ORG/NAME or hub:ORG/NAME@REVISION, file:PATH. The default, timm, needs the Hugging Face hub or its weights in the local hub cache (HF_HUB_OFFLINE=1); offline, use e.g. --reference random:0.")]
 
 
 def _grid(name_or_path: str | None) -> tuple[Any, Path]:
@@ -153,7 +153,7 @@ def ingest_command(
     run_grid: Annotated[bool, typer.Option("--run-grid", help="Queue the runs of GRID (idempotent) and work them off.")] = False,
     enqueue_only: Annotated[bool, typer.Option(help="Only queue the runs; leave them to `zoo worker` processes.")] = False,
     workers: Annotated[int, typer.Option(help="Worker processes to start for the grid (1: train in this process).")] = 1,
-    hf: Annotated[Optional[str], typer.Option("--hf", help="Catalogue a Hugging Face hub model: ORG/NAME or ORG/NAME@REVISION.")] = None,
+    hf: Annotated[Optional[str], typer.Option("--hf", help="Catalogue a Hugging Face hub model: ORG/NAME or ORG/NAME@REVISION, e.g. --hf timm/resnet18.a1_in1k. Needs the hub, or the repo in the local hub cache (HF_HUB_OFFLINE=1).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Catalogue a local model file (.safetensors; .pth/.bin with --allow-pickle).")] = None,
     arch: Annotated[Optional[str], typer.Option(help="timm architecture of the --hf / --checkpoint model, e.g. resnet50.")] = None,
     reference: Reference = "timm",
