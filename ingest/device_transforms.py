@@ -5,7 +5,9 @@ the very matrices :func:`zoo.images.transforms.separable_matrices` builds, uploa
 params, size, device, dtype) and cached, as two batched matmuls ``rows @ x @ cols.T``; the numpy and
 torch forms therefore agree to float32 rounding. Additive noise is ``x + sigma * noise`` where
 ``noise`` is either supplied (e.g. the numpy draw, to reproduce it exactly) or drawn on ``x``'s device
-with ``torch.randn(..., generator=generator)``.
+with ``torch.randn(..., generator=generator)``; ``draw = "fixed"`` noise is then clipped to [0, 1] and
+rounded to 8 bits, as in numpy. (Drawing it once per *image* is the caller's part: the worker trains a
+fixed-noise variant on :func:`zoo.images.transforms.saved_noise_images`, with no per-batch transform.)
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def apply_transform_torch(
     Returns
     -------
     Tensor, shape (B, 3, H, W)
-        New tensor on ``x``'s device and dtype; not clipped.
+        New tensor on ``x``'s device and dtype; not clipped, except by ``draw = "fixed"`` noise.
     """
     spec = transform_kind(kind)
     checked = spec.validate(params)
@@ -86,5 +88,6 @@ def apply_transform_torch(
         rows, cols_t = _device_matrices(kind, params_key(checked), x.shape[2], x.shape[3], x.device, x.dtype)
         return torch.matmul(torch.matmul(rows, x), cols_t)
     if spec.category == "additive_noise":
-        return x + spec.noise_sigma(checked) * _noise_for(x, generator, noise)
+        noisy = x + spec.noise_sigma(checked) * _noise_for(x, generator, noise)
+        return noisy.clamp_(0.0, 1.0).mul_(255.0).round_().div_(255.0) if checked.get("draw") == "fixed" else noisy
     raise NotImplementedError(f"transform category {spec.category!r} of {kind!r} has no torch implementation")

@@ -621,3 +621,19 @@ def _shapes_source(
         chunks.append(render_shapes(labels[start : start + 64], float(scale), image_size, rng, supersample)[0])
     images = np.concatenate(chunks)
     return ImageSet(images, labels.astype(np.int64), SHAPE_CLASSES, False, object_scale=float(scale))
+
+
+# ----------------------------------------------------------------------------------------------------
+# plankton: grayscale dark-field micrographs (ingest.plankton)
+
+
+@register_source("plankton")
+def _plankton_source(*, image_size: int, seed: int, n_per_class: int = 20, supersample: int = 3) -> ImageSet:
+    """Synthetic WHOI-Plankton stand-in: ``n_per_class`` grayscale micrographs of each of 6 plankton kinds."""
+    from ingest.plankton import PLANKTON_CLASSES, render_plankton
+
+    n_per_class = _int_param("n_per_class", n_per_class, low=1, high=100_000)
+    supersample = _int_param("supersample", supersample, low=1, high=4)
+    labels = np.repeat(np.arange(len(PLANKTON_CLASSES)), n_per_class)
+    images = render_plankton(labels, image_size, np.random.default_rng(seed), supersample)
+    return ImageSet(images, labels.astype(np.int64), PLANKTON_CLASSES, True)

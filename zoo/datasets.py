@@ -43,6 +43,13 @@ def _same_settings(base: BaseDataset, source: str, params: dict[str, Any], image
     return (base.source_kind, base.source_params, base.image_size, base.seed) == (source, params, image_size, seed)
 
 
+def dataset_noise(dataset: DatasetRecord) -> str:
+    """How the dataset's noise variants draw their noise: ``"per-step"`` or ``"fixed"`` (saved to disk)."""
+    from zoo.images.transforms import noise_draw
+
+    return next((noise_draw(v.params) for v in dataset.variants if v.kind == "noise"), "per-step")
+
+
 def get_dataset(catalog: Catalog, name: str) -> DatasetRecord:
     with catalog.session() as session:
         base = session.scalars(select(BaseDataset).where(BaseDataset.name == name)).first()
@@ -63,15 +70,20 @@ def _check_name(name: str) -> None:
 
 
 def add_dataset(
-    catalog: Catalog, name: str, source: str, params: dict[str, Any] | None = None, *, image_size: int = 224, seed: int = 0
+    catalog: Catalog, name: str, source: str, params: dict[str, Any] | None = None, *, image_size: int = 224, seed: int = 0,
+    noise: str = "per-step",
 ) -> tuple[DatasetRecord, bool]:
     """Register a base dataset and its 20 paper variants; returns (record, created).
 
-    Adding the same name with the same settings again returns the existing record; with other settings
-    it is refused (names identify datasets in grids and queries).
+    ``noise`` says how the noise variants draw their noise: ``"per-step"`` (fresh every batch, the
+    default) or ``"fixed"`` (once per image, clipped, 8-bit: a noisy dataset saved to disk); it is
+    stored in those variants' parameters. Adding the same name with the same settings again returns the
+    existing record; with other settings it is refused (names identify datasets in grids and queries).
     """
     from ingest.sources import load_source
-    from zoo.images.transforms import PAPER_VARIANTS
+    from zoo.images.transforms import paper_variants
+
+    variants = paper_variants(noise)
 
     _check_name(name)
     params = dict(params or {})
@@ -80,12 +92,13 @@ def add_dataset(
     with catalog.session() as session:
         existing = session.scalars(select(BaseDataset).where(BaseDataset.name == name)).first()
         if existing is not None:
-            if not _same_settings(existing, source, params, image_size, seed):
+            record = _dataset_record(session, existing)
+            if not _same_settings(existing, source, params, image_size, seed) or dataset_noise(record) != noise:
                 raise InvalidInput(
                     f"dataset {name!r} already exists with other settings ({existing.source_kind}, "
-                    f"{existing.image_size}px, {existing.source_params}); choose another name"
+                    f"{existing.image_size}px, {existing.source_params}, {dataset_noise(record)} noise); choose another name"
                 )
-            return _dataset_record(session, existing), False
+            return record, False
     images = load_source(source, image_size=image_size, seed=seed, **params)
     images_sha = catalog.store.put_arrays(images=images.images, labels=images.labels)  # file first, then the row
     try:
@@ -101,7 +114,7 @@ def add_dataset(
             session.flush()
             session.add_all(
                 DatasetVariant(base_dataset_id=base.id, name=v.name, kind=v.kind, params=dict(v.params), seed=seed + i)
-                for i, v in enumerate(PAPER_VARIANTS)
+                for i, v in enumerate(variants)
             )
     except exc.IntegrityError:  # another process registered it meanwhile
         return get_dataset(catalog, name), False
@@ -115,17 +128,37 @@ def load_images(catalog: Catalog, dataset: DatasetRecord) -> tuple[np.ndarray, n
 
 
 def variant_images(images: np.ndarray, variant: VariantRecord, n: int | None = None) -> np.ndarray:
-    """Float images of a variant: ``n`` samples drawn with the variant's seed (all when n is None or larger)."""
+    """Float images of a variant: ``n`` samples drawn with the variant's seed (all when n is None or larger).
+
+    A fixed-noise variant is the saved noisy dataset (:func:`variant_uint8`), sampled like the others.
+    """
     from zoo.images.transforms import apply_transform
 
+    kind, params = variant.kind, variant.params
+    if variant_is_saved(variant):
+        images, kind, params = variant_uint8(images, variant), "identity", {}
     rng = np.random.default_rng(variant.seed)
     if n is not None and n < len(images):
         images = images[np.sort(rng.choice(len(images), size=n, replace=False))]
     floats = images.astype(np.float32) / np.float32(255.0)
     return np.concatenate([
-        apply_transform(variant.kind, variant.params, floats[i:i + MEASURE_CHUNK], rng)
+        apply_transform(kind, params, floats[i:i + MEASURE_CHUNK], rng)
         for i in range(0, len(floats), MEASURE_CHUNK)
     ])
+
+
+def variant_is_saved(variant: VariantRecord) -> bool:
+    """True when the variant's images are fixed per image (noise drawn once), not drawn per batch."""
+    from zoo.images.transforms import is_saved_noise
+
+    return is_saved_noise(variant.kind, variant.params)
+
+
+def variant_uint8(images: np.ndarray, variant: VariantRecord) -> np.ndarray:
+    """The uint8 images a fixed-noise variant trains and is measured on (seeded by the variant)."""
+    from zoo.images.transforms import saved_noise_images
+
+    return saved_noise_images(images, float(variant.params["sigma"]), variant.seed)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,11 @@ from zoo.images.properties import noise_sigma, sharpness
 from zoo.images.transforms import (
     PAPER_VARIANTS,
     apply_transform,
+    is_saved_noise,
+    noise_draw,
     object_scale_factor,
+    paper_variants,
+    saved_noise_images,
     separable_matrices,
     transform_kind,
     transform_kinds,
@@ -192,3 +196,48 @@ def test_images_must_be_a_float_batch(images: np.ndarray) -> None:
 def test_every_registered_kind_has_a_known_category_and_a_paper_variant(kind: str) -> None:
     assert transform_kind(kind).category in ("identity", "separable", "additive_noise")
     assert variants_of(kind)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Noise as a dataset on disk (draw = "fixed")
+
+
+def test_fixed_noise_variants_differ_from_the_papers_only_in_their_noise_draw() -> None:
+    fixed = paper_variants("fixed")
+    assert paper_variants() is PAPER_VARIANTS and [v.name for v in fixed] == [v.name for v in PAPER_VARIANTS]
+    for ours, paper in zip(fixed, PAPER_VARIANTS):
+        expected = {**paper.params, "draw": "fixed"} if paper.kind == "noise" else paper.params
+        assert ours.kind == paper.kind and ours.params == expected
+    assert noise_draw(fixed[-1].params) == "fixed" and noise_draw(PAPER_VARIANTS[-1].params) == "per-step"
+    # The default is left out of stored parameters, so per-step variants keep the parameters they had.
+    assert transform_kind("noise").validate({"sigma": 0.5, "draw": "per-step"}) == {"sigma": 0.5}
+    with pytest.raises(InvalidInput, match="draw"):
+        transform_kind("noise").validate({"sigma": 0.5, "draw": "sometimes"})
+    with pytest.raises(InvalidInput, match="noise must be one of"):
+        paper_variants("sometimes")
+
+
+def test_fixed_noise_is_clipped_to_the_unit_range_and_stored_in_8_bits() -> None:
+    out = apply_transform("noise", {"sigma": 0.5, "draw": "fixed"}, textured(), np.random.default_rng(0))
+    assert out.dtype == np.float32 and out.min() == 0.0 and out.max() == 1.0
+    np.testing.assert_allclose(out * 255, np.rint(out * 255), atol=1e-4)
+    assert is_saved_noise("noise", {"sigma": 0.5, "draw": "fixed"}) and not is_saved_noise("noise", {"sigma": 0.5})
+    assert not is_saved_noise("blur", {"kernel": 3, "sigma": 1.0})
+
+
+def test_saved_noise_gives_each_image_one_draw_whatever_the_chunking_and_matches_the_batch_form() -> None:
+    images = np.rint(textured() * 255).astype(np.uint8)
+    saved = saved_noise_images(images, 0.25, seed=7)
+    assert saved.dtype == np.uint8 and saved.shape == images.shape
+    assert np.array_equal(saved, saved_noise_images(images, 0.25, seed=7, chunk=1))
+    assert not np.array_equal(saved, saved_noise_images(images, 0.25, seed=8))
+    batch = apply_transform("noise", {"sigma": 0.25, "draw": "fixed"}, images / np.float32(255), np.random.default_rng(7))
+    np.testing.assert_allclose(saved / np.float32(255), batch, atol=1e-6)
+    with pytest.raises(InvalidInput, match="uint8"):
+        saved_noise_images(images.astype(np.float32), 0.25, seed=7)
+
+
+def test_clipping_makes_a_saved_noisy_dataset_measure_less_noisy_than_per_step_noise() -> None:
+    fresh = apply_transform("noise", {"sigma": 1.0}, textured(), np.random.default_rng(0))
+    saved = apply_transform("noise", {"sigma": 1.0, "draw": "fixed"}, textured(), np.random.default_rng(0))
+    assert float(noise_sigma(saved).mean()) < 0.7 * float(noise_sigma(fresh).mean())

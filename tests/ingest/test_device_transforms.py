@@ -20,10 +20,12 @@ import torchvision.transforms.functional as TF
 from ingest.device_transforms import apply_transform_torch
 from ingest.sources import load_source
 from zoo.errors import InvalidInput, NotFound
-from zoo.images.transforms import PAPER_VARIANTS, apply_transform, transform_kinds
+from zoo.images.transforms import PAPER_VARIANTS, apply_transform, paper_variants, transform_kinds
 
 ATOL = 1e-5
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+# The paper's 20, and the noise variants drawn once per image (clipped, 8-bit) as a saved dataset.
+ALL_VARIANTS = PAPER_VARIANTS + tuple(v for v in paper_variants("fixed") if v.kind == "noise")
 
 
 @lru_cache(maxsize=1)
@@ -47,7 +49,7 @@ def to_numpy(x: torch.Tensor) -> np.ndarray:
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("batch", ["random", "real"])
-@pytest.mark.parametrize("variant", PAPER_VARIANTS, ids=lambda v: v.name)
+@pytest.mark.parametrize("variant", ALL_VARIANTS, ids=lambda v: v.name + ("-fixed" if "draw" in v.params else ""))
 def test_torch_form_matches_numpy_form_given_the_same_noise_draw(variant, batch: str, device: str) -> None:
     images = image_batches()[batch]
     expected = apply_transform(variant.kind, variant.params, images, np.random.default_rng(5))

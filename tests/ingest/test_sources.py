@@ -1,4 +1,4 @@
-"""Specifications of the image sources: folder, natural (scikit-image photos) and shapes (rendered)."""
+"""Specifications of the image sources: folder, natural (scikit-image photos), shapes and plankton (rendered)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ def folder(root: Path, **params) -> ImageSet:
 SOURCE_PARAMS = {
     "natural": {"n_per_class": 2, "photos": ("astronaut", "camera", "coffee")},
     "shapes": {"n_per_class": 2},
+    "plankton": {"n_per_class": 2},
 }
 
 
@@ -164,6 +165,34 @@ def test_rendered_coverage_is_a_fraction_and_the_object_fits_in_the_frame() -> N
     assert coverage.dtype == np.float32 and 0 <= coverage.min() and coverage.max() <= 1
     edges = np.concatenate([coverage[:, 0], coverage[:, -1], coverage[:, :, 0], coverage[:, :, -1]], axis=1)
     assert (coverage.sum(axis=(1, 2)) > 0).all() and edges.max() == 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# plankton
+
+
+def test_plankton_is_a_grayscale_set_of_six_balanced_classes_with_no_known_scale() -> None:
+    plankton = load_source("plankton", image_size=32, seed=0, n_per_class=4)
+    assert plankton.class_names == ("diatom", "chain", "radiolarian", "copepod", "ciliate", "dinoflagellate")
+    assert np.bincount(plankton.labels).tolist() == [4] * 6
+    assert plankton.grayscale is True and plankton.object_scale is None
+    assert not np.array_equal(plankton.images, load_source("plankton", image_size=32, seed=1, n_per_class=4).images)
+
+
+def test_plankton_is_a_dark_field_image_with_bright_thin_structure() -> None:
+    images = load_source("plankton", image_size=48, seed=3, n_per_class=5).images[..., 0].astype(np.float64) / 255
+    border = np.concatenate([images[:, :2].reshape(len(images), -1), images[:, -2:].reshape(len(images), -1)], axis=1)
+    assert np.median(border) < 0.2 and (images.max(axis=(1, 2)) > 0.45).all()  # dark field, bright organism
+    assert (images > 0.3).mean() < 0.35  # the organism fills a minority of the frame
+    # Its fine structure (rims, spines, striae) makes it sharper than scikit-image's photographs at this size.
+    photos = load_source("natural", image_size=48, seed=3, n_per_class=3).images
+    assert sharpness(np.repeat(images[..., None], 3, axis=3)).mean() > sharpness(photos.astype(np.float64) / 255).mean()
+
+
+def test_plankton_classes_differ_in_their_mean_image_statistics() -> None:
+    plankton = load_source("plankton", image_size=32, seed=0, n_per_class=12)
+    bright = np.array([(plankton.images[plankton.labels == k, ..., 0] > 80).mean() for k in range(6)])
+    assert len(np.unique(np.round(bright, 3))) == 6 and bright.max() > 1.5 * bright.min()
 
 
 # ----------------------------------------------------------------------------------------------------

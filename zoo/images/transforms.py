@@ -19,8 +19,13 @@ Documented choices:
 * **blur** (odd kernel k, sigma s) uses torchvision's sampled Gaussian ``exp(-x^2 / 2 s^2)`` at
   ``x = -(k-1)/2 .. (k-1)/2``, normalised, separable, with *reflect* padding (``d c b | a b c d | c b a``,
   torch/numpy "reflect", edge not repeated), folded as often as needed so tiny images still work.
-* **noise** (sigma >= 0) adds ``sigma * N(0, 1)`` in [0, 1] pixel units, float32, never clipped, drawn
-  from the caller's seeded ``numpy.random.Generator``.
+* **noise** (sigma >= 0) adds ``sigma * N(0, 1)`` in [0, 1] pixel units, float32, drawn from the
+  caller's seeded ``numpy.random.Generator``. Two ways to draw it (the optional ``draw`` parameter):
+  ``"per-step"`` (the default, and the paper's reading) is a fresh draw every time the transform runs
+  (every training batch), never clipped; ``"fixed"`` is a noisy dataset saved to disk: one draw per
+  image (:func:`saved_noise_images`, seeded by the variant), clipped to [0, 1] and rounded to 8 bits as
+  an image file stores it. Stored parameters omit ``draw`` at its default, so per-step variants keep the
+  parameters (and catalog rows) they always had.
 """
 
 from __future__ import annotations
@@ -36,20 +41,25 @@ import numpy as np
 from zoo.errors import InvalidInput, NotFound
 
 __all__ = [
+    "NOISE_DRAWS",
     "PAPER_VARIANTS",
     "TransformKind",
     "VariantSpec",
     "apply_transform",
+    "is_saved_noise",
+    "noise_draw",
     "object_scale_factor",
+    "paper_variants",
     "params_key",
     "register_transform",
+    "saved_noise_images",
     "separable_matrices",
     "transform_kind",
     "transform_kinds",
     "variant_by_name",
 ]
 
-Params = dict[str, float | int]
+Params = dict[str, float | int | str]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -83,6 +93,19 @@ class _Number:
         return value
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """A text parameter with a fixed set of values and a default (an optional parameter)."""
+
+    options: tuple[str, ...]
+    default: str
+
+    def check(self, kind: str, name: str, value: object) -> str:
+        if value not in self.options:
+            raise InvalidInput(f"{kind}: parameter {name!r} must be one of {', '.join(self.options)}, got {value!r}")
+        return str(value)
+
+
 # ----------------------------------------------------------------------------------------------------
 # Registry
 
@@ -97,19 +120,28 @@ class TransformKind:
 
     name: ClassVar[str] = ""
     category: ClassVar[str] = ""
-    PARAMS: ClassVar[dict[str, _Number]] = {}
+    PARAMS: ClassVar[dict[str, _Number | _Choice]] = {}
 
     def validate(self, params: Mapping[str, object]) -> Params:
-        """Return the parameters checked and normalised; raise :class:`InvalidInput` naming the problem."""
+        """Return the parameters checked and normalised; raise :class:`InvalidInput` naming the problem.
+
+        Optional (:class:`_Choice`) parameters equal to their default are left out of the result, so
+        adding an optional parameter to a kind changes no existing variant's parameters.
+        """
         if not isinstance(params, Mapping):
             raise InvalidInput(f"{self.name}: params must be a mapping, got {type(params).__name__}")
+        required = {name for name, rule in self.PARAMS.items() if not isinstance(rule, _Choice)}
         unknown = sorted(set(params) - set(self.PARAMS))
-        missing = sorted(set(self.PARAMS) - set(params))
+        missing = sorted(required - set(params))
         if unknown or missing:
             raise InvalidInput(
                 f"{self.name}: expected parameters {sorted(self.PARAMS)}; unknown {unknown}, missing {missing}"
             )
-        return {name: rule.check(self.name, name, params[name]) for name, rule in self.PARAMS.items()}
+        checked = {name: rule.check(self.name, name, params[name]) for name, rule in self.PARAMS.items() if name in params}
+        return {
+            name: value for name, value in checked.items()
+            if not (isinstance(self.PARAMS[name], _Choice) and value == self.PARAMS[name].default)
+        }
 
     def object_scale_factor(self, params: Params) -> float:
         """How the transform multiplies the relative object scale (1.0 unless it zooms)."""
@@ -291,12 +323,20 @@ class _Blur(TransformKind):
         return _gaussian_blur_matrix(height, k, s), _gaussian_blur_matrix(width, k, s)
 
 
+#: How a noise variant draws its noise: fresh every batch (default), or once per image as a saved dataset.
+NOISE_DRAWS = ("per-step", "fixed")
+
+
 @register_transform("noise")
 class _Noise(TransformKind):
-    """Additive Gaussian noise of standard deviation ``sigma`` in [0, 1] pixel units, unclipped."""
+    """Additive Gaussian noise of standard deviation ``sigma`` in [0, 1] pixel units.
+
+    ``draw = "per-step"`` (default): a fresh draw per call, unclipped. ``draw = "fixed"``: the noise of a
+    dataset saved to disk, clipped to [0, 1] and rounded to 8 bits (see :func:`saved_noise_images`).
+    """
 
     category = "additive_noise"
-    PARAMS = {"sigma": _Number(low=0.0)}
+    PARAMS = {"sigma": _Number(low=0.0), "draw": _Choice(NOISE_DRAWS, default=NOISE_DRAWS[0])}
 
     def noise_sigma(self, params: Params) -> float:
         return float(params["sigma"])
@@ -347,7 +387,7 @@ def apply_transform(
     Returns
     -------
     ndarray, shape (B, H, W, 3), float32
-        New array; the input is never modified. Not clipped.
+        New array; the input is never modified. Not clipped, except by ``draw = "fixed"`` noise.
     """
     spec = transform_kind(kind)
     checked = spec.validate(params)
@@ -360,7 +400,50 @@ def apply_transform(
     if not isinstance(rng, np.random.Generator):
         raise InvalidInput(f"{kind}: pass a seeded numpy.random.Generator as rng, got {type(rng).__name__}")
     noise = rng.standard_normal(images.shape, dtype=np.float32)
-    return images + np.float32(spec.noise_sigma(checked)) * noise
+    noisy = images + np.float32(spec.noise_sigma(checked)) * noise
+    return _as_saved(noisy) if checked.get("draw") == "fixed" else noisy
+
+
+def _as_saved(images: np.ndarray) -> np.ndarray:
+    """Float images as an 8-bit image file stores them: clipped to [0, 1], rounded to multiples of 1/255."""
+    return (np.rint(np.clip(images, 0.0, 1.0) * np.float32(255.0)) / np.float32(255.0)).astype(np.float32)
+
+
+def is_saved_noise(kind: str, params: Mapping[str, object]) -> bool:
+    """True for a noise variant drawn once per image (``draw = "fixed"``): a noisy dataset on disk."""
+    return transform_kind(kind).category == "additive_noise" and params.get("draw") == "fixed"
+
+
+def saved_noise_images(images: np.ndarray, sigma: float, seed: int, chunk: int = 256) -> np.ndarray:
+    """The noisy dataset a ``draw = "fixed"`` variant stands for, as uint8 images written to disk would be.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, H, W, 3), uint8
+        The base dataset.
+    sigma : float
+        Noise standard deviation in [0, 1] pixel units (>= 0).
+    seed : int
+        The variant's seed: one ``numpy.random.default_rng(seed)`` stream over the images in order, so
+        image i always gets the same noise, whatever subset or batch it is later used in.
+    chunk : int
+        Images per draw (bounds the float working memory; the result does not depend on it).
+
+    Returns
+    -------
+    ndarray, shape (N, H, W, 3), uint8
+        ``round(clip(x / 255 + sigma * N(0, 1), 0, 1) * 255)``.
+    """
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise InvalidInput(f"images must be uint8 (N, H, W, 3), got {getattr(images, 'dtype', type(images).__name__)} {getattr(images, 'shape', '')}")
+    sigma = float(_Number(low=0.0).check("noise", "sigma", sigma))
+    rng = np.random.default_rng(seed)
+    out = np.empty_like(images)
+    for start in range(0, len(images), max(1, int(chunk))):
+        batch = images[start : start + chunk].astype(np.float32) / np.float32(255.0)
+        noisy = batch + np.float32(sigma) * rng.standard_normal(batch.shape, dtype=np.float32)
+        out[start : start + chunk] = np.rint(np.clip(noisy, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
+    return out
 
 
 def object_scale_factor(kind: str, params: Mapping[str, object]) -> float:
@@ -378,7 +461,7 @@ class VariantSpec:
     """One named dataset variant: a transform kind and its parameters."""
 
     kind: str
-    params: dict[str, float | int] = field(hash=False)
+    params: dict[str, float | int | str] = field(hash=False)
     name: str
 
 
@@ -395,6 +478,22 @@ PAPER_VARIANTS: tuple[VariantSpec, ...] = (
     *(_variant("noise", f"noise-{s:g}", sigma=s) for s in (0.1, 0.25, 0.5, 0.75, 1.0)),
 )
 _VARIANTS_BY_NAME = {v.name: v for v in PAPER_VARIANTS}
+
+
+def paper_variants(noise: str = NOISE_DRAWS[0]) -> tuple[VariantSpec, ...]:
+    """The 20 paper variants with their noise drawn ``noise``-wise (``"per-step"``: :data:`PAPER_VARIANTS`)."""
+    if noise not in NOISE_DRAWS:
+        raise InvalidInput(f"noise must be one of {', '.join(NOISE_DRAWS)}, got {noise!r}")
+    if noise == NOISE_DRAWS[0]:
+        return PAPER_VARIANTS
+    return tuple(
+        _variant(v.kind, v.name, **v.params, draw=noise) if v.kind == "noise" else v for v in PAPER_VARIANTS
+    )
+
+
+def noise_draw(params: Mapping[str, object]) -> str:
+    """``"fixed"`` or ``"per-step"``: how a variant with ``params`` draws noise (per-step for non-noise kinds)."""
+    return str(params.get("draw", NOISE_DRAWS[0]))
 
 
 def variant_by_name(name: str) -> VariantSpec:
