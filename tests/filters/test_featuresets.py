@@ -51,10 +51,11 @@ def test_paper_v1_is_the_default_and_lists_the_eight_metrics_in_the_papers_order
 
 
 def test_a_bare_name_finds_its_highest_version(scratch_registries):
-    assert zf.get_feature_set("paper") is zf.PAPER_V1
-    newer = zf.register_feature_set(zf.FeatureSet("paper", 2, PAPER_ORDER[:3]))
+    assert zf.get_feature_set("paper") is zf.PAPER_V2
+    newer = zf.register_feature_set(zf.FeatureSet("paper", 3, PAPER_ORDER[:3]))
     assert zf.get_feature_set("paper") is newer
     assert zf.get_feature_set("paper-v1") is zf.PAPER_V1
+    assert zf.get_feature_set("paper-literal") is zf.PAPER_LITERAL
 
 
 def test_a_feature_set_instance_is_used_as_is_without_registration():
@@ -179,7 +180,7 @@ def test_featurize_many_of_nothing_is_an_empty_table():
 def test_featurize_many_names_the_bank_that_is_invalid():
     banks = banks_of_mixed_shapes()
     banks[4] = np.ones((8, 1, 16, 16))
-    with pytest.raises(InvalidInput, match="filter bank 4 has C=1"):
+    with pytest.raises(InvalidInput, match="filter bank 4 has C=1.*paper-v2"):
         zf.featurize_many(banks)
     banks[4] = np.full((8, 3, 16, 16), np.nan)
     with pytest.raises(InvalidInput, match=r"index \[4\]"):
@@ -189,3 +190,45 @@ def test_featurize_many_names_the_bank_that_is_invalid():
 def test_importing_zoo_filters_does_not_import_torch():
     code = "import sys, zoo, zoo.filters; assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Metric groups and grayscale banks
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_a_metric_group_runs_once_per_batch_and_each_metric_is_usable_alone(scratch_registries):
+    calls = []
+
+    @zf.register_metric_group(("group_mean", "group_max"))
+    def mean_and_max(banks: np.ndarray) -> np.ndarray:
+        calls.append(len(banks))
+        return np.stack([banks.mean(axis=(1, 2, 3, 4)), banks.max(axis=(1, 2, 3, 4))], axis=1)
+
+    bank = np.arange(2 * 3 * 3 * 3, dtype=float).reshape(2, 3, 3, 3)
+    both = zf.FeatureSet("grouped", 1, ("group_max", "filter_variance", "group_mean"))
+    assert zf.featurize(bank, both) == pytest.approx({"group_max": 53.0, "filter_variance": zf.filter_variance(bank),
+                                                      "group_mean": 26.5})
+    assert calls == [1]
+    np.testing.assert_array_equal(mean_and_max(bank), [26.5, 53.0])
+    assert zf.get_metric("group_max")(bank[None].astype(float)).tolist() == [53.0]
+    with pytest.raises(ValueError, match="already registered"):
+        zf.register_metric_group(("group_mean", "other"))(mean_and_max)
+
+
+def test_grayscale_banks_are_measured_as_their_repeated_rgb_bank_by_sets_that_allow_it():
+    gray = np.random.default_rng(4).standard_normal((8, 1, 7, 7))
+    assert zf.takes_grayscale("paper-v2") and not zf.takes_grayscale("paper-v1")
+    assert zf.featurize(gray, "paper-v2") == zf.featurize(np.repeat(gray, 3, axis=1), "paper-v2")
+    np.testing.assert_array_equal(zf.featurize_many([gray, gray[:4]], "paper-v2")[1],
+                                  list(zf.featurize(gray[:4], "paper-v2").values()))
+    with pytest.raises(InvalidInput, match="C=1"):
+        zf.featurize(gray, "paper-v1")
+    with pytest.raises(InvalidInput, match="C=2"):
+        zf.featurize(np.ones((4, 2, 7, 7)), "paper-v2")
+
+
+def test_paper_literal_differs_from_paper_v1_only_in_its_two_literal_readings():
+    literal, paper = zf.PAPER_LITERAL.metrics, zf.PAPER_V1.metrics
+    assert [(a, b) for a, b in zip(literal, paper, strict=True) if a != b] == [
+        ("dist_to_gaussian_zero_pad", "dist_to_gaussian"), ("bregman_distance_skimage_default", "bregman_distance")]

@@ -1,10 +1,12 @@
 """First-layer filter metrics and feature sets (numpy, scipy and scikit-image only; never torch).
 
 Importing this package registers the paper's eight metrics (:mod:`zoo.filters.metrics`) in the registry of
-:mod:`zoo.filters.featuresets` and the ``paper-v1`` feature set that lists them.
+:mod:`zoo.filters.featuresets` and the ``paper-v1`` feature set that lists them, the scale-, count- and
+size-free ``paper-v2`` (:mod:`zoo.filters.paper_v2`), and ``paper-literal-v1``
+(:mod:`zoo.filters.paper_literal`), the paper's ambiguous choices read literally, a sensitivity check.
 """
 
-from zoo.filters import metrics
+from zoo.filters import metrics, paper_literal, paper_v2
 from zoo.filters.featuresets import (
     DEFAULT_FEATURE_SET,
     PAPER_V1,
@@ -18,7 +20,11 @@ from zoo.filters.featuresets import (
     metric_names,
     register_feature_set,
     register_metric,
+    register_metric_group,
+    takes_grayscale,
 )
+from zoo.filters.paper_literal import PAPER_LITERAL
+from zoo.filters.paper_v2 import PAPER_V2
 from zoo.filters.metrics import (
     bregman_distance,
     channel_saturation,
@@ -32,7 +38,9 @@ from zoo.filters.metrics import (
 
 __all__ = [
     "DEFAULT_FEATURE_SET",
+    "PAPER_LITERAL",
     "PAPER_V1",
+    "PAPER_V2",
     "FeatureSet",
     "as_bank_batch",
     "bregman_distance",
@@ -48,8 +56,12 @@ __all__ = [
     "laplacian_variance",
     "metric_names",
     "metrics",
+    "paper_literal",
+    "paper_v2",
     "register_feature_set",
     "register_metric",
+    "register_metric_group",
     "spatial_roughness",
+    "takes_grayscale",
     "wavelet_noise_sigma",
 ]

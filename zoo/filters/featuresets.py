@@ -8,6 +8,10 @@ A *metric* is one decorated function written for a validated batch of filter ban
 
 The decorator stores that batched kernel in the registry and returns a public function that accepts a single
 bank ``(N, 3, n, n)`` (returns a float) or a batch ``(B, N, 3, n, n)`` (returns ``(B,)``), validating first.
+Metrics that share one computation (the bands of a power spectrum) are registered together with
+:func:`register_metric_group`: one kernel returns ``(B, M)``, and featurizing calls it once per batch.
+A metric registered with ``grayscale=True`` also measures ``C = 1`` banks, as the RGB bank with the channel
+repeated (``np.repeat(bank, 3, axis=1)``); a feature set takes grayscale banks when all its metrics do.
 
 A *feature set* is an ordered tuple of metric names under a name and a version (``paper-v1``). A metric vector
 stored in the catalog is only meaningful together with the key of the feature set that produced it, so a set
@@ -43,6 +47,8 @@ __all__ = [
     "metric_names",
     "register_feature_set",
     "register_metric",
+    "register_metric_group",
+    "takes_grayscale",
 ]
 
 MetricKernel = Callable[[np.ndarray], np.ndarray]
@@ -52,7 +58,22 @@ RGB_CHANNELS = 3
 # Elements per chunk in featurize_many: ~8 MB of float64 keeps the temporaries small (timed: 1e6 to 2e6 is best).
 _CHUNK_ELEMENTS = 1_000_000
 
-_METRICS: dict[str, MetricKernel] = {}
+
+
+@dataclass(frozen=True)
+class _Registered:
+    """One registered metric: column ``column`` of ``kernel`` (``None``: the kernel returns ``(B,)``)."""
+
+    kernel: Callable[[np.ndarray], np.ndarray]
+    column: int | None
+    grayscale: bool
+
+    def values(self, batch: np.ndarray) -> np.ndarray:
+        out = self.kernel(batch)
+        return out if self.column is None else out[:, self.column]
+
+
+_METRICS: dict[str, _Registered] = {}
 _FEATURE_SETS: dict[str, FeatureSet] = {}
 
 
@@ -61,16 +82,18 @@ _FEATURE_SETS: dict[str, FeatureSet] = {}
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _check_bank_shape(shape: tuple[int, ...], what: str = "filter bank") -> None:
-    """Raise :class:`InvalidInput` unless ``shape`` is ``(N, 3, n, n)`` with ``N >= 1`` and ``n >= 2``."""
+def _check_bank_shape(shape: tuple[int, ...], what: str = "filter bank", grayscale: bool = False) -> None:
+    """Raise :class:`InvalidInput` unless ``shape`` is ``(N, 3, n, n)`` (or ``C = 1`` if ``grayscale``),
+    ``N >= 1`` and ``n >= 2``."""
     if len(shape) != 4:
         raise InvalidInput(f"{what} must have shape (N, C, n, n), got shape {shape}")
     n_filters, channels, height, width = shape
-    if channels != RGB_CHANNELS:
+    if channels != RGB_CHANNELS and not (grayscale and channels == 1):
         raise InvalidInput(
             f"{what} has C={channels} input channels; the paper's filter metrics are defined for RGB "
             f"first layers (C=3). For a grayscale model, replicate its channel with "
-            f"np.repeat(bank, 3, axis=1) to measure it as a colourless RGB bank."
+            f"np.repeat(bank, 3, axis=1) to measure it as a colourless RGB bank, or use feature set paper-v2, "
+            f"which measures grayscale banks directly."
         )
     if height != width or height < 2:
         raise InvalidInput(f"{what} must have square n x n kernels with n >= 2, got {height} x {width}")
@@ -78,7 +101,7 @@ def _check_bank_shape(shape: tuple[int, ...], what: str = "filter bank") -> None
         raise InvalidInput(f"{what} holds no filters (N=0)")
 
 
-def as_bank_batch(banks: ArrayLike, labels: np.ndarray | None = None) -> np.ndarray:
+def as_bank_batch(banks: ArrayLike, labels: np.ndarray | None = None, grayscale: bool = False) -> np.ndarray:
     """Validate filter banks and convert them once to a float64 batch.
 
     Parameters
@@ -87,6 +110,8 @@ def as_bank_batch(banks: ArrayLike, labels: np.ndarray | None = None) -> np.ndar
         One filter bank or a batch of banks of equal shape; real numbers, all finite.
     labels : ndarray of int, shape (B,), optional
         Index of each bank in the caller's collection, used only in error messages.
+    grayscale : bool, default False
+        Accept ``C = 1`` banks too, and return them with the channel repeated three times.
 
     Returns
     -------
@@ -109,8 +134,10 @@ def as_bank_batch(banks: ArrayLike, labels: np.ndarray | None = None) -> np.ndar
         raise InvalidInput(
             f"expected a filter bank (N, C, n, n) or a batch (B, N, C, n, n), got shape {array.shape}"
         )
-    _check_bank_shape(array.shape[-4:])
+    _check_bank_shape(array.shape[-4:], grayscale=grayscale)
     batch = array.astype(np.float64, copy=False).reshape((-1, *array.shape[-4:]))
+    if batch.shape[2] == 1:
+        batch = np.repeat(batch, RGB_CHANNELS, axis=2)
     if not np.isfinite(batch).all():
         bad = np.flatnonzero(~np.isfinite(batch).reshape(batch.shape[0], -1).all(axis=1))
         where = bad if labels is None else np.asarray(labels)[bad]
@@ -123,13 +150,17 @@ def as_bank_batch(banks: ArrayLike, labels: np.ndarray | None = None) -> np.ndar
 # ---------------------------------------------------------------------------------------------------------
 
 
-def register_metric(name: str) -> Callable[[MetricKernel], Callable[[ArrayLike], float | np.ndarray]]:
+def register_metric(
+    name: str, *, grayscale: bool = False
+) -> Callable[[MetricKernel], Callable[[ArrayLike], float | np.ndarray]]:
     """Register a batched metric kernel under ``name`` and return its validating public form.
 
     Parameters
     ----------
     name : str
         Unique metric name, used in feature sets and as a column name.
+    grayscale : bool, default False
+        The metric also measures ``C = 1`` banks (given to the kernel with the channel repeated).
 
     Returns
     -------
@@ -144,13 +175,11 @@ def register_metric(name: str) -> Callable[[MetricKernel], Callable[[ArrayLike],
     """
 
     def decorator(kernel: MetricKernel) -> Callable[[ArrayLike], float | np.ndarray]:
-        if name in _METRICS:
-            raise ValueError(f"a filter metric named {name!r} is already registered")
-        _METRICS[name] = kernel
+        _add_metrics((name,), kernel, grouped=False, grayscale=grayscale)
 
         @functools.wraps(kernel)
         def metric(bank: ArrayLike) -> float | np.ndarray:
-            batch = as_bank_batch(bank)
+            batch = as_bank_batch(bank, grayscale=grayscale)
             values = kernel(batch)
             return float(values[0]) if np.ndim(bank) == 4 else values
 
@@ -159,12 +188,75 @@ def register_metric(name: str) -> Callable[[MetricKernel], Callable[[ArrayLike],
     return decorator
 
 
+def register_metric_group(
+    names: Sequence[str], *, grayscale: bool = False
+) -> Callable[[Callable[[np.ndarray], np.ndarray]], Callable[[ArrayLike], np.ndarray]]:
+    """Register one kernel that computes several metrics at once, column ``j`` being ``names[j]``.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Unique metric names, in the kernel's column order.
+    grayscale : bool, default False
+        As for :func:`register_metric`.
+
+    Returns
+    -------
+    decorator : callable
+        Takes a kernel ``(B, N, 3, n, n) float64 -> (B, len(names)) float64`` and returns its validating
+        public form: ``(len(names),)`` for one bank, ``(B, len(names))`` for a batch.
+
+    Raises
+    ------
+    ValueError
+        If a name is already registered or repeated.
+    """
+    names = tuple(names)
+
+    def decorator(kernel: Callable[[np.ndarray], np.ndarray]) -> Callable[[ArrayLike], np.ndarray]:
+        _add_metrics(names, kernel, grouped=True, grayscale=grayscale)
+
+        @functools.wraps(kernel)
+        def metrics(bank: ArrayLike) -> np.ndarray:
+            values = kernel(as_bank_batch(bank, grayscale=grayscale))
+            return values[0] if np.ndim(bank) == 4 else values
+
+        return metrics
+
+    return decorator
+
+
+def _add_metrics(names: tuple[str, ...], kernel: Callable, *, grouped: bool, grayscale: bool) -> None:
+    taken = [name for name in names if name in _METRICS]
+    if taken or len(set(names)) != len(names):
+        raise ValueError(f"a filter metric named {(taken or list(names))[0]!r} is already registered")
+    for column, name in enumerate(names):
+        _METRICS[name] = _Registered(kernel, column if grouped else None, grayscale)
+
+
 def get_metric(name: str) -> MetricKernel:
-    """Return the batched kernel registered as ``name``; raise :class:`NotFound` listing the valid names."""
+    """Return the batched kernel ``(B, N, 3, n, n) -> (B,)`` registered as ``name``.
+
+    Raises
+    ------
+    NotFound
+        If no metric has that name; the message lists the valid names.
+    """
     try:
-        return _METRICS[name]
+        registered = _METRICS[name]
     except KeyError:
         raise NotFound(f"unknown filter metric {name!r}; valid metrics: {', '.join(metric_names())}") from None
+    return registered.kernel if registered.column is None else registered.values
+
+
+def takes_grayscale(feature_set: str | FeatureSet) -> bool:
+    """Whether every metric of ``feature_set`` measures ``C = 1`` banks."""
+    return all(_registered(name).grayscale for name in get_feature_set(feature_set).metrics)
+
+
+def _registered(name: str) -> _Registered:
+    get_metric(name)  # raises NotFound with the list of names
+    return _METRICS[name]
 
 
 def metric_names() -> tuple[str, ...]:
@@ -261,14 +353,25 @@ def get_feature_set(key_or_name: str | FeatureSet) -> FeatureSet:
     )
 
 
-def _kernels(feature_set: str | FeatureSet) -> tuple[FeatureSet, list[MetricKernel]]:
+def _kernels(feature_set: str | FeatureSet) -> tuple[FeatureSet, list[_Registered]]:
     resolved = get_feature_set(feature_set)
-    return resolved, [get_metric(name) for name in resolved.metrics]
+    return resolved, [_registered(name) for name in resolved.metrics]
 
 
-def _featurize_batch(batch: np.ndarray, kernels: list[MetricKernel]) -> np.ndarray:
-    """``(B, N, 3, n, n)`` float64 -> ``(B, M)``."""
-    return np.stack([kernel(batch) for kernel in kernels], axis=1)
+def _featurize_batch(batch: np.ndarray, kernels: list[_Registered]) -> np.ndarray:
+    """``(B, N, 3, n, n)`` float64 -> ``(B, M)``; a group kernel runs once for all its metrics."""
+    computed: dict[int, np.ndarray] = {}
+    columns = []
+    for entry in kernels:
+        if id(entry.kernel) not in computed:
+            computed[id(entry.kernel)] = entry.kernel(batch)
+        out = computed[id(entry.kernel)]
+        columns.append(out if entry.column is None else out[:, entry.column])
+    return np.stack(columns, axis=1)
+
+
+def _grayscale(kernels: list[_Registered]) -> bool:
+    return all(entry.grayscale for entry in kernels)
 
 
 def featurize(bank: ArrayLike, feature_set: str | FeatureSet = "paper-v1") -> dict[str, float]:
@@ -290,7 +393,7 @@ def featurize(bank: ArrayLike, feature_set: str | FeatureSet = "paper-v1") -> di
         raise InvalidInput(f"featurize takes one bank (N, C, n, n), got shape {np.shape(bank)}; "
                            f"use featurize_many for several")
     resolved, kernels = _kernels(feature_set)
-    row = _featurize_batch(as_bank_batch(bank), kernels)[0]
+    row = _featurize_batch(as_bank_batch(bank, grayscale=_grayscale(kernels)), kernels)[0]
     return dict(zip(resolved.metrics, row.tolist(), strict=True))
 
 
@@ -312,28 +415,30 @@ def featurize_many(
         Row ``b`` is the metric vector of ``banks[b]``; columns follow ``get_feature_set(feature_set).metrics``.
     """
     _, kernels = _kernels(feature_set)
+    grayscale = _grayscale(kernels)
     is_batch_array = isinstance(banks, np.ndarray) and banks.ndim == 5
     if is_batch_array:
-        _check_bank_shape(banks.shape[1:])
+        _check_bank_shape(banks.shape[1:], grayscale=grayscale)
         groups = {banks.shape[1:]: np.arange(banks.shape[0])}
     else:
-        groups = _indices_by_shape(banks)
+        groups = _indices_by_shape(banks, grayscale)
     out = np.empty((len(banks), len(kernels)), dtype=np.float64)
     for shape, indices in groups.items():
         step = max(1, _CHUNK_ELEMENTS // int(np.prod(shape)))
         for start in range(0, len(indices), step):
             chunk = indices[start : start + step]
             members = banks[chunk[0] : chunk[-1] + 1] if is_batch_array else [banks[i] for i in chunk]
-            out[chunk] = _featurize_batch(as_bank_batch(np.asarray(members), labels=chunk), kernels)
+            batch = as_bank_batch(np.asarray(members), labels=chunk, grayscale=grayscale)
+            out[chunk] = _featurize_batch(batch, kernels)
     return out
 
 
-def _indices_by_shape(banks: Sequence[ArrayLike]) -> dict[tuple[int, ...], np.ndarray]:
+def _indices_by_shape(banks: Sequence[ArrayLike], grayscale: bool) -> dict[tuple[int, ...], np.ndarray]:
     """Group bank indices by shape, validating each shape (the error names the offending index)."""
     groups: dict[tuple[int, ...], list[int]] = {}
     for index, bank in enumerate(banks):
         shape = np.shape(bank)
-        _check_bank_shape(shape, what=f"filter bank {index}")
+        _check_bank_shape(shape, what=f"filter bank {index}", grayscale=grayscale)
         groups.setdefault(shape, []).append(index)
     return {shape: np.asarray(indices) for shape, indices in groups.items()}
 

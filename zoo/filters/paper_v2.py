@@ -1,0 +1,506 @@
+"""``paper-v2``: first-layer delta features that measure the delta's shape apart from its size and the kernel's.
+
+The paper's eight metrics (``paper-v1``, :mod:`zoo.filters.metrics`) change with the kernel size, the number
+of filters and the size of the delta (set by the learning rate and the length of training), so a fit made on
+one architecture or recipe mis-scales another. Here every shape metric is a ratio of like quantities, so it is
+
+* **scale-free**: unchanged when the bank is multiplied by ``s > 0`` (to rounding; tested at 1e-6),
+* **filter-count-free**: filters are combined by a norm-weighted mean ``(1/S) sum_i |f_i| m_i`` or by a
+  ratio of sums over the bank, never by a sum, so N = 16 and N = 96 give comparable values,
+* **kernel-size-free** for a stationary pattern: every per-pixel quantity is a *mean* over the positions
+  where its stencil fits, never a sum over them, and frequencies are in cycles per pixel on one fixed grid.
+  A 3x3 crop of a smooth random field and a 16x16 crop of the same field give close values (the tolerance,
+  and why it cannot be zero, are in ``tests/filters/test_paper_v2.py``).
+
+The size is not thrown away: ``log10_delta_rms`` carries it as one explicit feature. The delta relative to
+the reference weights would be a second one, but featurizing receives only the delta, so it is not here.
+
+Shared conventions
+------------------
+* ``f_i`` is filter i, ``C x n x n``; ``f_i(p)`` its RGB vector at pixel ``p``; ``|x|`` the Euclidean norm.
+  ``rms(f_i) = sqrt(mean of f_i**2 over its 3 n^2 weights)``; the per-pixel RGB RMS is ``sqrt(3) rms(f_i)``.
+* One border rule: **nothing is padded**. A stencil (neighbour difference, Laplacian, blur, Haar detail)
+  is evaluated only where it fits inside the kernel. The one solver that needs values outside, split
+  Bregman, uses a frame that repeats the edge pixel (a Neumann boundary, the usual one for TV denoising).
+* Zero filters get weight 0; an all-zero bank gives 0 for every shape metric (0.5 for
+  ``blue_yellow_share``) and -30 for ``log10_delta_rms``: finite, never NaN.
+* ``C = 1`` (grayscale first layers) is accepted and measured as the RGB bank with its channel repeated, so
+  the spatial and spectral metrics are those of the grayscale filters and the colour metrics take the
+  values of a colourless bank: ``opponent_energy_fraction = saturation_rms = colour_isotropy = 0`` and
+  ``blue_yellow_share = 0.5``.
+* Channel order is RGB, as the first layers of the catalog's models expect their input.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from zoo.filters.featuresets import FeatureSet, register_feature_set, register_metric, register_metric_group
+from zoo.filters.metrics import _MAD_TO_SIGMA, _filter_norms, _norm_weighted_mean, _safe_divide
+from zoo.filters.split_bregman import tv_denoise
+
+__all__ = [
+    "BAND_EDGES",
+    "BREGMAN_UNIT_WEIGHT",
+    "PAPER_V2",
+    "SPECTRUM_GRID",
+    "blur_residual",
+    "bregman_unit",
+    "colour_energy",
+    "colour_isotropy",
+    "filter_norm_cv",
+    "laplacian_energy_ratio",
+    "log10_delta_rms",
+    "noise_to_signal",
+    "power_spectrum",
+    "roughness_mean",
+    "saturation_rms",
+    "variance_fraction",
+]
+
+BAND_EDGES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, np.sqrt(0.5))
+"""Edges of the radial frequency bands, in cycles per pixel: five up to Nyquist (0.5), then the corners."""
+BAND_NAMES = tuple(f"power_{round(100 * a):02d}_{round(100 * b):02d}" for a, b in zip(BAND_EDGES, BAND_EDGES[1:]))
+SPECTRUM_GRID = 32
+"""Each filter channel is zero-padded to ``SPECTRUM_GRID x SPECTRUM_GRID`` before its DFT, so every kernel
+size is sampled at the same frequencies ``k / 32`` cycles per pixel (the DFT of the padded kernel is its
+continuous spectrum, sampled)."""
+SLOPE_RANGE = (1 / 16, 1 / 2)
+"""Frequencies (cycles per pixel) over which :func:`power_spectrum` fits the spectral slope."""
+BREGMAN_UNIT_WEIGHT = 5.0
+"""TV weight of :func:`bregman_unit`, acting on filters of unit per-weight RMS."""
+BREGMAN_UNIT_SWEEPS = 40
+LOG10_FLOOR = -30.0
+"""``log10_delta_rms`` of an all-zero bank."""
+
+_SPATIAL = (2, 3, 4)
+_SPECTRUM_IMAGES_PER_STEP = 64  # images per DFT step: its temporaries (~300 kB each) stay in cache
+_RED_GREEN = np.array([1.0, -1.0, 0.0]) / np.sqrt(2.0)
+_BLUE_YELLOW = np.array([1.0, 1.0, -2.0]) / np.sqrt(6.0)
+
+
+def _rms(banks: np.ndarray) -> np.ndarray:
+    """Per-filter RMS over the ``3 n^2`` weights, ``(B, N)``."""
+    return np.sqrt(np.square(banks).mean(axis=_SPATIAL))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Magnitude
+# ---------------------------------------------------------------------------------------------------------
+
+
+@register_metric("log10_delta_rms", grayscale=True)
+def log10_delta_rms(banks: np.ndarray) -> np.ndarray:
+    """Size of the delta: ``log10`` of the RMS of all the bank's weights.
+
+    Parameters
+    ----------
+    banks : ndarray, shape (N, C, n, n) or (B, N, C, n, n), C in {1, 3}
+
+    Returns
+    -------
+    float or ndarray (B,), log10 of weight units; ``LOG10_FLOOR`` (-30) for an all-zero bank
+
+    Notes
+    -----
+    The one feature that is *meant* to move with the learning rate and the training length: adds
+    ``log10 s`` when the bank is scaled by ``s``. A mean, so free of kernel size and filter count.
+    """
+    rms = np.sqrt(np.square(banks).mean(axis=(1, *_SPATIAL)))
+    return np.log10(np.maximum(rms, 10.0**LOG10_FLOOR))
+
+
+@register_metric("filter_norm_cv", grayscale=True)
+def filter_norm_cv(banks: np.ndarray) -> np.ndarray:
+    """How unequally the delta is spread over the filters: coefficient of variation of ``|f_i|``.
+
+    Returns
+    -------
+    float or ndarray (B,), >= 0, dimensionless: ``std_i |f_i| / mean_i |f_i|`` (population std)
+
+    Notes
+    -----
+    Scale-free; 0 when every filter changed by the same amount. Free of kernel size for a stationary
+    pattern (each ``|f_i|`` grows as ``n``, the ratio not).
+    """
+    norms = _filter_norms(banks)
+    return _safe_divide(norms.std(axis=1), norms.mean(axis=1))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The paper's eight, made scale-, count- and size-free
+# ---------------------------------------------------------------------------------------------------------
+
+
+@register_metric("saturation_rms", grayscale=True)
+def saturation_rms(banks: np.ndarray) -> np.ndarray:
+    r"""The paper's channel saturation with means instead of sums, combined by the norm-weighted mean.
+
+    .. math:: \frac{1}{S}\sum_i |f_i| \; \tfrac12\,\mathrm{rms}(f'_i)\,\mathrm{rms}(f'_i[0]-f'_i[1])\,
+              \mathrm{rms}(f'_i[1]-f'_i[2])
+
+    Returns
+    -------
+    float or ndarray (B,), in [0, 0.5], dimensionless
+
+    Notes
+    -----
+    ``f'_i`` is the filter min/max-normalised to [0, 1] over all its weights, as in the paper, which makes
+    the value scale-free; RMS over pixels (not Frobenius norms) removes the paper's ``n^3`` growth, and the
+    mean over filters (not the paper's division by ``S^2``) its ``1/N`` and ``1/s^2`` laws. 0 for equal
+    channels, so 0 for grayscale banks.
+    """
+    low = banks.min(axis=_SPATIAL, keepdims=True)
+    normalised = _safe_divide(banks - low, banks.max(axis=_SPATIAL, keepdims=True) - low)
+    rms_01 = np.sqrt(np.square(normalised[:, :, 0] - normalised[:, :, 1]).mean(axis=(2, 3)))
+    rms_12 = np.sqrt(np.square(normalised[:, :, 1] - normalised[:, :, 2]).mean(axis=(2, 3)))
+    per_filter = 0.5 * _rms(normalised) * rms_01 * rms_12
+    return _norm_weighted_mean(per_filter, _filter_norms(banks))
+
+
+@register_metric("colour_isotropy", grayscale=True)
+def colour_isotropy(banks: np.ndarray) -> np.ndarray:
+    r"""Volume of the bank's RGB point cloud relative to its spread: a moment form of the convex hull volume.
+
+    .. math:: \frac{\det(\Sigma)^{1/3}}{\mathrm{tr}(\Sigma)/3}
+
+    Returns
+    -------
+    float or ndarray (B,), in [0, 1], dimensionless
+
+    Notes
+    -----
+    ``Sigma`` is the 3x3 covariance of the ``N n^2`` RGB vectors of the bank: the ratio of the geometric
+    to the arithmetic mean of its eigenvalues. 1 when the colours spread equally in every direction of
+    RGB space, 0 when they lie on a plane or a line (grayscale banks). The convex hull's volume grows
+    with the number of points, ``N n^2``; a covariance is a mean and does not. Scale-free.
+    """
+    points = np.moveaxis(banks, 2, -1).reshape(banks.shape[0], -1, 3)
+    centred = points - points.mean(axis=1, keepdims=True)
+    covariance = np.einsum("bpi,bpj->bij", centred, centred) / points.shape[1]
+    spread = np.trace(covariance, axis1=1, axis2=2) / 3.0
+    volume = np.cbrt(np.maximum(np.linalg.det(covariance), 0.0))
+    return np.clip(_safe_divide(volume, spread), 0.0, 1.0)
+
+
+@register_metric("blur_residual", grayscale=True)
+def blur_residual(banks: np.ndarray) -> np.ndarray:
+    r"""The paper's distance to Gaussian blur as an energy ratio: what the 3x3 blur removes, over the filter.
+
+    .. math:: \frac{1}{S}\sum_i |f_i| \frac{\sqrt{\mathrm{mean}_v (f_i - C\star f_i)^2}}{\mathrm{rms}(f_i)}
+
+    Returns
+    -------
+    float or ndarray (B,), >= 0, dimensionless; 0 for ``n = 2`` (no position fits)
+
+    Notes
+    -----
+    ``C`` is the paper's ``[1, 2, 1]/4`` separable blur, per channel, evaluated at the interior positions
+    ``v`` where it fits (no padding, so no border rule can smooth a small kernel artificially). The paper
+    compares unit vectors of the whole filter and its blur; on a 3x3 kernel only one position per
+    channel is free of the border, where that comparison degenerates, while the RMS of the residual stays
+    a per-pixel quantity. Scale-free; 0 for constant filters; white noise gives about 0.80 (sqrt(0.64)).
+    """
+    rows = (banks[..., :-2, :] + 2.0 * banks[..., 1:-1, :] + banks[..., 2:, :]) / 4.0
+    blurred = (rows[..., :-2] + 2.0 * rows[..., 1:-1] + rows[..., 2:]) / 4.0
+    residual = np.sqrt(np.square(banks[..., 1:-1, 1:-1] - blurred).mean(axis=_SPATIAL))
+    return _norm_weighted_mean(_safe_divide(residual, _rms(banks)), _filter_norms(banks))
+
+
+@register_metric("variance_fraction", grayscale=True)
+def variance_fraction(banks: np.ndarray) -> np.ndarray:
+    """Share of each filter's energy that is not its mean (the paper's filter variance, over energy).
+
+    Returns
+    -------
+    float or ndarray (B,), in [0, 1]: norm-weighted mean of ``Var(f_i) / mean(f_i**2)``
+
+    Notes
+    -----
+    Population variance over the ``3 n^2`` weights. 0 for a constant filter, near 1 for a zero-mean one.
+    Scale-free, a mean over weights and filters.
+    """
+    per_filter = _safe_divide(banks.var(axis=_SPATIAL), np.square(banks).mean(axis=_SPATIAL))
+    return _norm_weighted_mean(per_filter, _filter_norms(banks))
+
+
+@register_metric("roughness_mean", grayscale=True)
+def roughness_mean(banks: np.ndarray) -> np.ndarray:
+    r"""Mean RGB step between neighbouring pixels, in units of the filter's per-pixel RGB RMS.
+
+    .. math:: \frac{1}{S}\sum_i |f_i| \frac{\frac14 \sum_{d} \mathrm{mean}_p |f_i(p+d) - f_i(p)|}
+              {\sqrt{\mathrm{mean}_p |f_i(p)|^2}}
+
+    Returns
+    -------
+    float or ndarray (B,), in [0, 2], dimensionless
+
+    Notes
+    -----
+    ``d`` runs over the 4 neighbour directions (right, down, and both diagonals: the paper's 8 neighbours,
+    each pair once), each direction's mean over the pairs that fit in the kernel, so a 3x3 and a 16x16
+    crop of one pattern weigh the directions alike. The paper sums over interior centres instead
+    (``~ n^2``). A white-noise filter gives about 1.30, a constant one 0.
+    """
+    size = banks.shape[-1]
+    steps = np.zeros(banks.shape[:2])
+    for rows_a, cols_a, rows_b, cols_b in (
+        (slice(None), slice(0, size - 1), slice(None), slice(1, size)),
+        (slice(0, size - 1), slice(None), slice(1, size), slice(None)),
+        (slice(0, size - 1), slice(0, size - 1), slice(1, size), slice(1, size)),
+        (slice(0, size - 1), slice(1, size), slice(1, size), slice(0, size - 1)),
+    ):
+        difference = banks[..., rows_b, cols_b] - banks[..., rows_a, cols_a]
+        steps += np.sqrt(np.square(difference).sum(axis=2)).mean(axis=(2, 3)) / 4.0
+    pixel_rms = np.sqrt(3.0) * _rms(banks)
+    return _norm_weighted_mean(_safe_divide(steps, pixel_rms), _filter_norms(banks))
+
+
+@register_metric("bregman_unit", grayscale=True)
+def bregman_unit(banks: np.ndarray) -> np.ndarray:
+    r"""The paper's Bregman distance on filters brought to unit RMS first, so the TV weight means one thing.
+
+    .. math:: \frac{1}{S}\sum_i |f_i| \left| \mathrm{unit}(g_i) - \mathrm{unit}(B(g_i)) \right|,
+              \qquad g_i = f_i / \mathrm{rms}(f_i)
+
+    Returns
+    -------
+    float or ndarray (B,), in [0, 2], dimensionless
+
+    Notes
+    -----
+    ``B`` is isotropic split-Bregman TV denoising (skimage's update equations,
+    :func:`zoo.filters.split_bregman.tv_denoise`), weight :data:`BREGMAN_UNIT_WEIGHT`, 40 sweeps, per
+    channel, with the edge-repeating frame (the module's border rule). The paper's version denoises the
+    raw filter, so the same weight flattens a small delta far more than a large one (``paper-v1``'s
+    Bregman falls from 1.17 to 0.50 as the scale goes from 1e-4 to 10); after the division it is
+    scale-free. The ROF energy and its data term are both sums over pixels, so their balance, and the
+    value, are per pixel.
+    """
+    size = banks.shape[-1]
+    unit_rms = banks * _safe_divide(np.ones(1), _rms(banks))[..., None, None, None]
+    denoised = tv_denoise(unit_rms.reshape(-1, size, size), BREGMAN_UNIT_WEIGHT, BREGMAN_UNIT_SWEEPS, frame="edge")
+    denoised = denoised.reshape(banks.shape)
+    unit_denoised = denoised * _safe_divide(np.ones(1), _filter_norms(denoised))[..., None, None, None]
+    unit_filter = banks * _safe_divide(np.ones(1), _filter_norms(banks))[..., None, None, None]
+    per_filter = np.sqrt(np.square(unit_filter - unit_denoised).sum(axis=_SPATIAL))
+    return _norm_weighted_mean(per_filter, _filter_norms(banks))
+
+
+@register_metric("laplacian_energy_ratio", grayscale=True)
+def laplacian_energy_ratio(banks: np.ndarray) -> np.ndarray:
+    r"""Sharpness: mean squared Laplacian over mean squared weight, per filter, norm-weighted.
+
+    .. math:: \frac{1}{S}\sum_i |f_i| \frac{\mathrm{mean}_{v}\, (\Delta f_i)^2}{\mathrm{mean}\, f_i^2}
+
+    Returns
+    -------
+    float or ndarray (B,), in [0, 64], dimensionless (0 for ``n = 2``: no position fits)
+
+    Notes
+    -----
+    ``Delta`` is the paper's 5-point Laplacian per channel, evaluated at the interior positions ``v`` where
+    it fits. The paper's variance of the Laplacian scales as ``s^2``; divided by the filter's own mean
+    square it is scale-free, and for a stationary pattern it is the spectrum's ``|2 pi k|^4``-weighted
+    mean, the same at every kernel size. White noise gives 20.
+    """
+    centre = banks[..., 1:-1, 1:-1]
+    laplacian = (
+        banks[..., :-2, 1:-1] + banks[..., 2:, 1:-1] + banks[..., 1:-1, :-2] + banks[..., 1:-1, 2:] - 4.0 * centre
+    )
+    per_filter = _safe_divide(np.square(laplacian).mean(axis=_SPATIAL), np.square(banks).mean(axis=_SPATIAL))
+    return _norm_weighted_mean(per_filter, _filter_norms(banks))
+
+
+@register_metric("noise_to_signal", grayscale=True)
+def noise_to_signal(banks: np.ndarray) -> np.ndarray:
+    """Wavelet (Donoho-Johnstone) noise estimate of each filter, over the filter's RMS.
+
+    Returns
+    -------
+    float or ndarray (B,), >= 0, dimensionless; about 1 for white noise, 0 for a filter linear in x and y
+
+    Notes
+    -----
+    Per channel, ``median |d| / 0.6745`` of the finest diagonal (HH) Haar details
+    ``d = (f(p) - f(p+x) - f(p+y) + f(p+x+y)) / 2`` at every position where the 2x2 window fits
+    (undecimated, so every kernel size >= 2 has details); averaged over channels, divided by
+    ``rms(f_i)``, norm-weighted over filters. The paper's ``db2`` transform needs a border rule and
+    decimates a 3x3 kernel to almost nothing; the Haar detail of white noise of variance ``sigma^2`` has
+    variance ``sigma^2`` too, so the estimator keeps its meaning. Scale-free.
+    """
+    detail = (banks[..., :-1, :-1] - banks[..., :-1, 1:] - banks[..., 1:, :-1] + banks[..., 1:, 1:]) / 2.0
+    sigma = np.median(np.abs(detail).reshape(*banks.shape[:3], -1), axis=-1) / _MAD_TO_SIGMA
+    per_filter = _safe_divide(sigma.mean(axis=2), _rms(banks))
+    return _norm_weighted_mean(per_filter, _filter_norms(banks))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Colour and spectrum
+# ---------------------------------------------------------------------------------------------------------
+
+
+@register_metric_group(("opponent_energy_fraction", "blue_yellow_share"), grayscale=True)
+def colour_energy(banks: np.ndarray) -> np.ndarray:
+    """How much of the delta is colour rather than brightness, and which colour axis.
+
+    Returns
+    -------
+    ndarray (B, 2), both in [0, 1], dimensionless:
+
+    ``opponent_energy_fraction``
+        ``sum |P f|^2 / sum |f|^2`` over the bank, ``P`` the projection of each pixel's RGB vector off the
+        luminance axis ``(1, 1, 1)/sqrt(3)``. 0 for a grayscale delta, 2/3 for independent channels.
+    ``blue_yellow_share``
+        Of that opponent energy, the share on ``(1, 1, -2)/sqrt(6)`` (blue-yellow) rather than
+        ``(1, -1, 0)/sqrt(2)`` (red-green). 0.5 when there is no opponent energy (grayscale).
+
+    Notes
+    -----
+    Ratios of energies summed over the bank (an energy-weighted mean over filters): free of scale,
+    filter count and kernel size.
+    """
+    total = np.square(banks).sum(axis=(1, *_SPATIAL))
+    red_green = np.square(np.einsum("c,bncij->bnij", _RED_GREEN, banks)).sum(axis=(1, 2, 3))
+    blue_yellow = np.square(np.einsum("c,bncij->bnij", _BLUE_YELLOW, banks)).sum(axis=(1, 2, 3))
+    opponent = red_green + blue_yellow
+    share = np.where(opponent > 0, _safe_divide(blue_yellow, opponent), 0.5)
+    return np.stack([np.clip(_safe_divide(opponent, total), 0.0, 1.0), share], axis=1)
+
+
+@functools.lru_cache(maxsize=16)
+def _spectrum_operators(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Real DFT operators of the zero-padded grid for ``size``-pixel kernels.
+
+    Returns ``rows`` (2G, size), the cosines then the sines of the G row frequencies; ``cols`` (size, 2H),
+    the same for the H = G//2+1 column frequencies of a real DFT; ``multiplicity`` (G, H), 2 for columns
+    whose mirror image a real DFT does not store, else 1; and ``radius`` (G, H) in cycles per pixel.
+    G is :data:`SPECTRUM_GRID`, or the next power of two for larger kernels.
+    """
+    grid = max(SPECTRUM_GRID, 1 << (size - 1).bit_length())
+    freq_rows, freq_cols = np.fft.fftfreq(grid), np.fft.rfftfreq(grid)
+    phase_rows = 2 * np.pi * np.outer(freq_rows, np.arange(size))
+    phase_cols = 2 * np.pi * np.outer(freq_cols, np.arange(size))
+    rows = np.concatenate([np.cos(phase_rows), np.sin(phase_rows)])
+    cols = np.concatenate([np.cos(phase_cols), np.sin(phase_cols)]).T.copy()
+    multiplicity = np.full((grid, len(freq_cols)), 2.0)
+    multiplicity[:, 0] = 1.0
+    multiplicity[:, -1] = 1.0  # the Nyquist column (grid is even)
+    radius = np.hypot(freq_rows[:, None], freq_cols[None, :])
+    for array in (rows, cols, multiplicity, radius):
+        array.setflags(write=False)
+    return rows, cols, multiplicity, radius
+
+
+def _bank_power(banks: np.ndarray) -> np.ndarray:
+    """Power spectrum of each bank, summed over filters and channels: ``(B, G, H)``.
+
+    ``|F|^2 = (CC - SS)^2 + (CS + SC)^2`` with ``CC = cos_r f cos_c^T`` etc.; two large matrix products
+    for all images at once instead of one small complex product per image.
+    """
+    rows, cols, multiplicity, _ = _spectrum_operators(banks.shape[-1])
+    grid, half, size = rows.shape[0] // 2, cols.shape[1] // 2, banks.shape[-1]
+    images = banks.reshape(-1, size, size)
+    per_bank = banks.shape[1] * banks.shape[2]
+    power = np.zeros((len(images), grid, half))
+    for start in range(0, len(images), _SPECTRUM_IMAGES_PER_STEP):
+        part = images[start : start + _SPECTRUM_IMAGES_PER_STEP]
+        left = (rows @ part.transpose(1, 0, 2).reshape(size, -1)).reshape(2, -1, size)  # cos_r f, sin_r f
+        real = left[0] @ cols[:, :half] - left[1] @ cols[:, half:]
+        imaginary = left[0] @ cols[:, half:] + left[1] @ cols[:, :half]
+        power[start : start + len(part)] = (np.square(real) + np.square(imaginary)).reshape(grid, -1, half).transpose(1, 0, 2)
+    power = power.reshape(len(banks), per_bank, grid, half).sum(axis=1)
+    return power * multiplicity
+
+
+@register_metric_group((*BAND_NAMES, "spectral_slope"), grayscale=True)
+def power_spectrum(banks: np.ndarray) -> np.ndarray:
+    """Radially averaged power spectrum of the delta on a fixed grid of frequencies, and its slope.
+
+    Returns
+    -------
+    ndarray (B, 7):
+
+    ``power_00_10`` ... ``power_50_71``
+        Fraction of the bank's power (summed over filters and channels) in each radial band of
+        :data:`BAND_EDGES`, cycles per pixel; the six sum to 1. ``power_00_10`` holds the filters' means
+        (DC) and slow ramps; ``power_50_71`` the diagonal corners past Nyquist.
+    ``spectral_slope``
+        Least-squares slope of ``log10`` mean power density against ``log10`` frequency, over annuli of
+        width 1/32 from 1/16 to 1/2 cycle per pixel. About 0 for white noise, negative for smooth deltas
+        (about -2 to -4 for blurred data), positive for checkerboard-like ones.
+
+    Notes
+    -----
+    Each channel is zero-padded to a 32 x 32 grid (larger kernels: the next power of two) before its DFT,
+    which samples the kernel's continuous spectrum at ``k/32`` cycles per pixel whatever its size: 3x3,
+    4x4, 7x7 and 16x16 kernels share the bands. A kernel of n pixels resolves frequencies only to about
+    ``1/n``, so a 3x3 kernel's bands are a blurred version of a 16x16 one's (see the tests' tolerance).
+    Fractions and slopes are ratios: free of scale and filter count. All-zero bank: fractions and slope 0.
+    """
+    power = _bank_power(banks).reshape(len(banks), -1)
+    bands = power @ _band_matrix(banks.shape[-1])
+    fractions = _safe_divide(bands, bands.sum(axis=1, keepdims=True))
+    return np.concatenate([fractions, _slope(power @ _annulus_matrix(banks.shape[-1]))[:, None]], axis=1)
+
+
+@functools.lru_cache(maxsize=16)
+def _band_matrix(size: int) -> np.ndarray:
+    """``(G*H, bands)`` 0/1 matrix: which band of :data:`BAND_EDGES` each spectrum sample falls in."""
+    radius = _spectrum_operators(size)[3].ravel()
+    band = np.clip(np.searchsorted(BAND_EDGES, radius, side="right") - 1, 0, len(BAND_NAMES) - 1)
+    return (band[:, None] == np.arange(len(BAND_NAMES))).astype(np.float64)
+
+
+def _annulus_edges() -> np.ndarray:
+    step = 1.0 / SPECTRUM_GRID
+    return np.arange(SLOPE_RANGE[0], SLOPE_RANGE[1] + step / 2, step)
+
+
+@functools.lru_cache(maxsize=16)
+def _annulus_matrix(size: int) -> np.ndarray:
+    """``(G*H, annuli)``: ``power @ it`` is the mean power density in each annulus of width 1/32."""
+    _, _, multiplicity, radius = _spectrum_operators(size)
+    edges = _annulus_edges()
+    annulus = np.searchsorted(edges, radius.ravel(), side="right") - 1
+    member = (annulus[:, None] == np.arange(len(edges) - 1)).astype(np.float64)
+    return member / (multiplicity.ravel() @ member)  # every annulus holds samples on a 32-point grid
+
+
+def _slope(density: np.ndarray) -> np.ndarray:
+    """Least-squares slope of log10 ``density`` ``(B, annuli)`` against log10 of the annulus centres."""
+    edges = _annulus_edges()
+    floor = np.maximum(1e-12 * density.max(axis=1, keepdims=True), np.finfo(np.float64).tiny)
+    log_density = np.log10(np.maximum(density, floor))
+    log_frequency = np.log10((edges[:-1] + edges[1:]) / 2.0)
+    centred = log_frequency - log_frequency.mean()
+    slope = (log_density - log_density.mean(axis=1, keepdims=True)) @ centred / np.square(centred).sum()
+    return np.where(density.max(axis=1) > 0, slope, 0.0)
+
+
+PAPER_V2 = register_feature_set(
+    FeatureSet(
+        name="paper",
+        version=2,
+        metrics=(
+            "log10_delta_rms",
+            "filter_norm_cv",
+            "saturation_rms",
+            "colour_isotropy",
+            "blur_residual",
+            "variance_fraction",
+            "roughness_mean",
+            "bregman_unit",
+            "laplacian_energy_ratio",
+            "noise_to_signal",
+            "opponent_energy_fraction",
+            "blue_yellow_share",
+            *BAND_NAMES,
+            "spectral_slope",
+        ),
+    )
+)
+"""The paper's eight metrics made free of scale, filter count and kernel size, the delta's size as one
+explicit feature, and colour and spectral features (module notes)."""
