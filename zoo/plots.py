@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -154,5 +154,40 @@ def write_fit_figure(
     axes.set_xlabel("test checkpoints, sorted by ground truth")
     axes.set_ylabel(result.target)
     axes.legend(loc="upper left")
+    figure.tight_layout()
+    return write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=FIT_FIGURE_DPI))
+
+
+# --- the generalization matrix ---------------------------------------------------------------------------
+
+
+def write_matrix_figure(matrix: Any, path: str | os.PathLike[str]) -> Path:
+    """Draw a :class:`zoo.metamodel.GeneralizationMatrix` as a heatmap: one row per axis, one cell per held-out
+    value, coloured by R² (clipped to [-1, 1]; grey where not fitted) and labelled with the value and R².
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not matrix.cells:
+        raise InvalidInput("the matrix has no cells to draw")
+    rows = [matrix.row(axis) for axis in matrix.axes]
+    width = max(len(r) for r in rows)
+    grid = np.full((len(rows), width), np.nan)
+    for i, row in enumerate(rows):
+        for j, cell in enumerate(row):
+            grid[i, j] = np.nan if cell.r2 is None else cell.r2
+    figure = Figure(figsize=(max(6.0, 1.6 * width + 2.5), 0.9 * len(rows) + 1.6), dpi=FIT_FIGURE_DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    shown = axes.imshow(np.ma.masked_invalid(np.clip(grid, -1, 1)), cmap="RdYlGn", vmin=-1, vmax=1, aspect="auto")
+    shown.cmap.set_bad("lightgrey")
+    for i, row in enumerate(rows):
+        for j, cell in enumerate(row):
+            score = "—" if cell.r2 is None else f"{cell.r2:.2f}"
+            axes.text(j, i, f"{cell.held_out}\n{score}", ha="center", va="center", fontsize=7)
+    axes.set_yticks(range(len(rows)), list(matrix.axes))
+    axes.set_xticks([])
+    axes.set_title(f"{matrix.target} from {matrix.feature_set}: test R² ({matrix.r2_space} target) on held-out values")
+    figure.colorbar(shown, ax=axes, fraction=0.03, label="R²")
     figure.tight_layout()
     return write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=FIT_FIGURE_DPI))

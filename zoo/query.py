@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select, true
 
 from zoo.catalog import Catalog
 from zoo.errors import InvalidInput, NotFound, ZooError
@@ -19,7 +19,9 @@ from zoo.selection import (
     PAPER_METRIC_COLUMNS,
     PROPERTY_COLUMNS,
     VIEW_COLUMNS,
+    WHERE_OPERATORS,
     Selection,
+    bounded_int,
     check_columns,
     select_checkpoints,
     selection_clause,
@@ -73,6 +75,8 @@ def query_checkpoints(
     limit: int | None = 100,
     offset: int = 0,
     count_by: str = "arch",
+    feature_set: str | None = None,
+    metric_wheres: Sequence[tuple[str, str, float]] = (),
 ) -> CheckpointTable:
     """Select checkpoints and return a page of their rows plus counts.
 
@@ -89,6 +93,12 @@ def query_checkpoints(
         Rows to skip first (for paging).
     count_by : str, default "arch"
         Column to count the selection by: one of :data:`COUNT_KEYS`.
+    feature_set : str, optional
+        A registered feature set: its metrics replace the view's paper-v1 columns (by default and when
+        named in ``columns``), read from ``metric_values``.
+    metric_wheres : sequence of (metric, op, value)
+        Conditions on metrics of ``feature_set`` (default paper-v1), e.g. from
+        :func:`zoo.metamodel.split_metric_wheres`; a checkpoint without the metric never matches.
 
     Returns
     -------
@@ -97,12 +107,15 @@ def query_checkpoints(
     Raises
     ------
     InvalidInput
-        For an unknown column, a negative limit or offset.
+        For an unknown column, a limit or offset below 0 or above 2**31-1.
     """
     selection = selection or Selection()
+    if feature_set is not None or metric_wheres:
+        return _query_with_feature_set(catalog, selection, columns, limit, offset, count_by, feature_set, tuple(metric_wheres))
     columns = check_columns(tuple(columns) if columns else DEFAULT_COLUMNS)
-    if (limit is not None and limit < 0) or offset < 0:
-        raise InvalidInput("--limit and --offset must not be negative")
+    if limit is not None:
+        bounded_int(limit, "--limit")
+    bounded_int(offset, "--offset")
     if count_by not in COUNT_KEYS:
         raise InvalidInput(f"cannot count by {count_by!r}; choose one of {', '.join(COUNT_KEYS)}")
     page = select_checkpoints(selection, catalog.dialect, columns).limit(limit).offset(offset)
@@ -112,6 +125,56 @@ def query_checkpoints(
         rows = tuple(tuple(row) for row in session.execute(page))
         counts = sorted(((str(k) if k is not None else "—", int(n)) for k, n in session.execute(counting)), key=lambda kv: (-kv[1], kv[0]))
     return CheckpointTable(columns, rows, sum(n for _, n in counts), tuple(counts), count_by)
+
+
+def metric_condition(feature_set: Any, metric: str, op: str, value: float) -> ColumnElement[bool]:
+    """``checkpoint_id IN (checkpoints whose metric of feature_set satisfies OP value)``; value bound."""
+    from zoo.db.models import MetricValue, MetricVector
+
+    if metric not in feature_set.metrics:
+        raise InvalidInput(f"{metric!r} is not a metric of {feature_set.key}; its metrics: {', '.join(feature_set.metrics)}")
+    if op not in WHERE_OPERATORS:
+        raise InvalidInput(f"unknown operator {op!r}; operators: {' '.join(WHERE_OPERATORS)}")
+    matching = (select(MetricVector.checkpoint_id).join(MetricValue, MetricValue.vector_id == MetricVector.id)
+                .where(MetricVector.feature_set == feature_set.name, MetricVector.feature_set_version == feature_set.version,
+                       MetricValue.metric == metric, WHERE_OPERATORS[op](MetricValue.value, float(value))))
+    return CHECKPOINT_FEATURES.c.checkpoint_id.in_(matching)
+
+
+def _query_with_feature_set(catalog: Catalog, selection: Selection, columns: Sequence[str] | None, limit: int | None, offset: int,
+                            count_by: str, feature_set: str | None, metric_wheres: tuple[tuple[str, str, float], ...]) -> CheckpointTable:
+    """:func:`query_checkpoints` with a feature set's metrics as columns and conditions (pivoted from metric_values)."""
+    from zoo.db.models import MetricValue, MetricVector
+    from zoo.filters import DEFAULT_FEATURE_SET, get_feature_set
+
+    fs = get_feature_set(feature_set or DEFAULT_FEATURE_SET)
+    shown_metrics = fs.metrics if feature_set is not None else ()
+    wanted = tuple(columns) if columns else tuple(c for c in DEFAULT_COLUMNS if c not in PAPER_METRIC_COLUMNS) + shown_metrics
+    metric_columns = [c for c in wanted if c in shown_metrics]
+    view_columns = check_columns([c for c in wanted if c not in metric_columns] or ["checkpoint_id"])
+    if limit is not None:
+        bounded_int(limit, "--limit")
+    bounded_int(offset, "--offset")
+    if count_by not in COUNT_KEYS:
+        raise InvalidInput(f"cannot count by {count_by!r}; choose one of {', '.join(COUNT_KEYS)}")
+    extra = and_(true(), *(metric_condition(fs, m, op, v) for m, op, v in metric_wheres))
+    fetched = ("checkpoint_id", *[c for c in view_columns if c != "checkpoint_id"])
+    page = select_checkpoints(selection, catalog.dialect, fetched).where(extra).limit(limit).offset(offset)
+    group = CHECKPOINT_FEATURES.c[count_by]
+    counting = select(group, func.count()).where(selection_clause(selection, catalog.dialect), extra).group_by(group)
+    with catalog.session() as session:
+        found = [tuple(row) for row in session.execute(page)]
+        counts = sorted(((str(k) if k is not None else "—", int(n)) for k, n in session.execute(counting)), key=lambda kv: (-kv[1], kv[0]))
+        values: dict[tuple[int, str], float] = {}
+        if metric_columns and found:
+            query = (select(MetricVector.checkpoint_id, MetricValue.metric, MetricValue.value)
+                     .join(MetricValue, MetricValue.vector_id == MetricVector.id)
+                     .where(MetricVector.feature_set == fs.name, MetricVector.feature_set_version == fs.version,
+                            MetricVector.checkpoint_id.in_([r[0] for r in found]), MetricValue.metric.in_(metric_columns)))
+            values = {(c, m): v for c, m, v in session.execute(query)}
+    index = {name: i for i, name in enumerate(fetched)}
+    rows = tuple(tuple(values.get((row[0], c)) if c in metric_columns else row[index[c]] for c in wanted) for row in found)
+    return CheckpointTable(tuple(wanted), rows, sum(n for _, n in counts), tuple(counts), count_by)
 
 
 def get_checkpoint(catalog: Catalog, checkpoint_id: int) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def test_show_writes_reference_learned_and_delta_filters_side_by_side(zoo_env: d
     target = tmp_path / "figure3.png"
     result = run_zoo("show", str(built.by_arch["resnet18"][1]), "--png", str(target))
     assert "checkpoint_id" in result.output and "resnet18" in result.output
-    pixels = assert_real_png(target, filter_figure_size(8, (5, 5)))
+    pixels = assert_real_png(target, filter_figure_size(16, (5, 5)))
     thirds = np.array_split(pixels, 3, axis=1)
     assert all(part.std() > 0 for part in thirds)  # each of the three panels has content
     row = json.loads(run_zoo("show", str(built.external[0]), "--json").stdout)

@@ -12,7 +12,7 @@ from sklearn.ensemble import RandomForestRegressor
 from synthetic_catalog import build_catalog
 from zoo.catalog import Catalog
 from zoo.errors import IntegrityError, InvalidInput
-from zoo.metamodel import fit_meta_model, forest_arrays, load_feature_matrix, load_forest, predict_forest, predict_with_fit, save_forest
+from zoo.metamodel import apply_scaler, fit_meta_model, fit_scaler, forest_arrays, load_feature_matrix, load_forest, predict_forest, predict_with_fit, save_forest
 from zoo.selection import Selection
 from zoo.store import ArtifactStore
 
@@ -62,11 +62,13 @@ def test_traversal_refuses_features_of_the_wrong_shape_or_nan() -> None:
         predict_forest(arrays, bad)
 
 
-def test_a_stored_fit_predicts_with_its_first_seed_forest(catalog: Catalog) -> None:
+def test_a_stored_fit_predicts_with_the_trees_of_every_seed_on_scaled_features(catalog: Catalog) -> None:
     build_catalog(catalog, n_variants=6, trials=2, epochs=2)
     train, test = Selection(archs=("resnet50",)), Selection(archs=("resnet18",))
     result = fit_meta_model(catalog, "sharpness", train, test, n_estimators=8, repeats=2, seed=7)
     _, _, X_train, y_train, _ = load_feature_matrix(catalog, train, "sharpness")
     _, _, X_test, _, _ = load_feature_matrix(catalog, test, "sharpness")
-    again = RandomForestRegressor(n_estimators=8, random_state=7, n_jobs=-1).fit(X_train, y_train)
-    np.testing.assert_allclose(predict_with_fit(catalog, result.id, X_test), again.predict(X_test), rtol=0, atol=1e-12)  # type: ignore[arg-type]
+    scaler = fit_scaler(X_train)  # the fit scales features inside; predict_with_fit averages the trees of every seed
+    again = [RandomForestRegressor(n_estimators=8, random_state=s, n_jobs=-1).fit(apply_scaler(scaler, X_train), y_train) for s in (7, 8)]
+    expected = np.mean([f.predict(apply_scaler(scaler, X_test)) for f in again], axis=0)
+    np.testing.assert_allclose(predict_with_fit(catalog, result.id, X_test), expected, rtol=0, atol=1e-12)  # type: ignore[arg-type]

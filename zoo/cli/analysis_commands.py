@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.text import Text
 
 from zoo.cli.options import AsCsv, AsJson
-from zoo.cli.render import console, emit_json, emit_rows, format_cell, note
+from zoo.cli.render import console, emit_json, emit_rows, format_cell, note, say, status
 from zoo.cli.state import open_catalog
 from zoo.errors import InvalidInput
 from zoo.selection import SELECTION_KEYS, WHERE_COLUMNS, Selection, parse_selection
@@ -35,13 +36,16 @@ GridOpt = Annotated[Optional[list[str]], typer.Option("--grid", help="Grid name 
 SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Checkpoint source: run, hub or file; repeatable.", rich_help_panel=SELECT)]
 TrialOpt = Annotated[Optional[list[int]], typer.Option("--trial", help="Trial number; repeatable.", rich_help_panel=SELECT)]
 EpochOpt = Annotated[Optional[int], typer.Option("--epoch", help="Only checkpoints of this epoch.", rich_help_panel=SELECT)]
-MinEpochOpt = Annotated[Optional[int], typer.Option("--min-epoch", help="Only epochs >= this (1 skips the untrained epoch-0 snapshots).", rich_help_panel=SELECT)]
+MinEpochOpt = Annotated[Optional[int], typer.Option("--min-epoch", help="Only epochs >= this, e.g. --min-epoch 1. Fits and evaluate leave epoch-0 (reference, delta = 0) checkpoints out unless the epoch is bounded: --min-epoch 0 brings them back.", rich_help_panel=SELECT)]
 MaxEpochOpt = Annotated[Optional[int], typer.Option("--max-epoch", help="Only epochs <= this.", rich_help_panel=SELECT)]
 WhereOpt = Annotated[Optional[list[str]], typer.Option(
     "--where", help="Numeric condition COLUMN OP NUMBER, e.g. 'sharpness<0.01'; repeatable, all must hold. "
-    "OP: < <= > >= = !=. Columns: " + ", ".join(WHERE_COLUMNS) + ".", rich_help_panel=SELECT)]
+    "OP: < <= > >= = !=. Columns: " + ", ".join(WHERE_COLUMNS) + ", and any metric of the chosen --feature-set "
+    "(read from that set).", rich_help_panel=SELECT)]
 Target = Annotated[str, typer.Option("--target", help="Property to predict: sharpness, noisiness, object_scale or saturation.")]
-FeatureSetOpt = Annotated[str, typer.Option("--feature-set", help="Feature set (metric vector) key or name, e.g. paper-v1.")]
+FeatureSetOpt = Annotated[str, typer.Option("--feature-set", help="Feature set (metric vector) key or name, any registered one, e.g. --feature-set paper-v1.")]
+QueryFeatureSetOpt = Annotated[Optional[str], typer.Option("--feature-set", help="Show this feature set's metrics instead of the view's paper-v1 columns, and let --where compare them, e.g. --feature-set paper-v2.")]
+SplitOpt = Annotated[Optional[str], typer.Option("--split", help="How --test-fraction holds out groups: variant (base dataset × variant; default: no test target value is seen in training), run, or base (whole base datasets), e.g. --split run.")]
 
 
 def shared_selection(
@@ -99,19 +103,23 @@ def query_command(
     limit: Annotated[int, typer.Option("--limit", help="Most checkpoints to print (0: all).")] = 50,
     offset: Annotated[int, typer.Option("--offset", help="Checkpoints to skip first (paging).")] = 0,
     count_by: Annotated[str, typer.Option("--count-by", help="Summarise the selection per arch, base_dataset, variant_kind, optimizer or source.")] = "arch",
+    feature_set: QueryFeatureSetOpt = None,
     as_json: AsJson = False,
     as_csv: AsCsv = False,
 ) -> None:
     """List the checkpoints of a selection with their properties and metrics, and count them.
 
     Examples: zoo query --arch resnet18 --min-epoch 1; zoo query 'arch=resnet*,base=imagenette,sharpness<0.01' --csv;
-    zoo query --where 'noisiness>=0.1' --columns checkpoint_id,arch,noisiness,wavelet_noise_sigma --json
+    zoo query --where 'noisiness>=0.1' --columns checkpoint_id,arch,noisiness,wavelet_noise_sigma --json;
+    zoo query --feature-set paper-v2 --where 'spatial_roughness>1' --limit 10
     """
     from zoo.query import query_checkpoints
 
-    chosen = parse_selection(selection).narrowed(shared_selection(arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where))
+    chosen, metric_wheres = _selection_with_metrics(selection, feature_set or "paper-v1", arch, base, variant, kind, optimizer, grid, source,
+                                                    trial, epoch, min_epoch, max_epoch, where)
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    table = query_checkpoints(open_catalog(ctx), chosen, columns=wanted, limit=limit or None, offset=offset, count_by=count_by)
+    table = query_checkpoints(open_catalog(ctx), chosen, columns=wanted, limit=limit or None, offset=offset, count_by=count_by,
+                              feature_set=feature_set, metric_wheres=metric_wheres)
     if as_json or as_csv:
         emit_rows(table.columns, table.rows, as_json=as_json, as_csv=as_csv)
     else:
@@ -121,27 +129,58 @@ def query_command(
          + (f"; showing {len(table.rows)} from {offset + 1} (--limit/--offset for more)" if table.truncated and table.rows else ""))
 
 
+def _selection_with_metrics(text: str | None, feature_set: str, *shared: Any) -> tuple[Selection, tuple[Any, ...]]:
+    """The selection of a text form and the shared options, with conditions on the feature set's metrics split off."""
+    from zoo.metamodel import parse_selection_with_metrics, split_metric_wheres
+
+    *options, where = shared
+    view_where, metric_where = split_metric_wheres(where, feature_set)
+    chosen, text_where = parse_selection_with_metrics(text, feature_set)
+    return chosen.narrowed(shared_selection(*options, list(view_where))), text_where + metric_where
+
+
+def _fmt_score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
 # --- zoo fit / zoo fits ----------------------------------------------------------------------------------
 
 
-def _sides(train_text: str | None, test_text: str | None, train_arch: list[str] | None, test_arch: list[str] | None, shared: Selection) -> tuple[Selection, Selection | None]:
-    train = shared.narrowed(parse_selection(train_text)).narrowed(Selection(archs=tuple(train_arch or ())))
+def _sides(train_text: str | None, test_text: str | None, train_arch: list[str] | None, test_arch: list[str] | None,
+           shared: Selection, shared_where: tuple[Any, ...], feature_set: str) -> tuple[Selection, Selection | None, tuple[Any, ...], tuple[Any, ...]]:
+    """Train and test selections (test None: split the train side), each with its metric conditions."""
+    from zoo.metamodel import parse_selection_with_metrics
+
+    train, train_where = parse_selection_with_metrics(train_text, feature_set)
+    train = shared.narrowed(train).narrowed(Selection(archs=tuple(train_arch or ())))
     if test_text is None and not test_arch:
-        return train, None
-    return train, shared.narrowed(parse_selection(test_text)).narrowed(Selection(archs=tuple(test_arch or ())))
+        return train, None, shared_where + train_where, ()
+    test, test_where = parse_selection_with_metrics(test_text, feature_set)
+    test = shared.narrowed(test).narrowed(Selection(archs=tuple(test_arch or ())))
+    return train, test, shared_where + train_where, shared_where + test_where
+
+
+SPLIT_WORDS = {"variant": "base dataset × variant", "run": "training run", "base": "base dataset", "selections": "selection"}
 
 
 def _print_fit(result: Any) -> None:
     where = f"fit {result.id}" if result.id is not None else "fit (not stored)"
     space = ", log space" if result.log_target else ""
-    console.print(f"[bold]{where}[/]: {result.target} from {result.feature_set}, test R² = [bold]{_fmt_r2(result.r2_mean, result.r2_std)}[/]"
-                  f" over {len(result.seeds)} seeds{space}")
-    split = f" (split by run, test fraction {result.test_fraction:g})" if result.test_fraction else ""
-    console.print(f"train: {result.train_selection} → {result.n_train} checkpoints; test: {result.test_selection} → {result.n_test}{split}")
+    say(Text.assemble((where, "bold"), f": {result.target} from {result.feature_set}, test R² = ",
+                      (_fmt_r2(result.r2_mean, result.r2_std), "bold"), f" over {len(result.seeds)} seeds{space}"))
+    split = f" (split by {SPLIT_WORDS[result.split]}, test fraction {result.test_fraction:g})" if result.test_fraction else ""
+    say(f"train: {result.train_selection} → {result.n_train} checkpoints; test: {result.test_selection} → {result.n_test}{split}")
+    boot = f", ± {result.r2_bootstrap_std:.3f} over bootstrap resamples of the test runs" if result.r2_bootstrap_std is not None else ""
+    say(f"R² {result.r2_space} {_fmt_r2(result.r2_mean, result.r2_std)} over seeds{boot}; R² log target {_fmt_score(result.r2_log)}; "
+        f"Spearman ρ {_fmt_score(result.spearman)}")
+    if result.r2_by_kind:
+        say("R² per variant kind: " + ", ".join(f"{k} {v:.3f} (n={result.n_by_kind.get(k, 0)})" for k, v in result.r2_by_kind.items()))
+    if result.n_reference_left_out:
+        say(f"{result.n_reference_left_out} reference (epoch-0, delta = 0) checkpoints were left out; --min-epoch 0 keeps them")
     if result.n_dropped:
-        console.print(f"[yellow]{result.n_dropped} selected checkpoints were left out: no {result.target} or no {result.feature_set} metrics[/]")
+        say(f"{result.n_dropped} selected checkpoints were left out: no {result.target} or no {result.feature_set} metrics", "yellow")
     if result.n_shared_runs:
-        console.print(f"[yellow]{result.n_shared_runs} training runs have checkpoints on both sides; use --test-fraction to split by run[/]")
+        say(f"{result.n_shared_runs} training runs have checkpoints on both sides; use --test-fraction to split by run", "yellow")
     ranked = sorted(result.importances.items(), key=lambda kv: -kv[1])
     emit_rows(["metric", "importance"], ranked, title="feature importances (mean over seeds)")
 
@@ -152,11 +191,12 @@ def fit_command(
     train_arch: Annotated[Optional[list[str]], typer.Option("--train-arch", help="Train on this architecture (glob); repeatable. The paper: --train-arch resnet50 --test-arch resnet18.")] = None,
     test_arch: Annotated[Optional[list[str]], typer.Option("--test-arch", help="Test on this architecture (glob); repeatable.")] = None,
     train: Annotated[Optional[str], typer.Option("--train", help=f"Train selection in text form ({SELECTION_SYNTAX}).")] = None,
-    test: Annotated[Optional[str], typer.Option("--test", help="Test selection in text form. Without --test/--test-arch the train selection is split by run.")] = None,
+    test: Annotated[Optional[str], typer.Option("--test", help="Test selection in text form, e.g. --test 'arch=convnext*'. Without --test/--test-arch the train selection is split by base dataset × variant (see --split).")] = None,
     arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
     optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
     epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
-    test_fraction: Annotated[Optional[float], typer.Option("--test-fraction", help="Hold out this fraction of the selection's runs for testing (default 0.25 when no test selection is given).")] = None,
+    test_fraction: Annotated[Optional[float], typer.Option("--test-fraction", help="Hold out this fraction of the selection's groups (see --split) for testing, e.g. --test-fraction 0.25 (the default when no test selection is given).")] = None,
+    split: SplitOpt = None,
     repeats: Annotated[int, typer.Option("--repeats", help="Forests to train with seeds SEED, SEED+1, ...; R² is mean ± std over them.")] = 5,
     trees: Annotated[int, typer.Option("--trees", help="Trees per random forest (paper: 30).")] = 30,
     feature_set: FeatureSetOpt = "paper-v1",
@@ -169,20 +209,24 @@ def fit_command(
 ) -> None:
     """Fit a random-forest meta-model from first-layer metrics to a training-data property and score it.
 
-    The selection options (--arch, --min-epoch, --where, ...) apply to both sides. Examples:
+    The selection options (--arch, --min-epoch, --where, ...) apply to both sides. Epoch-0 (reference,
+    delta = 0) checkpoints are left out unless the epoch is bounded (--min-epoch 0 keeps them). Scores:
+    R² in the fitting space (± over seeds and over bootstrap resamples of the test runs), R² on the log
+    target, Spearman ρ, R² per variant kind. Examples:
     zoo fit --target sharpness --train-arch resnet50 --test-arch resnet18 --min-epoch 1 --plot fig4.png;
     zoo fit --target noisiness --train 'arch=resnet*|mobilenet*' --test 'arch=convnext*';
     zoo fit --target sharpness --base imagenette --test-fraction 0.2 --log-target --json
     """
     from zoo.metamodel import fit_meta_model
 
-    shared = shared_selection(arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where)
-    train_selection, test_selection = _sides(train, test, train_arch, test_arch, shared)
+    shared, shared_where = _selection_with_metrics(None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where)
+    train_selection, test_selection, train_where, test_where = _sides(train, test, train_arch, test_arch, shared, shared_where, feature_set)
     catalog = open_catalog(ctx)
-    with console.status(f"fitting {repeats} forests of {trees} trees for {target}"):
+    with status(f"fitting {repeats} forests of {trees} trees for {target}"):
         result = fit_meta_model(
-            catalog, target, train_selection, test_selection, test_fraction=test_fraction, feature_set=feature_set,
+            catalog, target, train_selection, test_selection, test_fraction=test_fraction, split=split, feature_set=feature_set,
             n_estimators=trees, repeats=repeats, log_target=log_target, seed=seed, label=label, store=store,
+            train_where=train_where, test_where=test_where,
         )
     if plot is not None:
         from zoo.plots import write_fit_figure
@@ -194,7 +238,7 @@ def fit_command(
         _print_fit(result)
 
 
-FIT_COLUMNS = ("id", "created", "target", "train", "test", "n_train", "n_test", "r2", "feature_set", "log", "label")
+FIT_COLUMNS = ("id", "created", "target", "train", "test", "split", "n_train", "n_test", "r2", "r2 log", "spearman", "feature_set", "log", "label")
 
 
 def fits_command(
@@ -212,8 +256,9 @@ def fits_command(
     if as_json:
         emit_json([asdict(f) for f in fits])
         return
-    rows = [[f.id, f.created_at, f.target, f.train_selection, f.test_selection if not f.test_fraction else f"{f.test_fraction:g} of runs",
-             f.n_train, f.n_test, _fmt_r2(f.r2_mean, f.r2_std), f.feature_set, f.log_target, f.label] for f in fits]
+    rows = [[f.id, f.created_at, f.target, f.train_selection, f.test_selection if not f.test_fraction else f"{f.test_fraction:g} of groups",
+             f.split, f.n_train, f.n_test, _fmt_r2(f.r2_mean, f.r2_std), _fmt_score(f.r2_log), _fmt_score(f.spearman), f.feature_set,
+             f.log_target, f.label] for f in fits]
     emit_rows(FIT_COLUMNS, rows, title="meta-model fits")
     if not fits:
         note("no fits yet; make one with `zoo fit --target sharpness --train-arch resnet50 --test-arch resnet18`")
@@ -226,36 +271,104 @@ def predict_command(
     ctx: typer.Context,
     arch: Annotated[str, typer.Option("--arch", help="timm architecture of the weights, e.g. resnet18.")],
     model_file: Annotated[Optional[Path], typer.Argument(help="Model weights file (.safetensors; .pth/.bin with --allow-pickle).")] = None,
-    reference: Annotated[str, typer.Option("--reference", help="Where the delta is measured from: random or random:SEED, timm (pretrained), hub:ORG/NAME or hub:ORG/NAME@REVISION, file:PATH.")] = "timm",
-    fit: Annotated[Optional[list[int]], typer.Option("--fit", help="Stored fit to apply (see `zoo fits`); repeatable.")] = None,
-    target: Annotated[Optional[list[str]], typer.Option("--target", help="Property to predict with its most recent fit (made on the whole catalog if there is none); repeatable.")] = None,
-    hf: Annotated[Optional[str], typer.Option("--hf", help="Read a Hugging Face hub model ORG/NAME (or ORG/NAME@REVISION) instead of a file.")] = None,
+    reference: Annotated[Optional[str], typer.Option("--reference", help="Where the delta is measured from: random or random:SEED, timm (pretrained), hub:ORG/NAME[@REVISION], file:PATH. Default: the kind the fits were trained on (random or timm); timm and hub: need the Hugging Face hub or its weights in the local hub cache (HF_HUB_OFFLINE=1), e.g. --reference random:0.")] = None,
+    fit: Annotated[Optional[list[int]], typer.Option("--fit", help="Stored fit to apply (see `zoo fits`); repeatable, e.g. --fit 3.")] = None,
+    target: Annotated[Optional[list[str]], typer.Option("--target", help="Property to predict with its most recent fit (made on the whole catalog, log target, if there is none); repeatable, e.g. --target sharpness.")] = None,
+    feature_set: Annotated[Optional[str], typer.Option("--feature-set", help="Use only fits of this feature set, and make new ones with it, e.g. --feature-set paper-v2.")] = None,
+    raw_target: Annotated[bool, typer.Option("--raw-target", help="A fit made here fits the raw property instead of its log (the default for scale-like properties), e.g. --raw-target.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Predict even with a reference kind the fits never saw (the output says so), e.g. --force.")] = False,
+    hf: Annotated[Optional[str], typer.Option("--hf", help="Read a Hugging Face hub model ORG/NAME (or ORG/NAME@REVISION) instead of a file, e.g. --hf timm/resnet18.a1_in1k.")] = None,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Also read pickle checkpoints, with torch.load(weights_only=True). Off: safetensors only.")] = False,
     as_json: AsJson = False,
 ) -> None:
     """Predict training-data properties of a model that is not in the catalog, from its first layer.
 
-    Without --fit or --target, every property that has a stored fit is predicted. Nothing is stored about
-    the model. Examples: zoo predict model.safetensors --arch resnet18 --reference timm --target sharpness;
-    zoo predict --hf timm/resnet18.a1_in1k --arch resnet18 --fit 3 --json
+    Each prediction comes with an interval (5th-95th percentile of the trees of all the fit's seeds) and an
+    applicability-domain verdict: "in domain", or "extrapolating" when the model's standardized features lie
+    farther from the fit's training set than 99% of the training set's own nearest-neighbour distances. The
+    delta is measured from the kind of reference the fits were trained on; another kind is refused unless
+    --force. Without --fit or --target, every property that has a stored fit is predicted. Nothing is stored
+    about the model. Examples: zoo predict model.safetensors --arch resnet18 --target sharpness;
+    zoo predict --hf timm/resnet18.a1_in1k --arch resnet18 --reference timm --fit 3 --json
     """
     from zoo.metamodel import predict_model
 
     if (model_file is None) == (hf is None):
         raise InvalidInput("give a model file or --hf ORG/NAME, not both and not neither")
     source, ref = ("hub", hf) if hf is not None else ("file", str(model_file))
-    with console.status(f"reading {ref}"):
-        result = predict_model(open_catalog(ctx), source, ref or "", arch, reference, fit_ids=fit or (), targets=target or (), allow_pickle=allow_pickle)
+    with status(f"reading {ref}"):
+        result = predict_model(open_catalog(ctx), source, ref or "", arch, reference, fit_ids=fit or (), targets=target or (),
+                               feature_set=feature_set, log_target=not raw_target, force=force, allow_pickle=allow_pickle)
     if as_json:
-        emit_json(asdict(result))
+        emit_json(asdict(result) | {"predictions": [asdict(p) | {"verdict": p.verdict} for p in result.predictions]})
         return
-    console.print(f"{result.arch} from {result.origin} (sha256 {result.file_sha256[:12]}), delta from {result.reference}")
+    say(f"{result.arch} from {result.origin} (sha256 {result.file_sha256[:12]}), delta from {result.reference}")
+    for text in result.notes:
+        note(text, "yellow")
     for p in result.predictions:
         if p.chosen == "new":
-            note(f"no fit of {p.target} was stored: fitted fit {p.fit_id} on the whole catalog (default settings)")
-    rows = [[p.target, p.value, p.fit_id, p.chosen, _fmt_r2(p.fit_r2_mean, p.fit_r2_std) + (" (log)" if p.r2_space == "log" else ""), p.feature_set]
+            note(f"no fit of {p.target} was stored: fitted fit {p.fit_id} on the whole catalog ({p.r2_space} target, split by {SPLIT_WORDS.get(p.fit_split, p.fit_split)})")
+    rows = [[p.target, f"{p.value:.4g}", f"{p.low:.4g} – {p.high:.4g}", p.verdict + ("" if p.domain_score is None else f" ({p.domain_score:.0f})"),
+             p.fit_id, p.chosen, _fmt_r2(p.fit_r2_mean, p.fit_r2_std) + (" (log)" if p.r2_space == "log" else ""), _fmt_score(p.fit_spearman), p.feature_set]
             for p in result.predictions]
-    emit_rows(["property", "predicted", "fit", "fit chosen", "fit test R²", "feature set"], rows, title="predicted training-data properties")
+    emit_rows(["property", "predicted", "5–95% of trees", "domain (percentile)", "fit", "fit chosen", "fit test R²", "fit ρ", "feature set"],
+              rows, title="predicted training-data properties")
+    if any(p.in_domain is False for p in result.predictions):
+        note("extrapolating: the model's features lie outside what the fit was trained on; treat those predictions as guesses", "yellow")
+
+
+# --- zoo evaluate ----------------------------------------------------------------------------------------
+
+
+def evaluate_command(
+    ctx: typer.Context,
+    target: Target,
+    arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
+    optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
+    epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
+    feature_set: FeatureSetOpt = "paper-v1",
+    raw_target: Annotated[bool, typer.Option("--raw-target", help="Fit and score the raw property instead of its log (the default), e.g. --raw-target.")] = False,
+    folds: Annotated[int, typer.Option("--folds", help="k of the grouped leave-variant-out axis (folds over base dataset × variant groups), e.g. --folds 5.")] = 5,
+    repeats: Annotated[int, typer.Option("--repeats", help="Forest seeds per cell, e.g. --repeats 3.")] = 3,
+    trees: Annotated[int, typer.Option("--trees", help="Trees per random forest (paper: 30), e.g. --trees 30.")] = 30,
+    seed: Annotated[int, typer.Option("--seed", help="First forest seed, and the seed of the fold assignment, e.g. --seed 0.")] = 0,
+    png: Annotated[Optional[Path], typer.Option("--png", help="Write the matrix as a heatmap of R² to this PNG, e.g. --png matrix.png.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """The generalization matrix: how well a meta-model transfers to what it never saw.
+
+    Rows hold out one architecture, one base dataset, one optimizer, one learning rate, one image size
+    (each when the selection has several) and k folds of base dataset × variant groups; each cell trains
+    on the rest and reports n_train, n_test, R² (log target unless --raw-target), R² on the log target
+    and Spearman ρ (means over seeds). Epoch-0 (reference) checkpoints are left out unless the epoch is
+    bounded. Nothing is stored. Examples: zoo evaluate --target sharpness --png matrix.png;
+    zoo evaluate --target noisiness --arch 'resnet*' --feature-set paper-v2 --json
+    """
+    from zoo.metamodel import evaluate_generalization
+
+    chosen, metric_wheres = _selection_with_metrics(None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial,
+                                                    epoch, min_epoch, max_epoch, where)
+    with status(f"fitting the generalization matrix for {target}"):
+        matrix = evaluate_generalization(open_catalog(ctx), target, chosen, feature_set=feature_set, log_target=not raw_target,
+                                         n_estimators=trees, repeats=repeats, folds=folds, seed=seed, metric_wheres=metric_wheres)
+    if png is not None:
+        from zoo.plots import write_matrix_figure
+
+        note(f"wrote {write_matrix_figure(matrix, png)}")
+    if as_json:
+        emit_json(asdict(matrix))
+        return
+    print_matrix(matrix)
+
+
+def print_matrix(matrix: Any) -> None:
+    """The matrix as a Rich table, one row per cell, with the selection and what was left out."""
+    rows = [[c.axis, c.held_out, c.n_train, c.n_test, _fmt_r2(c.r2, c.r2_std), _fmt_score(c.r2_log), _fmt_score(c.spearman), c.note]
+            for c in matrix.cells]
+    emit_rows(["held out", "value", "n_train", "n_test", f"R² ({matrix.r2_space})", "R² log", "Spearman ρ", "note"], rows,
+              title=f"generalization matrix: {matrix.target} from {matrix.feature_set}")
+    say(f"{matrix.n_checkpoints} checkpoints of {matrix.selection}; {matrix.repeats} seeds of {matrix.n_estimators} trees per cell"
+        + (f"; {matrix.n_reference_left_out} reference (epoch-0) checkpoints left out (--min-epoch 0 keeps them)" if matrix.n_reference_left_out else ""))
 
 
 # --- zoo show --------------------------------------------------------------------------------------------
