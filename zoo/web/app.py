@@ -92,11 +92,11 @@ def _with_query(request: Request, **changes: Any) -> str:
     return request.url.path + ("?" + urlencode(params) if params else "")
 
 
-def make_templates() -> Jinja2Templates:
+def make_templates(queue_refresh_s: float = QUEUE_REFRESH_S) -> Jinja2Templates:
     env = Environment(loader=PackageLoader("zoo.web", "templates"), autoescape=select_autoescape(default=True))
     env.filters["cell"] = cell
     env.globals["with_query"] = _with_query
-    env.globals["queue_refresh_s"] = QUEUE_REFRESH_S
+    env.globals["queue_refresh_s"] = queue_refresh_s
     return Jinja2Templates(env=env)
 
 
@@ -137,9 +137,9 @@ class ReadOnlyMiddleware:
 class ZooWeb:
     """Holds the catalog, the templates and the figure cache; its methods are the endpoints."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, queue_refresh_s: float = QUEUE_REFRESH_S) -> None:
         self.catalog = catalog
-        self.templates = make_templates()
+        self.templates = make_templates(queue_refresh_s)
         self.figures = figures.FigureCache()
 
     # rendering
@@ -272,9 +272,10 @@ def status_for(error: ZooError) -> int:
     return 400
 
 
-def create_app(catalog: Catalog) -> Starlette:
-    """The ASGI application serving ``catalog`` read-only."""
-    web = ZooWeb(catalog)
+def create_app(catalog: Catalog, *, queue_refresh_s: float = QUEUE_REFRESH_S) -> Starlette:
+    """The ASGI application serving ``catalog`` read-only; the overview's queue panel reloads every
+    ``queue_refresh_s`` seconds."""
+    web = ZooWeb(catalog, queue_refresh_s)
     routes = [
         Route("/", web.overview),
         Route("/queue", web.queue),
