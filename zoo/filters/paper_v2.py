@@ -7,10 +7,14 @@ one architecture or recipe mis-scales another. Here every shape metric is a rati
 * **scale-free**: unchanged when the bank is multiplied by ``s > 0`` (to rounding; tested at 1e-6),
 * **filter-count-free**: filters are combined by a norm-weighted mean ``(1/S) sum_i |f_i| m_i`` or by a
   ratio of sums over the bank, never by a sum, so N = 16 and N = 96 give comparable values,
-* **kernel-size-free** for a stationary pattern: every per-pixel quantity is a *mean* over the positions
-  where its stencil fits, never a sum over them, and frequencies are in cycles per pixel on one fixed grid.
-  A 3x3 crop of a smooth random field and a 16x16 crop of the same field give close values (the tolerance,
-  and why it cannot be zero, are in ``tests/filters/test_paper_v2.py``).
+* **kernel-size-free** for a stationary pattern, where the quantity allows it: every per-pixel quantity is
+  a *mean* over the positions where its stencil fits, never a sum over them, and the spectrum is built
+  from the same lags for every kernel, on one fixed grid of frequencies in cycles per pixel. A 3x3 crop of
+  a smooth random field and a 16x16 crop of the same field give close values for roughness, blur residual,
+  Laplacian, noise, colour and spectral features (tolerances, and why they cannot be zero, in
+  ``tests/filters/test_paper_v2.py``). Four features describe the crop itself and do depend on its size:
+  ``filter_norm_cv``, ``saturation_rms`` (min/max range), ``variance_fraction`` (a small crop's mean is a
+  larger share of it) and ``bregman_unit`` (TV denoising's border share falls with n).
 
 The size is not thrown away: ``log10_delta_rms`` carries it as one explicit feature. The delta relative to
 the reference weights would be a second one, but featurizing receives only the delta, so it is not here.
@@ -64,9 +68,9 @@ BAND_EDGES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, np.sqrt(0.5))
 """Edges of the radial frequency bands, in cycles per pixel: five up to Nyquist (0.5), then the corners."""
 BAND_NAMES = tuple(f"power_{round(100 * a):02d}_{round(100 * b):02d}" for a, b in zip(BAND_EDGES, BAND_EDGES[1:]))
 SPECTRUM_GRID = 32
-"""Each filter channel is zero-padded to ``SPECTRUM_GRID x SPECTRUM_GRID`` before its DFT, so every kernel
-size is sampled at the same frequencies ``k / 32`` cycles per pixel (the DFT of the padded kernel is its
-continuous spectrum, sampled)."""
+"""Spectra are evaluated at the frequencies ``k / 32`` cycles per pixel, the same grid for every kernel size."""
+MAX_LAG = 2
+"""Largest lag (pixels, per axis) of the autocovariance behind :func:`power_spectrum`: what a 3x3 kernel has."""
 SLOPE_RANGE = (1 / 16, 1 / 2)
 """Frequencies (cycles per pixel) over which :func:`power_spectrum` fits the spectral slope."""
 BREGMAN_UNIT_WEIGHT = 5.0
@@ -76,7 +80,6 @@ LOG10_FLOOR = -30.0
 """``log10_delta_rms`` of an all-zero bank."""
 
 _SPATIAL = (2, 3, 4)
-_SPECTRUM_IMAGES_PER_STEP = 64  # images per DFT step: its temporaries (~300 kB each) stay in cache
 _RED_GREEN = np.array([1.0, -1.0, 0.0]) / np.sqrt(2.0)
 _BLUE_YELLOW = np.array([1.0, 1.0, -2.0]) / np.sqrt(6.0)
 
@@ -203,6 +206,8 @@ def blur_residual(banks: np.ndarray) -> np.ndarray:
     channel is free of the border, where that comparison degenerates, while the RMS of the residual stays
     a per-pixel quantity. Scale-free; 0 for constant filters; white noise gives about 0.80 (sqrt(0.64)).
     """
+    if banks.shape[-1] < 3:
+        return np.zeros(len(banks))
     rows = (banks[..., :-2, :] + 2.0 * banks[..., 1:-1, :] + banks[..., 2:, :]) / 4.0
     blurred = (rows[..., :-2] + 2.0 * rows[..., 1:-1] + rows[..., 2:]) / 4.0
     residual = np.sqrt(np.square(banks[..., 1:-1, 1:-1] - blurred).mean(axis=_SPATIAL))
@@ -215,7 +220,7 @@ def variance_fraction(banks: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    float or ndarray (B,), in [0, 1]: norm-weighted mean of ``Var(f_i) / mean(f_i**2)``
+    float or ndarray (B,), in [0, 1], dimensionless: norm-weighted mean of ``Var(f_i) / mean(f_i**2)``
 
     Notes
     -----
@@ -306,6 +311,8 @@ def laplacian_energy_ratio(banks: np.ndarray) -> np.ndarray:
     square it is scale-free, and for a stationary pattern it is the spectrum's ``|2 pi k|^4``-weighted
     mean, the same at every kernel size. White noise gives 20.
     """
+    if banks.shape[-1] < 3:
+        return np.zeros(len(banks))
     centre = banks[..., 1:-1, 1:-1]
     laplacian = (
         banks[..., :-2, 1:-1] + banks[..., 2:, 1:-1] + banks[..., 1:-1, :-2] + banks[..., 1:-1, 2:] - 4.0 * centre
@@ -370,49 +377,52 @@ def colour_energy(banks: np.ndarray) -> np.ndarray:
     return np.stack([np.clip(_safe_divide(opponent, total), 0.0, 1.0), share], axis=1)
 
 
-@functools.lru_cache(maxsize=16)
-def _spectrum_operators(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Real DFT operators of the zero-padded grid for ``size``-pixel kernels.
+def _lags(size: int) -> list[tuple[int, int]]:
+    """Half-plane lags ``(dy, dx)`` up to :data:`MAX_LAG` (fewer for 2x2 kernels), ``(0, 0)`` first."""
+    reach = min(MAX_LAG, size - 1)
+    return [(dy, dx) for dy in range(reach + 1) for dx in range(-reach, reach + 1) if dy > 0 or dx >= 0]
 
-    Returns ``rows`` (2G, size), the cosines then the sines of the G row frequencies; ``cols`` (size, 2H),
-    the same for the H = G//2+1 column frequencies of a real DFT; ``multiplicity`` (G, H), 2 for columns
-    whose mirror image a real DFT does not store, else 1; and ``radius`` (G, H) in cycles per pixel.
-    G is :data:`SPECTRUM_GRID`, or the next power of two for larger kernels.
+
+def _autocovariance(banks: np.ndarray) -> np.ndarray:
+    """Per-lag mean products ``mean_p f(p) f(p + lag)`` over filters, channels and the pairs that fit, ``(B, lags)``.
+
+    Dividing each lag's sum by its own number of pairs makes the estimate unbiased for a stationary
+    pattern, whatever the kernel size.
     """
-    grid = max(SPECTRUM_GRID, 1 << (size - 1).bit_length())
-    freq_rows, freq_cols = np.fft.fftfreq(grid), np.fft.rfftfreq(grid)
-    phase_rows = 2 * np.pi * np.outer(freq_rows, np.arange(size))
-    phase_cols = 2 * np.pi * np.outer(freq_cols, np.arange(size))
-    rows = np.concatenate([np.cos(phase_rows), np.sin(phase_rows)])
-    cols = np.concatenate([np.cos(phase_cols), np.sin(phase_cols)]).T.copy()
-    multiplicity = np.full((grid, len(freq_cols)), 2.0)
-    multiplicity[:, 0] = 1.0
-    multiplicity[:, -1] = 1.0  # the Nyquist column (grid is even)
-    radius = np.hypot(freq_rows[:, None], freq_cols[None, :])
-    for array in (rows, cols, multiplicity, radius):
-        array.setflags(write=False)
-    return rows, cols, multiplicity, radius
+    size = banks.shape[-1]
+    columns = []
+    for dy, dx in _lags(size):
+        first = banks[..., : size - dy, max(0, -dx) : size - max(0, dx)]
+        second = banks[..., dy:, max(0, dx) : size - max(0, -dx)]
+        columns.append(np.einsum("bncij,bncij->b", first, second) / first[0].size)
+    return np.stack(columns, axis=1)
+
+
+@functools.lru_cache(maxsize=16)
+def _cosine_matrix(size: int) -> np.ndarray:
+    """``(lags, G*H)``: Bartlett-windowed cosine transform from half-plane lags to the fixed frequency grid."""
+    _, radius_rows, radius_cols = _frequency_grid()
+    reach = min(MAX_LAG, size - 1)
+    rows = []
+    for dy, dx in _lags(size):
+        window = (1 - abs(dx) / (reach + 1)) * (1 - abs(dy) / (reach + 1)) * (1 if dy == dx == 0 else 2)
+        phase = 2 * np.pi * (radius_rows[:, None] * dy + radius_cols[None, :] * dx)
+        rows.append(window * np.cos(phase).ravel())
+    matrix = np.array(rows)
+    matrix.setflags(write=False)
+    return matrix
+
+
+@functools.lru_cache(maxsize=1)
+def _frequency_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Radius (G*H,) of the half-plane grid ``k/G`` cycles per pixel, and its row and column frequencies."""
+    rows, cols = np.fft.fftfreq(SPECTRUM_GRID), np.fft.rfftfreq(SPECTRUM_GRID)
+    return np.hypot(rows[:, None], cols[None, :]).ravel(), rows, cols
 
 
 def _bank_power(banks: np.ndarray) -> np.ndarray:
-    """Power spectrum of each bank, summed over filters and channels: ``(B, G, H)``.
-
-    ``|F|^2 = (CC - SS)^2 + (CS + SC)^2`` with ``CC = cos_r f cos_c^T`` etc.; two large matrix products
-    for all images at once instead of one small complex product per image.
-    """
-    rows, cols, multiplicity, _ = _spectrum_operators(banks.shape[-1])
-    grid, half, size = rows.shape[0] // 2, cols.shape[1] // 2, banks.shape[-1]
-    images = banks.reshape(-1, size, size)
-    per_bank = banks.shape[1] * banks.shape[2]
-    power = np.zeros((len(images), grid, half))
-    for start in range(0, len(images), _SPECTRUM_IMAGES_PER_STEP):
-        part = images[start : start + _SPECTRUM_IMAGES_PER_STEP]
-        left = (rows @ part.transpose(1, 0, 2).reshape(size, -1)).reshape(2, -1, size)  # cos_r f, sin_r f
-        real = left[0] @ cols[:, :half] - left[1] @ cols[:, half:]
-        imaginary = left[0] @ cols[:, half:] + left[1] @ cols[:, :half]
-        power[start : start + len(part)] = (np.square(real) + np.square(imaginary)).reshape(grid, -1, half).transpose(1, 0, 2)
-    power = power.reshape(len(banks), per_bank, grid, half).sum(axis=1)
-    return power * multiplicity
+    """Power spectral density of each bank on the fixed half-plane grid, ``(B, G*H)``, >= 0."""
+    return np.maximum(_autocovariance(banks) @ _cosine_matrix(banks.shape[-1]), 0.0)
 
 
 @register_metric_group((*BAND_NAMES, "spectral_slope"), grayscale=True)
@@ -434,24 +444,28 @@ def power_spectrum(banks: np.ndarray) -> np.ndarray:
 
     Notes
     -----
-    Each channel is zero-padded to a 32 x 32 grid (larger kernels: the next power of two) before its DFT,
-    which samples the kernel's continuous spectrum at ``k/32`` cycles per pixel whatever its size: 3x3,
-    4x4, 7x7 and 16x16 kernels share the bands. A kernel of n pixels resolves frequencies only to about
-    ``1/n``, so a 3x3 kernel's bands are a blurred version of a 16x16 one's (see the tests' tolerance).
-    Fractions and slopes are ratios: free of scale and filter count. All-zero bank: fractions and slope 0.
+    The spectrum is the Bartlett-windowed cosine transform of the bank's autocovariance at lags up to
+    :data:`MAX_LAG` = 2 pixels per axis (the lags a 3x3 kernel has), each lag's products averaged over
+    the pixel pairs that fit (so unbiased for a stationary pattern), summed over filters and channels;
+    negative values of the estimate are set to 0. It is evaluated on the grid ``k/32`` cycles per pixel,
+    the same for every kernel. Using the same lags for every kernel size is what makes the bands of a 3x3
+    and a 16x16 crop of one pattern agree; the price is resolution: about 1/3 cycle per pixel for every
+    kernel (a 16x16 kernel's full DFT would resolve 1/16, but a 3x3 one's cannot, and the bands must mean
+    the same thing on both). 2x2 kernels use lags up to 1. Fractions and slopes are ratios: free of scale
+    and filter count. All-zero bank: fractions and slope 0.
     """
-    power = _bank_power(banks).reshape(len(banks), -1)
-    bands = power @ _band_matrix(banks.shape[-1])
+    power = _bank_power(banks)
+    bands = power @ _band_matrix()
     fractions = _safe_divide(bands, bands.sum(axis=1, keepdims=True))
-    return np.concatenate([fractions, _slope(power @ _annulus_matrix(banks.shape[-1]))[:, None]], axis=1)
+    return np.concatenate([fractions, _slope(power @ _annulus_matrix())[:, None]], axis=1)
 
 
-@functools.lru_cache(maxsize=16)
-def _band_matrix(size: int) -> np.ndarray:
-    """``(G*H, bands)`` 0/1 matrix: which band of :data:`BAND_EDGES` each spectrum sample falls in."""
-    radius = _spectrum_operators(size)[3].ravel()
+@functools.lru_cache(maxsize=1)
+def _band_matrix() -> np.ndarray:
+    """``(G*H, bands)``: which band of :data:`BAND_EDGES` each sample falls in, times its multiplicity."""
+    radius = _frequency_grid()[0]
     band = np.clip(np.searchsorted(BAND_EDGES, radius, side="right") - 1, 0, len(BAND_NAMES) - 1)
-    return (band[:, None] == np.arange(len(BAND_NAMES))).astype(np.float64)
+    return (band[:, None] == np.arange(len(BAND_NAMES))) * _multiplicity()[:, None]
 
 
 def _annulus_edges() -> np.ndarray:
@@ -459,14 +473,20 @@ def _annulus_edges() -> np.ndarray:
     return np.arange(SLOPE_RANGE[0], SLOPE_RANGE[1] + step / 2, step)
 
 
-@functools.lru_cache(maxsize=16)
-def _annulus_matrix(size: int) -> np.ndarray:
+def _multiplicity() -> np.ndarray:
+    """2 for the half-plane samples whose mirror image is not on the grid, else 1 (first and Nyquist column)."""
+    multiplicity = np.full((SPECTRUM_GRID, SPECTRUM_GRID // 2 + 1), 2.0)
+    multiplicity[:, [0, -1]] = 1.0
+    return multiplicity.ravel()
+
+
+@functools.lru_cache(maxsize=1)
+def _annulus_matrix() -> np.ndarray:
     """``(G*H, annuli)``: ``power @ it`` is the mean power density in each annulus of width 1/32."""
-    _, _, multiplicity, radius = _spectrum_operators(size)
     edges = _annulus_edges()
-    annulus = np.searchsorted(edges, radius.ravel(), side="right") - 1
-    member = (annulus[:, None] == np.arange(len(edges) - 1)).astype(np.float64)
-    return member / (multiplicity.ravel() @ member)  # every annulus holds samples on a 32-point grid
+    annulus = np.searchsorted(edges, _frequency_grid()[0], side="right") - 1
+    member = (annulus[:, None] == np.arange(len(edges) - 1)) * _multiplicity()[:, None]
+    return member / member.sum(axis=0)
 
 
 def _slope(density: np.ndarray) -> np.ndarray:
