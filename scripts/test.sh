@@ -11,6 +11,17 @@ if [ -z "${ZOO_TEST_POSTGRES_URL:-}" ]; then
         echo "note: no PostgreSQL at 127.0.0.1:5432; the Postgres variants of the database tests will be skipped" >&2
     fi
 fi
+# The browser tests (tests/web) drive the system's Chromium (Playwright comes with the dev extras); install
+# it when missing and we may (root with apt-get), otherwise they are skipped with the reason.
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing chromium for the browser tests ..." >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+            || echo "note: could not install chromium; the browser tests will be skipped" >&2
+    else
+        echo "note: no /usr/bin/chromium (apt-get install chromium); the browser tests will be skipped" >&2
+    fi
+fi
 # Two test processes on two cores: keep each to one BLAS/torch thread.
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1
 exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
