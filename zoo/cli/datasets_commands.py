@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.text import Text
 
 from zoo.cli.options import AsJson, parse_assignments
 from zoo.cli.progress import make_progress
-from zoo.cli.render import console, emit_json, emit_rows
+from zoo.cli.render import console, emit_json, emit_rows, say
 from zoo.cli.state import open_catalog
 from zoo.datasets import DEFAULT_SAMPLES, add_dataset, get_dataset, list_datasets, measure_dataset, preview_dataset
 
@@ -46,7 +47,7 @@ def add_command(
     console.print(f"{'added' if created else 'already registered:'} {name}: {dataset.n_images} images, "
                   f"{dataset.n_classes} classes, {len(dataset.variants)} variants")
     for path, reason in dataset.skipped:
-        console.print(f"[yellow]skipped[/] {path}: {reason}")
+        say(Text.assemble(("skipped", "yellow"), f" {path}: {reason}"))
     if measure:
         _measure(catalog, name, samples)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from zoo import __version__
 from zoo.cli import analysis_commands, datasets_commands, db_commands, ingest_commands
-from zoo.cli.render import err_console
+from zoo.cli.render import print_error
 from zoo.cli.report_command import report_command
 from zoo.cli.serve_command import serve_command
 from zoo.cli.sql_command import sql_command
@@ -26,7 +25,7 @@ class ZooGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except ZooError as error:
-            err_console.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            print_error(str(error))
             raise typer.Exit(code=1) from None
 
 
