@@ -65,17 +65,33 @@ def read_external(source: str, ref: str, arch: str, reference: str, *, allow_pic
     return ExternalModel(source, arch, origin, revision, path, sha, learned, resolved)
 
 
-def check_labels(labels: Mapping[str, float]) -> dict[str, float]:
-    """Validate ``--property NAME=VALUE`` ground truth against the known image properties."""
+def check_labels(labels: Mapping[str, object]) -> dict[str, float]:
+    """Validate ``--property NAME=VALUE`` ground truth: known image properties with finite numeric values.
+
+    Values may be numbers or the text given on the command line (``"0.01"``); anything else, such as
+    ``sharpness=abc``, ``sharpness=inf`` or ``sharpness=true``, is refused naming the property and value.
+    """
     from zoo.images.properties import OBJECT_SCALE, property_names
 
     valid = set(property_names()) | {OBJECT_SCALE}
     unknown = sorted(set(labels) - valid)
     if unknown:
         raise InvalidInput(f"unknown property {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
-    if not all(np.isfinite(v) for v in labels.values()):
-        raise InvalidInput("property values must be finite numbers")
-    return dict(labels)
+    return {name: _label_value(name, value) for name, value in labels.items()}
+
+
+def _label_value(name: str, value: object) -> float:
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+    if number is None or not np.isfinite(number):
+        raise InvalidInput(f"--property {name}={value}: the value must be a finite number, e.g. {name}=0.01")
+    return number
 
 
 def ingest_external(

@@ -12,7 +12,8 @@ Syntax of the text form
   file), ``trial``, ``epoch``, ``min_epoch``, ``max_epoch``.
 * Alternatives: ``arch=resnet18|resnet50`` or, equivalently, the key repeated (``arch=resnet18,arch=resnet50``);
   a checkpoint matches when any alternative matches. Different keys must all match.
-  ``epoch``, ``min_epoch`` and ``max_epoch`` take one number each (inclusive bounds).
+  ``epoch``, ``min_epoch`` and ``max_epoch`` take one number each (inclusive bounds). Trials and epochs are
+  whole numbers from 0 to 2**31-1 (:data:`INT32_MAX`); anything else is refused with the key's name.
 * Name values are globs: ``*`` matches any run of characters, ``?`` exactly one; every other character
   is literal (``_``, ``%``, ``[`` included). Matching is case-sensitive on SQLite and Postgres alike.
 * ``COLUMN OP NUMBER`` compares a numeric column of the ``checkpoint_features`` view, with OP one of
@@ -111,12 +112,27 @@ def _number(text: str, what: str) -> float:
     return value
 
 
+INT32_MAX = 2**31 - 1
+"""Largest value of the catalog's INTEGER columns (PostgreSQL ``integer``; SQLite would take 2**63-1)."""
+
+
 def _integer(text: str | int, what: str) -> int:
     if isinstance(text, int) and not isinstance(text, bool):
-        return text
+        return bounded_int(text, what)
     if isinstance(text, str) and re.fullmatch(r"\s*-?\d+\s*", text):
-        return int(text)
+        return bounded_int(int(text), what)
     raise InvalidInput(f"{what}: {text!r} is not a whole number")
+
+
+def bounded_int(value: int, what: str, low: int = 0, high: int = INT32_MAX) -> int:
+    """``value`` if ``low <= value <= high``, else :class:`InvalidInput` naming ``what`` (an option or key).
+
+    Epochs, trials, limits and offsets are checked here before they reach SQL, where a number beyond the
+    column type fails deep in the driver (``OverflowError`` on SQLite, ``DataError`` on PostgreSQL).
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+    return value
 
 
 def parse_where(text: str) -> Where:

@@ -20,9 +20,10 @@ from zoo import queue
 from zoo.catalog import Catalog
 from zoo.cli.options import AsCsv, AsJson, parse_assignments
 from zoo.cli.progress import RunProgress, make_progress
-from zoo.cli.render import console, emit_json, emit_rows, note
+from zoo.cli.render import console, emit_json, emit_rows, note, status
 from zoo.cli.state import open_catalog, state
 from zoo.errors import InvalidInput
+from zoo.selection import bounded_int
 
 Device = Annotated[Optional[str], typer.Option(help="Training device: cpu, cuda, cuda:1 ... Default: CUDA when available.")]
 Grace = Annotated[float, typer.Option(help="Seconds without a heartbeat after which a running run is re-queued.")]
@@ -117,7 +118,7 @@ def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueu
     grid, path = _grid(grid_ref)
     if keep_weights:
         grid = replace(grid, keep_weights=True)
-    with console.status(f"registering and measuring the datasets of grid {grid.name} ({path})"):
+    with status(f"registering and measuring the datasets of grid {grid.name} ({path})"):
         result = enqueue_grid(catalog, grid, n_samples=samples)
     console.print(f"grid {grid.name}: {result.added} runs queued, {result.existing} already known")
     if enqueue_only:
@@ -134,12 +135,12 @@ def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueu
 
 
 def _ingest_external(catalog: Catalog, source: str, ref: str, arch: str | None, reference: str, properties: list[str], allow_pickle: bool, keep_weights: bool) -> None:
-    from ingest.external import ingest_external, read_external
+    from ingest.external import check_labels, ingest_external, read_external
 
     if not arch:
         raise InvalidInput("--arch is required with --hf / --checkpoint (the timm architecture name, e.g. resnet18)")
-    labels = {k: float(v) for k, v in parse_assignments(properties).items()}  # type: ignore[arg-type]
-    with console.status(f"reading {ref}"):
+    labels = check_labels(parse_assignments(properties))
+    with status(f"reading {ref}"):
         model = read_external(source, ref, arch, reference, allow_pickle=allow_pickle)
         checkpoint_id, created = ingest_external(catalog, model, labels=labels, keep_weights=keep_weights)
     verb = "catalogued" if created else "already catalogued:"
@@ -227,7 +228,7 @@ RUN_COLUMNS = ("id", "status", "arch", "optimizer", "trial", "attempts", "worker
 def runs_command(
     ctx: typer.Context,
     status: Annotated[Optional[str], typer.Option(help="Only runs with this status: queued, running, done, failed.")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Most runs to list.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Most runs to list, e.g. --limit 20.")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Queue every failed run again with a fresh attempt budget.")] = False,
     as_json: AsJson = False,
     as_csv: AsCsv = False,
@@ -236,6 +237,8 @@ def runs_command(
 
     Example: zoo runs --status failed
     """
+    if limit is not None:
+        bounded_int(limit, "--limit")
     catalog = open_catalog(ctx)
     if retry_failed:
         console.print(f"re-queued {queue.retry_failed(catalog)} failed runs")
