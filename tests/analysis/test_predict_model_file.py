@@ -61,6 +61,7 @@ def test_a_target_without_a_fit_gets_one_made_on_the_whole_catalog(zoo_env: dict
     with _open(zoo_env) as catalog:
         [made] = list_fits(catalog)
         assert made.train_selection == "all" and made.test_fraction == 0.25 and made.n_estimators == 30
+        assert made.split == "variant" and made.log_target  # scale-like targets are fitted on the log for prediction
 
 
 @pytest.mark.parametrize(
@@ -76,3 +77,67 @@ def test_a_target_without_a_fit_gets_one_made_on_the_whole_catalog(zoo_env: dict
 def test_predict_refuses_bad_requests_before_reading_any_model(zoo_env: dict[str, str], args: tuple[str, ...], message: str) -> None:
     result = run_zoo("predict", *args, expect=1)
     assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.fixture
+def far_model_file(tmp_path: Path) -> Path:
+    """A resnet18 whose first layer moved 1000 times farther from its random:0 start than any catalog delta."""
+    import safetensors.torch
+    import torch
+
+    from ingest.weights import random_init_model
+
+    model = random_init_model("resnet18", 0, num_classes=10)
+    with torch.no_grad():
+        model.conv1.weight += 10.0 * torch.randn(model.conv1.weight.shape, generator=torch.Generator().manual_seed(1))
+    path = tmp_path / "far.safetensors"
+    safetensors.torch.save_file(model.state_dict(), str(path))
+    return path
+
+
+def _stored_fit(env: dict[str, str]) -> int:
+    with _open(env) as catalog:
+        build_catalog(catalog, n_variants=6, trials=2, epochs=2, n_external=0)
+        return fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)),
+                              n_estimators=5, repeats=2, log_target=True).id  # type: ignore[return-value]
+
+
+def test_a_model_far_outside_the_catalog_is_flagged_extrapolating(zoo_env: dict[str, str], far_model_file: Path) -> None:
+    fit = _stored_fit(zoo_env)
+    data = json.loads(run_zoo("predict", str(far_model_file), "--arch", "resnet18", "--fit", str(fit), "--json").stdout)
+    [p] = data["predictions"]
+    assert data["reference"] == "random:resnet18:seed=0" and data["reference_kind"] == "random"  # the fit's kind, by default
+    assert p["in_domain"] is False and p["domain_score"] == 100.0 and p["verdict"] == "extrapolating"
+    assert p["low"] <= p["high"]
+    table = run_zoo("predict", str(far_model_file), "--arch", "resnet18", "--fit", str(fit))
+    assert "extrapolating" in table.output and "initialisation" in table.output
+
+
+def test_a_model_inside_the_catalog_is_in_domain_and_gets_an_interval(catalog: Catalog) -> None:
+    build_catalog(catalog, n_variants=6, trials=2, epochs=3, n_external=0)
+    fit = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)), n_estimators=5, repeats=2, log_target=True)
+    from zoo.metamodel import load_feature_matrix, predict_from_features
+
+    _, _, X, y, _ = load_feature_matrix(catalog, Selection(archs=("resnet18",)), "sharpness")
+    inside = predict_from_features(catalog, fit.id, X)  # type: ignore[arg-type]
+    assert np.mean([p.in_domain for p in inside]) >= 0.9  # another architecture's checkpoints, same kind of deltas
+    assert all(p.low <= p.high and p.domain_score is not None for p in inside)
+    assert np.mean([p.low <= p.value <= p.high for p in inside]) >= 0.9  # the trees' mean sits inside their 5-95% spread
+    outside = predict_from_features(catalog, fit.id, X[:4] * 1e3)  # type: ignore[arg-type]
+    assert not any(p.in_domain for p in outside) and all(p.domain_score == 100.0 for p in outside)
+
+
+def test_a_reference_kind_the_fit_never_saw_is_refused_unless_forced(zoo_env: dict[str, str], model_file: Path, tmp_path: Path) -> None:
+    import safetensors.torch
+
+    from ingest.weights import random_init_model
+
+    fit = _stored_fit(zoo_env)
+    start = tmp_path / "start.safetensors"
+    safetensors.torch.save_file(random_init_model("resnet18", 5, num_classes=10).state_dict(), str(start))
+    refused = run_zoo("predict", str(model_file), "--arch", "resnet18", "--fit", str(fit), "--reference", f"file:{start}", expect=1)
+    assert "random references, not file" in refused.output and "--force" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
+    forced = json.loads(run_zoo("predict", str(model_file), "--arch", "resnet18", "--fit", str(fit), "--reference", f"file:{start}",
+                                "--force", "--json").stdout)
+    assert forced["forced"] is True and forced["reference_kind"] == "file" and any("--force" in n for n in forced["notes"])

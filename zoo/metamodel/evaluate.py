@@ -192,13 +192,13 @@ def evaluate_generalization(
         raise InvalidInput(f"a log target needs positive {target}; {int((rows.y <= 0).sum())} checkpoints have {target} <= 0 (use --raw-target)")
     seeds = tuple(seed + i for i in range(repeats))
     holdouts = _holdouts(rows, folds, seed)
-    cells, folds = [], []
+    cells, fold_predictions = [], []
     for axis, label, mask in holdouts:
         cell, predicted = _cell(axis, label, rows, mask, n_estimators, seeds, log_target, seed)
         cells.append(cell)
         if axis == POOLED_AXIS:
-            folds.append((mask, predicted))
-    pooled = _pooled(rows, folds, log_target, seed)
+            fold_predictions.append((mask, predicted))
+    pooled = _pooled(rows, fold_predictions, log_target, seed)
     cells += [pooled] if pooled is not None else []
     axes = tuple(dict.fromkeys(cell.axis for cell in cells))
     return GeneralizationMatrix(target, fs.key, describe(selection, metric_wheres), log_target, "log" if log_target else "raw",
