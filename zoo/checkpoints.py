@@ -58,10 +58,14 @@ def get_tensor(session: Session, tensor_id: int) -> np.ndarray:
 
 
 def decode_tensor(data: bytes, shape: Sequence[int], sha: str, tensor_id: int) -> np.ndarray:
-    array = np.frombuffer(data, dtype=STORED_DTYPE).reshape(shape)
-    if tensor_sha256(array) != sha:
+    """The stored bytes as a float32 array of ``shape``, after checking they still hash to ``sha``.
+
+    A row whose bytes were altered, truncated or extended fails the same way, with :class:`IntegrityError`.
+    """
+    expected = STORED_DTYPE.itemsize * int(np.prod(shape, dtype=np.int64))
+    if data is None or len(data) != expected or tensor_sha256(np.frombuffer(data, dtype=STORED_DTYPE).reshape(shape)) != sha:
         raise IntegrityError(f"tensor {tensor_id} is corrupt: its bytes no longer match its sha256")
-    return array.astype(np.float32)
+    return np.frombuffer(data, dtype=STORED_DTYPE).reshape(shape).astype(np.float32)
 
 
 @dataclass(frozen=True)

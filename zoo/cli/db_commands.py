@@ -10,7 +10,7 @@ import typer
 from zoo.cli.options import AsJson
 from zoo.cli.render import console
 from zoo.cli.state import open_catalog
-from zoo.db.schema import current_revision, head_revision, upgrade
+from zoo.db.schema import current_revision, head_revision, schema_status, upgrade
 
 app = typer.Typer(help="Create, upgrade and inspect the catalog's schema (Alembic migrations).", no_args_is_help=True)
 
@@ -39,7 +39,7 @@ def current_command(ctx: typer.Context) -> None:
     """
     catalog = open_catalog(ctx, check_schema=False)
     current, head = current_revision(catalog.engine), head_revision()
-    status = "up to date" if current == head else "run `zoo db upgrade`" if current else "empty"
+    status = schema_status(current)
     console.print(f"{catalog.url}: revision {current or '—'} (head {head}; {status})")
 
 

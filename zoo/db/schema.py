@@ -57,6 +57,29 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+NEWER_ZOO = "written by a newer zoo; upgrade zoo"
+
+
+def is_newer(revision: str | None) -> bool:
+    """True when ``revision`` is none of this zoo's migrations: a newer zoo wrote the catalog."""
+    return revision is not None and revision not in known_revisions()
+
+
+def refuse_unknown_revision(revision: str | None) -> None:
+    """Raise :class:`DatabaseError` for a catalog at a revision this zoo does not know (a newer zoo's)."""
+    if is_newer(revision):
+        raise DatabaseError(f"the catalog is at schema revision {revision}, which this zoo does not know: {NEWER_ZOO}")
+
+
+def schema_status(revision: str | None) -> str:
+    """How a catalog at ``revision`` stands against this zoo, in words (``zoo db current``)."""
+    if revision is None:
+        return "empty"
+    if is_newer(revision):
+        return NEWER_ZOO
+    return "up to date" if revision == head_revision() else "run `zoo db upgrade`"
+
+
 def _has_foreign_tables(engine: Engine) -> bool:
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
     return bool(tables)
@@ -76,11 +99,7 @@ def ensure_schema(engine: Engine) -> None:
             )
         upgrade(engine)
         return
-    if current not in known_revisions():
-        raise DatabaseError(
-            f"the catalog is at schema revision {current}, which this zoo does not know "
-            "(it was written by a newer zoo); upgrade zoo"
-        )
+    refuse_unknown_revision(current)
     raise SchemaOutOfDate(
         f"the catalog schema is at revision {current} but this zoo needs {head}; run `zoo db upgrade`"
     )
@@ -110,8 +129,12 @@ def _migration_connection(engine: Engine) -> Iterator[Connection]:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the catalog up to ``revision`` in one transaction (SQLite and Postgres both have transactional DDL)."""
+    """Migrate the catalog up to ``revision`` in one transaction (SQLite and Postgres both have transactional DDL).
+
+    A catalog at a revision this zoo does not know (written by a newer zoo) is refused, not touched.
+    """
     with _migration_connection(engine) as conn:
+        refuse_unknown_revision(MigrationContext.configure(conn).get_current_revision())
         command.upgrade(alembic_config(conn), revision)
 
 
