@@ -1,12 +1,13 @@
 """Crash-safe file writes: a temp file in the target folder, fsync, rename, fsync the folder.
 
-A reader (or a crash) sees either the previous file or the complete new one, never a partial write.
+A reader (or a crash) sees either the previous file or the complete new one, never a partial write. The file
+gets the mode a plain ``open()`` would give it (``0o666`` less the umask), not a temp file's private ``0o600``.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -24,12 +25,25 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _create_temp(folder: Path) -> tuple[int, str]:
+    """A new, empty temp file in ``folder``, opened for writing with mode ``0o666`` so the kernel applies the
+    umask (and any default ACL) exactly as for ``open(path, "wb")``; ``tempfile.mkstemp`` would force 0o600."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        temp = str(folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}")
+        try:
+            return os.open(temp, flags, 0o666), temp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {folder}")
+
+
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(handle)`` on a temp file beside ``path``, fsync it, rename it over ``path``."""
     target = Path(path)
     if not target.parent.is_dir():
         raise InvalidInput(f"folder {str(target.parent)!r} does not exist; create it before writing {target.name}")
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
+    fd, temp = _create_temp(target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
