@@ -7,6 +7,13 @@ Rows (test R² mean ± std over seeds, random forests of 30 trees on the paper-v
   held-out one (ConvNeXt-Tiny when the catalog has it, as in the paper);
 * the same resnet50 → resnet18 sharpness and noisiness fits on the log of the target, marked as such.
 
+Raw rows follow the paper: R² on the property itself, dominated by the largest values (for sharpness and
+noisiness, the noise variants). Log rows score the logarithm, so every order of magnitude counts alike.
+
+Beside Table 1 the report gives the generalization matrix (:mod:`zoo.metamodel.evaluate`) for sharpness
+and noisiness on the log target: leave one architecture, base dataset, optimizer, learning rate or image
+size out, and k folds of base dataset × variant groups, each row explained in words.
+
 Only trained checkpoints count (``min_epoch=1``): an epoch-0 snapshot is the reference itself, with a
 zero delta. The report writes ``report.md`` (table, grids, software versions), the Figure 3 filters of a
 ResNet-50 and a Figure 4 plot per row to a folder.
@@ -28,7 +35,8 @@ from zoo.catalog import Catalog
 from zoo.db.models import Grid
 from zoo.errors import InvalidInput, ZooError
 from zoo.files import write_atomically
-from zoo.metamodel import FitResult, fit_meta_model
+from zoo.filters import DEFAULT_FEATURE_SET, get_feature_set
+from zoo.metamodel import AXES, FitResult, GeneralizationMatrix, evaluate_generalization, fit_meta_model
 from zoo.selection import CHECKPOINT_FEATURES, Selection
 
 TRAIN_ARCH, TEST_ARCH, PREFERRED_HELD_OUT = "resnet50", "resnet18", "convnext_tiny"
@@ -105,15 +113,38 @@ def _row(experiment: Experiment, result: FitResult | None, note: str = "") -> Re
     )
 
 
+MATRIX_TARGETS = ("sharpness", "noisiness")
+MATRIX_REPEATS = 3
+
+
 @dataclass(frozen=True)
 class Report:
     rows: tuple[ReportRow, ...]
     results: tuple[FitResult | None, ...]
     archs: tuple[str, ...]
+    feature_set: str = DEFAULT_FEATURE_SET
+    matrices: tuple[GeneralizationMatrix, ...] = ()
+    matrix_notes: tuple[str, ...] = ()
 
 
-def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, seed: int = 0, store: bool = True) -> Report:
-    """Fit every Table 1 experiment the catalog can support; rows it cannot fit say why."""
+def build_matrices(catalog: Catalog, *, feature_set: str, n_estimators: int, seed: int,
+                   targets: tuple[str, ...] = MATRIX_TARGETS) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
+    """The generalization matrix of each target on trained checkpoints (log target); targets it cannot fit say why."""
+    matrices, notes = [], []
+    for target in targets:
+        try:
+            matrices.append(evaluate_generalization(catalog, target, Selection(min_epoch=1), feature_set=feature_set,
+                                                    n_estimators=n_estimators, repeats=MATRIX_REPEATS, seed=seed))
+        except ZooError as error:
+            notes.append(f"{target}: {error}")
+    return tuple(matrices), tuple(notes)
+
+
+def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, seed: int = 0, store: bool = True,
+                 feature_set: str = DEFAULT_FEATURE_SET, matrix: bool = True) -> Report:
+    """Fit every Table 1 experiment the catalog can support (rows it cannot fit say why), and the
+    generalization matrices unless ``matrix=False``."""
+    feature_set = get_feature_set(feature_set).key
     archs = catalog_archs(catalog)
     if not archs:
         raise InvalidInput("the catalog has no trained checkpoints yet; run `zoo ingest --run-grid` first")
@@ -122,7 +153,7 @@ def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, 
         try:
             result = fit_meta_model(
                 catalog, experiment.target, experiment.train, experiment.test, n_estimators=n_estimators,
-                repeats=repeats, log_target=experiment.log_target, seed=seed, store=store,
+                repeats=repeats, log_target=experiment.log_target, seed=seed, store=store, feature_set=feature_set,
                 label=f"report: {experiment.experiment}, {experiment.target}" + (" (log)" if experiment.log_target else ""),
             )
         except ZooError as error:  # e.g. no object_scale ground truth, or an architecture missing
@@ -131,7 +162,8 @@ def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, 
             continue
         rows.append(_row(experiment, result))
         results.append(result)
-    return Report(tuple(rows), tuple(results), tuple(archs))
+    matrices, notes = build_matrices(catalog, feature_set=feature_set, n_estimators=n_estimators, seed=seed) if matrix else ((), ())
+    return Report(tuple(rows), tuple(results), tuple(archs), feature_set, matrices, notes)
 
 
 def software_versions() -> dict[str, str]:
@@ -153,6 +185,22 @@ def markdown_table(rows: tuple[ReportRow, ...]) -> str:
     for row in rows:
         r2 = _r2(row) if not row.note else f"not fitted: {row.note}"
         lines.append(f"| {row.experiment} | {row.target} | {row.space} target | {row.n_train} | {row.n_test} | {r2} | {row.paper or '—'} |")
+    return "\n".join(lines)
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def matrix_markdown(matrix: GeneralizationMatrix) -> str:
+    """One generalization matrix as a markdown table, then what each of its rows measures, in words."""
+    lines = [f"| Held out | Value | Training samples | Testing samples | R² ({matrix.r2_space}) | R² log | Spearman ρ |",
+             "|---|---|---|---|---|---|---|"]
+    for cell in matrix.cells:
+        r2 = "—" if cell.r2 is None else f"{cell.r2:.3f} ± {cell.r2_std or 0:.3f}"
+        lines.append(f"| {cell.axis} | {cell.held_out} | {cell.n_train} | {cell.n_test} | {r2}{' (' + cell.note + ')' if cell.note else ''} "
+                     f"| {_score(cell.r2_log)} | {_score(cell.spearman)} |")
+    lines += ["", "What each row measures:", ""] + [f"- **{axis}**: {AXES[axis][1]}." for axis in matrix.axes]
     return "\n".join(lines)
 
 
@@ -189,22 +237,35 @@ def write_report(catalog: Catalog, report: Report, folder: str | Path) -> list[P
         if result is not None:
             name = f"figure4-{index}-{row.target}-{row.space}.png"
             written.append(write_fit_figure(result, folder / name))
+    from zoo.plots import write_matrix_figure
+
+    for matrix in report.matrices:
+        written.append(write_matrix_figure(matrix, folder / f"matrix-{matrix.target}.png"))
     written.append(_write_text(folder / "report.json", json.dumps(report_json(report), indent=2)))
     written.append(_write_text(folder / "report.md", _markdown(catalog, report, checkpoint, written)))
     return written
 
 
 def report_json(report: Report) -> dict[str, Any]:
-    return {"rows": [asdict(row) for row in report.rows], "archs": list(report.archs)}
+    return {"rows": [asdict(row) for row in report.rows], "archs": list(report.archs), "feature_set": report.feature_set,
+            "matrices": [asdict(m) for m in report.matrices], "matrix_notes": list(report.matrix_notes)}
 
 
 def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures: list[Path]) -> str:
     parts = [
         "# zoo report", "", f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} from `{catalog.url}`.", "",
-        "Random forests (30 trees) on the paper-v1 first-layer metric vectors of trained checkpoints (epoch ≥ 1); "
-        "R² on the test selection, mean ± std over seeds. `raw target` rows follow the paper; `log target` rows fit "
-        "and score the logarithm of the property.", "", markdown_table(report.rows), "", "## Figures", "",
+        f"Random forests (30 trees) on the {report.feature_set} first-layer metric vectors of trained checkpoints (epoch ≥ 1); "
+        "R² on the test selection, mean ± std over seeds. `raw target` rows follow the paper and are dominated by the "
+        "largest values of the property (for sharpness and noisiness: the noise variants); `log target` rows fit and score "
+        "the logarithm of the property, so every order of magnitude counts alike.", "", markdown_table(report.rows), "",
     ]
+    for matrix in report.matrices:
+        parts += [f"## Generalization matrix: {matrix.target}", "",
+                  f"{matrix.n_checkpoints} trained checkpoints, {matrix.r2_space} target, {matrix.repeats} seeds of "
+                  f"{matrix.n_estimators} trees per cell (`zoo evaluate --target {matrix.target} --feature-set {matrix.feature_set}`).", "",
+                  matrix_markdown(matrix), ""]
+    parts += [f"- generalization matrix not fitted for {note}" for note in report.matrix_notes]
+    parts += ["", "## Figures", ""]
     parts += [f"![{p.stem}]({p.name})" for p in figures if p.suffix == ".png"]
     if checkpoint is not None:
         parts += ["", f"Figure 3 shows checkpoint {checkpoint}: reference, learned and delta filters."]

@@ -11,7 +11,7 @@ import typer
 from clirunner import run_zoo
 from zoo.cli.main import app
 
-COMMANDS = ("query", "fit", "fits", "predict", "show")
+COMMANDS = ("query", "fit", "fits", "predict", "show", "evaluate")
 
 
 @pytest.mark.parametrize("name", COMMANDS)

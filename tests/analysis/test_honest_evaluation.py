@@ -169,3 +169,16 @@ def test_query_cli_takes_a_feature_set_and_its_metrics_in_where(zoo_env: dict[st
     rows = json.loads(run_zoo("query", "--feature-set", key, "--where", f"{metric}>-1e300", "--min-epoch", "1", "--limit", "0", "--json").stdout)
     assert len(rows) == 16 and metric in rows[0]
     assert "not a metric" not in run_zoo("query", "--feature-set", key, "--limit", "1").output
+
+
+def test_report_adds_the_generalization_matrices_and_explains_each_row(catalog: Catalog, tmp_path: Path) -> None:
+    from zoo.report import build_report, write_report
+
+    build_catalog(catalog, n_variants=8)
+    report = build_report(catalog, repeats=1, n_estimators=5, store=False)
+    assert [m.target for m in report.matrices] == ["sharpness", "noisiness"] and report.feature_set == "paper-v1"
+    written = {p.name for p in write_report(catalog, report, tmp_path)}
+    assert {"matrix-sharpness.png", "matrix-noisiness.png"} <= written
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Generalization matrix: sharpness" in markdown and "| architecture | resnet18 |" in markdown
+    assert "transfer to an unseen network" in markdown and "the noise variants" in markdown
