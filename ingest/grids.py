@@ -36,7 +36,10 @@ def enqueue_grid(
     for spec in grid.datasets:
         if progress is not None:
             progress(f"dataset {spec.name}")
-        dataset, _ = add_dataset(catalog, spec.name, spec.source, spec.params, image_size=grid.image_size, seed=spec.seed)
+        dataset, _ = add_dataset(
+            catalog, spec.name, spec.source, spec.params, image_size=grid.dataset_image_size(spec), seed=spec.seed,
+            noise=grid.dataset_noise(spec),
+        )
         measure_dataset(catalog, spec.name, n_samples=n_samples)
         datasets[spec.name] = dataset
     names = {spec.name: _variant_names(spec, datasets[spec.name]) for spec in grid.datasets}
