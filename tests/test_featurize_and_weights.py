@@ -13,7 +13,7 @@ from gridfiles import write_grid
 from ingest.grids import enqueue_grid
 from ingest.worker import WorkerOptions, work
 from zoo.catalog import Catalog
-from zoo.checkpoints import get_tensor
+from zoo.checkpoints import get_tensor, learned_weights
 from zoo.db.models import Checkpoint
 from zoo.filters import FeatureSet, featurize, register_feature_set
 from zoo.grids import load_grid
@@ -54,8 +54,9 @@ def test_keep_weights_stores_full_safetensors_weights_per_checkpoint(catalog: Ca
     _train_tiny(catalog, tmp_path, keep_weights=True)
     with catalog.session() as session:
         checkpoints = session.scalars(select(Checkpoint)).all()
-        learned = {c.id: get_tensor(session, c.learned_tensor_id) for c in checkpoints}
+        learned = {c.id: learned_weights(session, c) for c in checkpoints}
     assert len(checkpoints) == 6 and all(c.weights_sha256 for c in checkpoints)
     for checkpoint in checkpoints:
         weights = load(catalog.store.get_bytes(checkpoint.weights_sha256))
-        np.testing.assert_array_equal(weights[checkpoint.layer_name], learned[checkpoint.id])
+        # learned = reference + delta, derived on read: the trained weights to float32 rounding
+        np.testing.assert_allclose(weights[checkpoint.layer_name], learned[checkpoint.id], rtol=1e-6, atol=1e-7)

@@ -111,6 +111,21 @@ def reference_weight(session: Session, reference: int) -> np.ndarray:
     return get_tensor(session, row.tensor_id)
 
 
+def learned_weights(session: Session, checkpoint: Checkpoint) -> np.ndarray:
+    """A checkpoint's learned first-layer weights: its stored tensor (rows written before revision 0004),
+    else reference + delta in float32 (equal to the trained weights to float32 rounding, ~1e-7 relative)."""
+    if checkpoint.learned_tensor_id is not None:
+        return get_tensor(session, checkpoint.learned_tensor_id)
+    reference = reference_weight(session, checkpoint.reference_id)
+    delta = get_tensor(session, checkpoint.delta_tensor_id)
+    if reference.shape != delta.shape:
+        raise IntegrityError(
+            f"checkpoint {checkpoint.id}: its delta {delta.shape} and reference {reference.shape} differ in shape; "
+            "the catalog is inconsistent"
+        )
+    return (reference + delta).astype(np.float32)
+
+
 MetricVectors = Mapping[tuple[str, int], Mapping[str, float]]
 
 
@@ -131,19 +146,23 @@ def add_checkpoint(
     arch: str,
     reference: int,
     layer_name: str,
-    learned: np.ndarray,
     delta: np.ndarray,
     metrics: MetricVectors,
     labels: Mapping[str, float] | None = None,
+    learned: np.ndarray | None = None,
     **fields: Any,
 ) -> int:
-    """Insert one checkpoint with its tensors, metric vectors and labels; returns its id.
+    """Insert one checkpoint with its delta tensor, metric vectors and labels; returns its id.
 
+    Only the delta is stored: the learned weights are reference + delta, derived on read by
+    :func:`learned_weights`. ``learned``, when given, is checked for finite values and not stored.
     ``fields`` are further :class:`~zoo.db.models.Checkpoint` columns (run_id, epoch, val_accuracy, ...).
     """
+    if learned is not None and not np.all(np.isfinite(learned)):
+        raise InvalidInput("the tensor holds NaN or infinite values; the model's weights are broken")
     row = Checkpoint(
         source=source, arch=arch, reference_id=reference, layer_name=layer_name,
-        learned_tensor_id=put_tensor(session, learned), delta_tensor_id=put_tensor(session, delta), **fields,
+        learned_tensor_id=None, delta_tensor_id=put_tensor(session, delta), **fields,
     )
     session.add(row)
     session.flush()

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from zoo.catalog import Catalog
-from zoo.checkpoints import get_tensor, reference_weight
+from zoo.checkpoints import get_tensor, learned_weights, reference_weight
 from zoo.db.models import Checkpoint
 from zoo.errors import InvalidInput, NotFound
 from zoo.files import write_atomically
@@ -42,7 +42,7 @@ def filter_banks(catalog: Catalog, checkpoint_id: int) -> dict[str, np.ndarray]:
             raise NotFound(f"there is no checkpoint {checkpoint_id}; find ids with `zoo query`")
         return {
             "reference": reference_weight(session, row.reference_id),
-            "learned": get_tensor(session, row.learned_tensor_id),
+            "learned": learned_weights(session, row),
             "delta": get_tensor(session, row.delta_tensor_id),
         }
 

@@ -209,7 +209,9 @@ class Checkpoint(Base):
     epoch: Mapped[Optional[int]] = mapped_column(Integer)
     step: Mapped[Optional[int]] = mapped_column(Integer)
     layer_name: Mapped[str] = mapped_column(String(256))
-    learned_tensor_id: Mapped[int] = mapped_column(ForeignKey("tensors.id"))
+    # NULL for checkpoints stored since revision 0004: learned = reference + delta is derived on read
+    # (zoo.checkpoints.learned_weights); older rows keep their stored learned tensor.
+    learned_tensor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tensors.id"))
     delta_tensor_id: Mapped[int] = mapped_column(ForeignKey("tensors.id"))
     val_accuracy: Mapped[Optional[float]] = mapped_column(Float)
     train_loss: Mapped[Optional[float]] = mapped_column(Float)
@@ -249,12 +251,40 @@ class MetricValue(Base):
     """One named value of a metric vector (long form, so every feature set fits one table)."""
 
     __tablename__ = "metric_values"
+    __table_args__ = (Index("ix_metric_values_metric_value", "metric", "value", "vector_id"),)  # --where on a metric (0004)
 
     vector_id: Mapped[int] = mapped_column(
         ForeignKey("metric_vectors.id", ondelete="CASCADE"), primary_key=True
     )
     metric: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
+
+
+PAPER_V1_METRIC_COLUMNS = (
+    "channel_saturation", "convex_hull_volume", "dist_to_gaussian", "filter_variance",
+    "spatial_roughness", "bregman_distance", "laplacian_variance", "wavelet_noise_sigma",
+)
+
+
+class PaperV1Metrics(Base):
+    """paper-v1's metrics as columns, one row per checkpoint with a paper-v1 vector (revision 0004).
+
+    What ``checkpoint_features`` reads its metric columns from, indexed per metric for filters. Database
+    triggers on ``metric_values`` and ``metric_vectors`` keep it in step with them: never write it directly.
+    """
+
+    __tablename__ = "paper_v1_metrics"
+    __table_args__ = tuple(Index(f"ix_paper_v1_metrics_{m}", m) for m in PAPER_V1_METRIC_COLUMNS)
+
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id", ondelete="CASCADE"), primary_key=True)
+    channel_saturation: Mapped[Optional[float]] = mapped_column(Float)
+    convex_hull_volume: Mapped[Optional[float]] = mapped_column(Float)
+    dist_to_gaussian: Mapped[Optional[float]] = mapped_column(Float)
+    filter_variance: Mapped[Optional[float]] = mapped_column(Float)
+    spatial_roughness: Mapped[Optional[float]] = mapped_column(Float)
+    bregman_distance: Mapped[Optional[float]] = mapped_column(Float)
+    laplacian_variance: Mapped[Optional[float]] = mapped_column(Float)
+    wavelet_noise_sigma: Mapped[Optional[float]] = mapped_column(Float)
 
 
 class Fit(Base):
