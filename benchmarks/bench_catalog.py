@@ -1,36 +1,48 @@
-"""Catalog benchmark: ``zoo query`` and ``zoo fit`` on a synthetic catalog of 100,000 checkpoints.
+"""Catalog benchmark: ``zoo query`` (with and without ``--where``) and ``zoo fit`` on a large synthetic catalog.
 
-Bulk-loads the catalog with Core ``insert`` executemany (datasets, runs, checkpoints, metric vectors and
-their 800,000 values), on SQLite in a temp folder and, when a server answers (``ZOO_TEST_POSTGRES_URL`` or
-127.0.0.1:5432), on PostgreSQL in a fresh schema that is dropped afterwards. Then prints:
+Bulk-loads a catalog of ``--checkpoints`` (default 100,000) run checkpoints with *distinct* delta tensors of
+each architecture's real first-layer shape (resnet18/50 64x3x7x7, mobilenetv3 16x3x3x3, convnext_tiny
+96x3x4x4, float32; an epoch-0 checkpoint's delta is zero, shared per shape as content addressing does),
+8 paper-v1 metric values each, 60 dataset variants with measured sharpness and noisiness. SQLite gets
+``executemany`` on the driver, PostgreSQL binary ``COPY``. Both run in the same invocation: SQLite in a temp
+folder, PostgreSQL (``ZOO_TEST_POSTGRES_URL`` or 127.0.0.1:5432) in a fresh schema dropped afterwards.
 
-* the wall time of ``zoo query --arch resnet18 --limit 20``, run through the real CLI in-process (opening
-  the catalog included; the best of 5, and the first), and of the query function alone;
-* the time of a fit with 20,000 train (resnet50) and 20,000 test (resnet18) checkpoints, default settings
-  (5 seeds x 30 trees), storing the fit, its 100,000 predictions and the forest;
-* the database size (all checkpoints share one stored tensor here: a real catalog adds two 64x3x7x7
-  float32 tensors, 2 x 37.7 KB, per checkpoint).
+Printed per database, each as before -> after measured in this run on the same data (before: revision
+0003's ``checkpoint_features`` view, one correlated sub-select per property and metric column and row,
+swapped in for the measurement; after: revision 0004's joins and indexes):
 
-Goals: query <= 0.5 s, fit <= 15 s. Figures only, never pass/fail. Run:
-``.venv/bin/python benchmarks/bench_catalog.py [--checkpoints 100000] [--no-postgres]``.
+* ``zoo query --arch resnet18 --limit 20`` (the real CLI in-process, catalog opened each time; best of 5);
+* ``zoo query --where 'dist_to_gaussian>Q' --limit 20`` (a metric of the default feature set: the CLI's
+  metric-condition path) and the same comparison on the view's column (``Selection(wheres=...)``, as notebooks
+  and fit selections do), and ``--where 'sharpness<Q'`` (a property); Q picks about 10% of the checkpoints;
+* a fit of sharpness on N/10 train (resnet50, epochs 1-2) and N/10 test (resnet18) checkpoints, default
+  settings, stored (100k/100k at a million checkpoints);
+* the catalog's size and bytes per checkpoint; and, on a small catalog of ``--bytes-checkpoints`` loaded
+  twice, bytes per checkpoint with the learned tensor stored beside the delta (as before 0004) and without.
+
+Goals (issue): --arch --limit 20 <= 0.5 s, --where on a metric <= 0.1 s at 100k and <= 1 s at a million,
+fit 100k/100k <= 60 s. Figures only, never pass/fail. Run:
+``.venv/bin/python benchmarks/bench_catalog.py [--checkpoints 100000] [--no-sqlite] [--no-postgres]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
+import json
 import os
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import sqlalchemy as sa
 
 from zoo.catalog import Catalog
-from zoo.checkpoints import tensor_sha256
 from zoo.db import models
 from zoo.filters import PAPER_V1
 from zoo.metamodel import fit_meta_model
@@ -38,40 +50,97 @@ from zoo.query import query_checkpoints
 from zoo.selection import Selection
 
 ARCHS = ("resnet18", "resnet50", "mobilenetv3_large_100", "convnext_tiny")
+SHAPES = {"resnet18": (64, 3, 7, 7), "resnet50": (64, 3, 7, 7), "mobilenetv3_large_100": (16, 3, 3, 3), "convnext_tiny": (96, 3, 4, 4)}
 BASES = ("imagenette", "whoi-plankton", "blendershapes")
 VARIANTS_PER_BASE = 20
-EPOCHS_PER_RUN = 5  # checkpoints at epochs 0..4; min_epoch=1 keeps 4 of them
-CHUNK = 20_000
+EPOCHS_PER_RUN = 5  # checkpoints at epochs 0..4; epoch 0 is the reference (delta = 0)
+CHUNK = 5_000  # checkpoints generated and written at a time (about 120 MB of tensors)
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+WHERE_METRIC = "dist_to_gaussian"
+VERSIONS = Path(__file__).resolve().parents[1] / "migrations" / "versions"
 
 
-def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _revision(prefix: str) -> Any:
+    path = next(VERSIONS.glob(f"{prefix}_*.py"))
+    spec = importlib.util.spec_from_file_location(f"bench_revision_{prefix}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _insert(conn: sa.Connection, model: Any, rows: Iterator[dict[str, Any]]) -> None:
-    for batch in _chunks(rows):
-        conn.execute(sa.insert(model.__table__), batch)
+# --- bulk loading -----------------------------------------------------------------------------------------
 
 
-def bulk_load(engine: sa.Engine, n_checkpoints: int, seed: int = 0) -> None:
-    """Fill an empty, migrated catalog with ``n_checkpoints`` synthetic run checkpoints (explicit ids)."""
+def _sha(array: np.ndarray) -> str:
+    """zoo.checkpoints.tensor_sha256 for a C-contiguous little-endian float32 array."""
+    return hashlib.sha256(f"<f4|{'x'.join(map(str, array.shape))}|".encode() + array.tobytes()).hexdigest()
+
+
+class Writer:
+    """Bulk rows into one table: driver executemany on SQLite, binary COPY on PostgreSQL."""
+
+    PG_TYPES = {int: "int4", float: "float8", str: "text", bytes: "bytea", bool: "bool", "json": "json", "time": "timestamptz"}
+
+    def __init__(self, conn: sa.Connection, now: Any) -> None:
+        self.conn, self.now = conn, now
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.sqlite_now = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def rows(self, table: str, columns: Sequence[tuple[str, Any]], rows: Iterable[Sequence[Any]]) -> None:
+        """``columns``: (name, python type or "json"/"time"); rows hold plain values (json: a list/dict)."""
+        kinds = [kind for _, kind in columns]
+        names = ", ".join(name for name, _ in columns)
+        if self.sqlite:
+            def convert(row: Sequence[Any]) -> tuple[Any, ...]:
+                return tuple(json.dumps(v) if k == "json" and v is not None else self.sqlite_now if k == "time" else v
+                             for v, k in zip(row, kinds))
+            cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", map(convert, rows))
+            return
+        from psycopg.types.json import Json
+
+        raw = self.conn.connection.dbapi_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:  # type: ignore[union-attr]
+            copy.set_types([self.PG_TYPES[k] for k in kinds])
+            for row in rows:
+                copy.write_row([Json(v) if k == "json" and v is not None else self.now if k == "time" else v for v, k in zip(row, kinds)])
+
+
+TENSOR_COLUMNS = (("id", int), ("sha256", str), ("dtype", str), ("shape", "json"), ("nbytes", int), ("data", bytes))
+
+
+def bulk_load(engine: sa.Engine, n_checkpoints: int, seed: int = 0, *, store_learned: bool = False) -> dict[str, float]:
+    """Fill an empty, migrated catalog with ``n_checkpoints`` run checkpoints (explicit ids).
+
+    Each checkpoint after epoch 0 has its own random delta tensor; ``store_learned`` also stores
+    reference + delta as a learned tensor per checkpoint, as zoo did before revision 0004.
+    Returns the thresholds that select about 10% of the checkpoints (``dist_to_gaussian>``, ``sharpness<``).
+    """
     rng = np.random.default_rng(seed)
     n_variants = len(BASES) * VARIANTS_PER_BASE
     sharpness = 10 ** rng.uniform(-3, -1, n_variants)
     noisiness = rng.uniform(0.005, 0.2, n_variants)
-    tensor = rng.normal(size=(64, 3, 7, 7)).astype(np.float32)
     now = models.utcnow()
     n_runs = -(-n_checkpoints // EPOCHS_PER_RUN)
+    references = {arch: (0.1 * rng.standard_normal(SHAPES[arch], dtype=np.float32)) for arch in ARCHS}
+    zeros = {shape: np.zeros(shape, np.float32) for shape in set(SHAPES.values())}
+    tensor_ids: dict[str, int] = {}
+    tensor_rows: list[tuple[Any, ...]] = []
+
+    def tensor(array: np.ndarray) -> int:  # content addressing, as put_tensor does
+        sha = _sha(array)
+        if sha not in tensor_ids:
+            tensor_ids[sha] = len(tensor_ids) + 1
+            tensor_rows.append((tensor_ids[sha], sha, "float32", list(array.shape), array.nbytes, array.tobytes()))
+        return tensor_ids[sha]
+
     with engine.begin() as conn:
-        conn.execute(sa.insert(models.Tensor.__table__), [{"id": 1, "sha256": tensor_sha256(tensor), "dtype": "float32", "shape": list(tensor.shape), "nbytes": tensor.nbytes, "data": tensor.tobytes()}])
+        write = Writer(conn, now)
+        reference_tensor = {arch: tensor(references[arch]) for arch in ARCHS}
+        zero_tensor = {shape: tensor(array) for shape, array in zeros.items()}
+        write.rows("tensors", TENSOR_COLUMNS, tensor_rows)
+        tensor_rows.clear()
         conn.execute(sa.insert(models.Grid.__table__), [{"id": 1, "name": "bench", "spec": {}, "spec_sha256": "0" * 64, "created_at": now, "updated_at": now}])
         conn.execute(sa.insert(models.BaseDataset.__table__), [
             {"id": b + 1, "name": name, "source_kind": "folder", "source_params": {}, "image_size": 224, "n_images": 10_000, "n_classes": 10,
@@ -84,41 +153,58 @@ def bulk_load(engine: sa.Engine, n_checkpoints: int, seed: int = 0) -> None:
             {"variant_id": v + 1, "property": name, "value": float(values[v]), "spread": 0.0, "n_samples": 2000, "method": "bench", "method_version": 1, "measured_at": now}
             for v in range(n_variants) for name, values in (("sharpness", sharpness), ("noisiness", noisiness))])
         conn.execute(sa.insert(models.ReferenceWeights.__table__), [
-            {"id": a + 1, "key": f"timm:{arch}", "kind": "timm", "arch": arch, "source": arch, "layer_name": "conv1.weight", "tensor_id": 1, "created_at": now}
-            for a, arch in enumerate(ARCHS)])
-        _insert(conn, models.Run, (
-            {"id": r + 1, "run_key": f"run-{r}", "grid_id": 1, "variant_id": r % n_variants + 1, "arch": ARCHS[r % len(ARCHS)],
-             "reference_spec": "timm", "reference_id": r % len(ARCHS) + 1, "optimizer": ("adam", "sgd-cosine")[r // n_variants % 2],
-             "lr": 1e-4, "epochs": EPOCHS_PER_RUN - 1, "checkpoint_every": 1, "batch_size": 64, "image_size": 224,
-             "trial": r // (2 * n_variants * len(ARCHS)), "seed": r, "keep_weights": False, "status": "done", "attempts": 1,
-             "max_attempts": 3, "created_at": now} for r in range(n_runs)))
-        _insert(conn, models.Checkpoint, (
-            {"id": c + 1, "source": "run", "run_id": c // EPOCHS_PER_RUN + 1, "arch": ARCHS[(c // EPOCHS_PER_RUN) % len(ARCHS)],
-             "reference_id": (c // EPOCHS_PER_RUN) % len(ARCHS) + 1, "epoch": c % EPOCHS_PER_RUN, "step": c % EPOCHS_PER_RUN * 100,
-             "layer_name": "conv1.weight", "learned_tensor_id": 1, "delta_tensor_id": 1, "val_accuracy": 0.5, "train_loss": 1.0, "created_at": now}
-            for c in range(n_checkpoints)))
-        _insert(conn, models.MetricVector, (
-            {"id": c + 1, "checkpoint_id": c + 1, "feature_set": PAPER_V1.name, "feature_set_version": PAPER_V1.version, "computed_at": now}
-            for c in range(n_checkpoints)))
-        _insert(conn, models.MetricValue, _metric_values(n_checkpoints, n_variants, sharpness, noisiness, rng))
-        if engine.dialect.name == "postgresql":  # explicit ids leave the serial sequences behind
-            for model in (models.Tensor, models.Grid, models.BaseDataset, models.DatasetVariant, models.ReferenceWeights, models.Run, models.Checkpoint, models.MetricVector):
-                table = model.__tablename__
+            {"id": a + 1, "key": f"timm:{arch}", "kind": "timm", "arch": arch, "source": arch, "layer_name": "conv1.weight",
+             "tensor_id": reference_tensor[arch], "created_at": now} for a, arch in enumerate(ARCHS)])
+        write.rows("runs", (("id", int), ("run_key", str), ("grid_id", int), ("variant_id", int), ("arch", str), ("reference_spec", str),
+                            ("reference_id", int), ("optimizer", str), ("lr", float), ("epochs", int), ("checkpoint_every", int),
+                            ("batch_size", int), ("image_size", int), ("trial", int), ("seed", int), ("keep_weights", bool),
+                            ("status", str), ("attempts", int), ("max_attempts", int), ("created_at", "time")),
+                   ((r + 1, f"run-{r}", 1, r % n_variants + 1, ARCHS[r % len(ARCHS)], "timm", r % len(ARCHS) + 1,
+                     ("adam", "sgd-cosine")[r // n_variants % 2], 1e-4, EPOCHS_PER_RUN - 1, 1, 64, 224,
+                     r // (2 * n_variants * len(ARCHS)), r, False, "done", 1, 3, now) for r in range(n_runs)))
+        q_metric: list[float] = []
+        for start in range(0, n_checkpoints, CHUNK):
+            ids = np.arange(start, min(start + CHUNK, n_checkpoints))
+            checkpoints = []
+            for c in ids:
+                run = c // EPOCHS_PER_RUN
+                arch, epoch = ARCHS[run % len(ARCHS)], int(c % EPOCHS_PER_RUN)
+                shape = SHAPES[arch]
+                delta = zeros[shape] if epoch == 0 else 0.01 * epoch * rng.standard_normal(shape, dtype=np.float32)
+                delta_id = tensor(delta)
+                learned_id = tensor(references[arch] + delta) if store_learned else None
+                checkpoints.append((int(c) + 1, "run", int(run) + 1, arch, int(run % len(ARCHS)) + 1, epoch, epoch * 100, "conv1.weight",
+                                    learned_id, delta_id, 0.5, 1.0, now))
+            write.rows("tensors", TENSOR_COLUMNS, tensor_rows)
+            tensor_rows.clear()
+            write.rows("checkpoints", (("id", int), ("source", str), ("run_id", int), ("arch", str), ("reference_id", int), ("epoch", int),
+                                       ("step", int), ("layer_name", str), ("learned_tensor_id", int), ("delta_tensor_id", int),
+                                       ("val_accuracy", float), ("train_loss", float), ("created_at", "time")), checkpoints)
+            write.rows("metric_vectors", (("id", int), ("checkpoint_id", int), ("feature_set", str), ("feature_set_version", int), ("computed_at", "time")),
+                       ((int(c) + 1, int(c) + 1, PAPER_V1.name, PAPER_V1.version, now) for c in ids))
+            values = _metric_values(ids, n_variants, sharpness, noisiness, rng)
+            if start == 0:
+                q_metric = [float(np.quantile(values[:, PAPER_V1.metrics.index(WHERE_METRIC)], 0.9))]
+            write.rows("metric_values", (("vector_id", int), ("metric", str), ("value", float)),
+                       ((int(c) + 1, name, float(values[i, m])) for i, c in enumerate(ids) for m, name in enumerate(PAPER_V1.metrics)))
+        if not write.sqlite:  # explicit ids leave the serial sequences behind
+            for table in ("tensors", "grids", "base_datasets", "dataset_variants", "reference_weights", "runs", "checkpoints", "metric_vectors"):
                 conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-    with engine.connect() as conn:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("ANALYZE")
-        conn.commit()
+    # ~10% of the variants (and so of the checkpoints) have a sharpness below this.
+    return {WHERE_METRIC: q_metric[0], "sharpness": float(np.quantile(sharpness, 0.1)) * 1.0001}
 
 
-def _metric_values(n: int, n_variants: int, sharpness: np.ndarray, noisiness: np.ndarray, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-    variant = (np.arange(n) // EPOCHS_PER_RUN) % n_variants
+def _metric_values(ids: np.ndarray, n_variants: int, sharpness: np.ndarray, noisiness: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    variant = (ids // EPOCHS_PER_RUN) % n_variants
     ls, nz = np.log10(sharpness[variant]), noisiness[variant]
-    columns = [np.exp(rng.normal(size=n)), 0.5 + 0.1 * ls, 0.2 - 0.05 * ls + 0.5 * nz, 1e-6 * 10 ** (0.5 * ls),
+    columns = [np.exp(rng.normal(size=len(ids))), 0.5 + 0.1 * ls, 0.2 - 0.05 * ls + 0.5 * nz, 1e-6 * 10 ** (0.5 * ls),
                2.0 - 0.3 * ls + 2.0 * nz, 0.8 + 0.1 * ls, sharpness[variant], nz]
-    values = np.stack(columns, axis=1) * (1 + 0.05 * rng.normal(size=(n, len(columns))))
-    for c in range(n):
-        for m, name in enumerate(PAPER_V1.metrics):
-            yield {"vector_id": c + 1, "metric": name, "value": float(values[c, m])}
+    return np.stack(columns, axis=1) * (1 + 0.05 * rng.normal(size=(len(ids), len(columns))))
+
+
+# --- measuring --------------------------------------------------------------------------------------------
 
 
 def _timed(function: Callable[[], Any]) -> tuple[float, Any]:
@@ -127,41 +213,91 @@ def _timed(function: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def _database_size(catalog: Catalog, schema: str | None) -> int:
-    with catalog.engine.connect() as conn:
-        if catalog.dialect == "sqlite":
+def _database_size(engine: sa.Engine, schema: str | None) -> int:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            return Path(str(catalog.engine.url.database)).stat().st_size
+            return Path(str(engine.url.database)).stat().st_size
         return int(conn.execute(sa.text(
             "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = :schema AND c.relkind IN ('r', 'm')"), {"schema": schema}).scalar_one())
 
 
-def bench(url: str, artifacts: str, n_checkpoints: int, schema: str | None = None) -> None:
+def _use_view(engine: sa.Engine, create_sql: str) -> None:
+    """Swap the checkpoint_features definition (same name and columns) for a before/after measurement."""
+    with engine.connect().execution_options(zoo_write=True) as conn, conn.begin():
+        conn.exec_driver_sql("DROP VIEW checkpoint_features")
+        conn.exec_driver_sql(create_sql)
+
+
+def _best(function: Callable[[], Any], repeats: int) -> float:
+    return min(_timed(function)[0] for _ in range(repeats))
+
+
+def bench(url: str, artifacts: str, n_checkpoints: int, schema: str | None, repeats: int) -> None:
     from typer.testing import CliRunner
 
     from zoo.cli.main import app
 
     catalog = Catalog.open(url, artifacts=artifacts)
-    load_s, _ = _timed(lambda: bulk_load(catalog.engine, n_checkpoints))
-    print(f"  bulk load of {n_checkpoints:,} checkpoints ({8 * n_checkpoints:,} metric values): {load_s:.1f} s")
-    args = ["--db", url, "--artifacts", artifacts, "query", "--arch", "resnet18", "--limit", "20"]
+    load_s, q = _timed(lambda: bulk_load(catalog.engine, n_checkpoints))
+    n_values = 8 * n_checkpoints
+    print(f"  bulk load of {n_checkpoints:,} checkpoints (distinct deltas, {n_values:,} metric values): {load_s:.1f} s "
+          f"({n_checkpoints / load_s:,.0f} checkpoints/s)")
     runner = CliRunner()
-    cli_times = []
-    for _ in range(5):
-        seconds, result = _timed(lambda: runner.invoke(app, args, catch_exceptions=False, env={"COLUMNS": "200"}))
-        assert result.exit_code == 0, result.output
-        cli_times.append(seconds)
-    function_s, table = _timed(lambda: query_checkpoints(catalog, Selection(archs=("resnet18",)), limit=20))
-    print(f"  zoo query --arch resnet18 --limit 20 (CLI in-process, catalog opened each time): best {min(cli_times):.3f} s, first {cli_times[0]:.3f} s")
-    print(f"  query_checkpoints alone: {function_s:.3f} s ({len(table.rows)} rows of {table.total:,})")
-    train, test = Selection(archs=("resnet50",), min_epoch=1), Selection(archs=("resnet18",), min_epoch=1)
-    fit_s, fit = _timed(lambda: fit_meta_model(catalog, "sharpness", train, test))
+
+    def cli(*args: str) -> Callable[[], Any]:
+        def run() -> Any:
+            result = runner.invoke(app, ["--db", url, "--artifacts", artifacts, "query", *args], catch_exceptions=False, env={"COLUMNS": "200"})
+            assert result.exit_code == 0, result.output
+            return result
+        return run
+
+    metric_where = f"{WHERE_METRIC}>{q[WHERE_METRIC]:.6g}"
+    property_where = f"sharpness<{q['sharpness']:.6g}"
+    cases: list[tuple[str, Callable[[], Any]]] = [
+        ("zoo query --arch resnet18 --limit 20", cli("--arch", "resnet18", "--limit", "20")),
+        (f"zoo query --where '{metric_where}' --limit 20", cli("--where", metric_where, "--limit", "20")),
+        (f"query_checkpoints(Selection(wheres=[{metric_where!r}]), limit=20) on the view column",
+         lambda: query_checkpoints(catalog, Selection(wheres=(metric_where,)), limit=20)),
+        (f"zoo query --where '{property_where}' --limit 20", cli("--where", property_where, "--limit", "20")),
+    ]
+    old, new = _revision("0004").OLD_VIEW, _revision("0004").NEW_VIEW
+    totals = {label: query_checkpoints(catalog, Selection(wheres=(metric_where,)), limit=1).total for label in ("metric",)}
+    totals["property"] = query_checkpoints(catalog, Selection(wheres=(property_where,)), limit=1).total
+    print(f"  selected by the where: {totals['metric']:,} ({metric_where}), {totals['property']:,} ({property_where})")
+    for label, function in cases:
+        _use_view(catalog.engine, old)
+        function()  # warm
+        before = _best(function, repeats)
+        _use_view(catalog.engine, new)
+        function()
+        after = _best(function, repeats)
+        print(f"  {label}: {before:.3f} s -> {after:.3f} s ({before / after:.1f}x; best of {repeats})")
+    fit_sides = (Selection(archs=("resnet50",), min_epoch=1, max_epoch=2), Selection(archs=("resnet18",), min_epoch=1, max_epoch=2))
+    fit_s, fit = _timed(lambda: fit_meta_model(catalog, "sharpness", *fit_sides))
     model_bytes = len(catalog.store.get_bytes(fit.model_sha256))
     print(f"  fit sharpness, {fit.n_train:,} train / {fit.n_test:,} test, {len(fit.seeds)} seeds x {fit.n_estimators} trees, stored: "
           f"{fit_s:.1f} s (R² {fit.r2_mean:.3f} ± {fit.r2_std:.3f}; forest artifact {model_bytes / 1e3:.0f} KB)")
-    print(f"  database size: {_database_size(catalog, schema) / 1e6:.1f} MB")
+    size = _database_size(catalog.engine, schema)
+    print(f"  catalog size: {size / 1e6:,.1f} MB, {size / n_checkpoints:,.0f} bytes per checkpoint")
     catalog.close()
+
+
+def bytes_per_checkpoint(make_url: Callable[[str], tuple[str, str | None, Callable[[], None]]], n: int) -> None:
+    """Catalog bytes per checkpoint with the learned tensor stored (before 0004) and derived (0004)."""
+    figures = []
+    for store_learned in (True, False):
+        url, schema, cleanup = make_url("learned" if store_learned else "delta")
+        try:
+            catalog = Catalog.open(url, artifacts=tempfile.mkdtemp())
+            bulk_load(catalog.engine, n, store_learned=store_learned)
+            figures.append(_database_size(catalog.engine, schema) / n)
+            catalog.close()
+        finally:
+            cleanup()
+    print(f"  catalog bytes per checkpoint ({n:,} checkpoints): learned + delta stored {figures[0]:,.0f} -> delta only "
+          f"{figures[1]:,.0f} ({figures[1] / figures[0]:.2f}x)")
 
 
 def _postgres_base() -> str | None:
@@ -175,32 +311,55 @@ def _postgres_base() -> str | None:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+class PostgresSchemas:
+    """Fresh schemas on the server, each dropped when done."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+
+    def make(self) -> tuple[str, str, Callable[[], None]]:
+        schema = f"zb_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+
+        def drop() -> None:
+            with self.admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        separator = "&" if "?" in self.base else "?"
+        return f"{self.base}{separator}options=-csearch_path%3D{schema}", schema, drop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoints", type=int, default=100_000)
+    parser.add_argument("--checkpoints", type=int, default=100_000, help="catalog size, e.g. --checkpoints 1000000")
+    parser.add_argument("--bytes-checkpoints", type=int, default=5_000, help="size of the before/after bytes catalogs (0: skip)")
+    parser.add_argument("--repeats", type=int, default=5, help="timings are the best of this many")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-postgres", action="store_true")
     options = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory() as folder:
-        print("SQLite:")
-        bench(f"sqlite:///{folder}/catalog.db", f"{folder}/artifacts", options.checkpoints)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {options.checkpoints:,} checkpoints")
+    if not options.no_sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            print("SQLite:")
+            bench(f"sqlite:///{folder}/catalog.db", f"{folder}/artifacts", options.checkpoints, None, options.repeats)
+            if options.bytes_checkpoints:
+                bytes_per_checkpoint(lambda name: (f"sqlite:///{folder}/{name}.db", None, lambda: None), options.bytes_checkpoints)
     base = None if options.no_postgres else _postgres_base()
     if base is None:
         print("PostgreSQL: skipped (no server answers)" if not options.no_postgres else "PostgreSQL: skipped (--no-postgres)")
         return
-    schema = f"zb_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    schemas = PostgresSchemas(base)
+    url, schema, drop = schemas.make()
     try:
         with tempfile.TemporaryDirectory() as folder:
             print(f"PostgreSQL (schema {schema}, dropped afterwards):")
-            separator = "&" if "?" in base else "?"
-            bench(f"{base}{separator}options=-csearch_path%3D{schema}", f"{folder}/artifacts", options.checkpoints, schema)
+            bench(url, f"{folder}/artifacts", options.checkpoints, schema, options.repeats)
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+        drop()
+    if options.bytes_checkpoints:
+        bytes_per_checkpoint(lambda name: schemas.make(), options.bytes_checkpoints)
+    schemas.admin.dispose()
 
 
 if __name__ == "__main__":
