@@ -33,6 +33,7 @@ import importlib.util
 import json
 import math
 import tomllib
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -45,8 +46,16 @@ REFERENCE_KINDS = ("random", "timm", "hub", "file")
 GRID_KEYS = {
     "name", "description", "datasets", "archs", "optimizers", "epochs", "checkpoint_every", "trials",
     "image_size", "batch_size", "steps_per_epoch", "reference", "keep_weights", "max_attempts",
+    "noise", "recipes", "recipe_assignment",
 }
-DATASET_KEYS = {"name", "source", "params", "variants", "epochs", "seed"}
+DATASET_KEYS = {"name", "source", "params", "variants", "epochs", "seed", "image_size", "noise"}
+RECIPE_KEYS = {"optimizer", "lr", "steps_per_epoch", "batch_size"}
+# How noise variants draw noise: fresh every batch (the default; the paper's reading) or once per image,
+# clipped and 8-bit, as a noisy dataset saved to disk (zoo.images.transforms.NOISE_DRAWS).
+NOISE_MODES = ("per-step", "fixed")
+# "cross": every recipe for every (trial, dataset, variant, arch), as optimizers always did; "rotate": one
+# recipe each, cycled over variants and architectures so every architecture and variant meets every recipe.
+RECIPE_ASSIGNMENTS = ("cross", "rotate")
 OPTIMIZER_KEYS = {"name", "lr"}
 
 # Ranges every grid is checked against before anything is queued. They are far beyond any sensible grid
@@ -74,12 +83,24 @@ class DatasetSpec:
     variants: tuple[str, ...] = ("all",)
     epochs: int | None = None
     seed: int = 0
+    image_size: int | None = None  # None: the grid's
+    noise: str | None = None  # None: the grid's
 
 
 @dataclass(frozen=True)
 class OptimizerSpec:
     name: str
     lr: float
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """A training recipe: optimizer and learning rate, and optionally steps per epoch and batch size."""
+
+    optimizer: str
+    lr: float
+    steps_per_epoch: int | None = None  # None: the grid's
+    batch_size: int | None = None  # None: the grid's
 
 
 @dataclass(frozen=True)
@@ -98,10 +119,14 @@ class RunSpec:
     steps_per_epoch: int | None
     image_size: int
     trial: int
+    noise: str = NOISE_MODES[0]
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        """sha256 of every field; fields added later count only when set away from their default, so
+        the runs of existing grids keep their keys."""
+        fields = {k: v for k, v in asdict(self).items() if k not in _KEY_DEFAULTS or v != _KEY_DEFAULTS[k]}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
     @property
     def seed(self) -> int:
@@ -125,25 +150,59 @@ class GridSpec:
     keep_weights: bool = False
     max_attempts: int = 3
     description: str = ""
+    noise: str = NOISE_MODES[0]
+    recipes: tuple[RecipeSpec, ...] = ()  # empty: one recipe per optimizer, with the grid's steps and batch
+    recipe_assignment: str = RECIPE_ASSIGNMENTS[0]
+
+    def dataset_image_size(self, dataset: DatasetSpec) -> int:
+        return dataset.image_size or self.image_size
+
+    def dataset_noise(self, dataset: DatasetSpec) -> str:
+        return dataset.noise or self.noise
+
+    def _recipes(self) -> tuple[RecipeSpec, ...]:
+        return self.recipes or tuple(RecipeSpec(o.name, o.lr) for o in self.optimizers)
 
     def runs(self, variant_names: dict[str, tuple[str, ...]]) -> list[RunSpec]:
-        """Expand the grid; ``variant_names`` maps each dataset to its resolved variant names."""
-        return [
-            RunSpec(
-                dataset=dataset.name, variant=variant, arch=arch, reference=self.reference,
-                optimizer=optimizer.name, lr=optimizer.lr, epochs=dataset.epochs or self.epochs,
-                checkpoint_every=self.checkpoint_every, batch_size=self.batch_size,
-                steps_per_epoch=self.steps_per_epoch, image_size=self.image_size, trial=trial,
-            )
-            for trial in range(self.trials)
-            for dataset in self.datasets
-            for variant in variant_names[dataset.name]
-            for arch in self.archs
-            for optimizer in self.optimizers
-        ]
+        """Expand the grid; ``variant_names`` maps each dataset to its resolved variant names.
+
+        With ``recipe_assignment = "rotate"`` run (trial t, dataset d, i-th variant, j-th arch) gets recipe
+        ``(t + i + j + crc32(d)) mod len(recipes)``: stable when other datasets are added or removed.
+        """
+        recipes, out = self._recipes(), []
+        for trial in range(self.trials):
+            for dataset in self.datasets:
+                offset = trial + zlib.crc32(dataset.name.encode())
+                for i, variant in enumerate(variant_names[dataset.name]):
+                    for j, arch in enumerate(self.archs):
+                        chosen = recipes if self.recipe_assignment == "cross" else (recipes[(offset + i + j) % len(recipes)],)
+                        out += [self._run(dataset, variant, arch, recipe, trial) for recipe in chosen]
+        return out
+
+    def _run(self, dataset: DatasetSpec, variant: str, arch: str, recipe: RecipeSpec, trial: int) -> RunSpec:
+        return RunSpec(
+            dataset=dataset.name, variant=variant, arch=arch, reference=self.reference,
+            optimizer=recipe.optimizer, lr=recipe.lr, epochs=dataset.epochs or self.epochs,
+            checkpoint_every=self.checkpoint_every, batch_size=recipe.batch_size or self.batch_size,
+            steps_per_epoch=recipe.steps_per_epoch or self.steps_per_epoch,
+            image_size=self.dataset_image_size(dataset), trial=trial, noise=self.dataset_noise(dataset),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The spec as plain data; settings added later are left out while at their defaults."""
+        spec = asdict(self)
+        for key, default in (("noise", NOISE_MODES[0]), ("recipes", ()), ("recipe_assignment", RECIPE_ASSIGNMENTS[0])):
+            if spec[key] == default or spec[key] == list(default):
+                del spec[key]
+        for dataset in spec["datasets"]:
+            for key in ("image_size", "noise"):
+                if dataset[key] is None:
+                    del dataset[key]
+        return spec
+
+
+#: RunSpec fields that enter the run key only when set away from these defaults (added after release).
+_KEY_DEFAULTS: dict[str, Any] = {"noise": NOISE_MODES[0]}
 
 
 def _require(condition: bool, message: str) -> None:
@@ -218,7 +277,35 @@ def _dataset(entry: Any, index: int) -> DatasetSpec:
     return DatasetSpec(
         name=entry["name"], source=entry["source"], params=params, variants=tuple(variants),
         epochs=_whole(entry, "epochs", None, where, 1, MAX_EPOCHS), seed=_whole(entry, "seed", 0, where, 0, MAX_SEED) or 0,
+        image_size=_whole(entry, "image_size", None, where, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
+        noise=_choice(entry, "noise", None, where, NOISE_MODES),
     )
+
+
+def _choice(data: dict[str, Any], key: str, default: str | None, where: str, options: tuple[str, ...]) -> str | None:
+    value = data.get(key, default)
+    _require(value is None or value in options, f"{where}: {key} must be one of {', '.join(repr(o) for o in options)}, got {value!r}")
+    return value
+
+
+def _recipes(data: dict[str, Any]) -> tuple[RecipeSpec, ...]:
+    """The ``recipes`` list: tables of optimizer (a name, default adam), lr, steps_per_epoch, batch_size."""
+    recipes = data.get("recipes", [])
+    _require(isinstance(recipes, list), "grid: recipes must be a list of tables like { optimizer = \"adam\", lr = 3e-4, steps_per_epoch = 2 }")
+    _require(not recipes or "optimizers" not in data, "grid: give either optimizers or recipes (a recipe names its optimizer)")
+    out = []
+    for i, entry in enumerate(recipes):
+        where = f"grid.recipes[{i}]"
+        _require(isinstance(entry, dict), f"{where} must be a table like {{ optimizer = \"adam\", lr = 3e-4 }}")
+        _unknown_keys(entry, RECIPE_KEYS, where)
+        optimizer = _optimizer({"name": entry.get("optimizer", "adam"), **({"lr": entry["lr"]} if "lr" in entry else {})}, where)
+        out.append(RecipeSpec(
+            optimizer.name, optimizer.lr,
+            steps_per_epoch=_whole(entry, "steps_per_epoch", None, where, 1, MAX_STEPS_PER_EPOCH),
+            batch_size=_whole(entry, "batch_size", None, where, 1, MAX_BATCH_SIZE),
+        ))
+    _require(len(set(out)) == len(out), "grid: recipes must differ from each other")
+    return tuple(out)
 
 
 def _archs(data: dict[str, Any]) -> tuple[str, ...]:
@@ -278,6 +365,9 @@ def parse_grid(data: dict[str, Any], default_name: str = "grid") -> GridSpec:
         keep_weights=keep_weights,
         max_attempts=_whole(data, "max_attempts", 3, "grid", 1, MAX_ATTEMPTS) or 3,
         description=_description(data),
+        noise=_choice(data, "noise", NOISE_MODES[0], "grid", NOISE_MODES) or NOISE_MODES[0],
+        recipes=_recipes(data),
+        recipe_assignment=_choice(data, "recipe_assignment", RECIPE_ASSIGNMENTS[0], "grid", RECIPE_ASSIGNMENTS) or RECIPE_ASSIGNMENTS[0],
     )
     return grid
 
