@@ -21,7 +21,7 @@ from scipy import ndimage
 from skimage import img_as_float
 from skimage.restoration import estimate_sigma
 
-from ingest.sources import load_source
+from zoo.images.sources import load_source
 from zoo.images.properties import measure_properties
 
 LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float64)

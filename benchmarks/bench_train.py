@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ingest.layers import first_conv_weight
-from ingest.sources import load_source
+from zoo.images.sources import load_source
 from ingest.train import IMAGENET_MEAN, IMAGENET_STD, Trainer, TrainConfig, pick_device, to_device
 from zoo.catalog import Catalog
 from zoo.checkpoints import ReferenceInfo, add_checkpoint, compute_metrics, put_reference

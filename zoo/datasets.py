@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from zoo.catalog import Catalog
 from zoo.db.models import BaseDataset, DatasetVariant, PropertyMeasurement
 from zoo.errors import InvalidInput, NotFound
+from zoo.images.sources import load_source
 from zoo.records import DatasetRecord, MeasurementRecord, VariantRecord, from_row
 
 DEFAULT_SAMPLES = 2000
@@ -80,7 +81,6 @@ def add_dataset(
     stored in those variants' parameters. Adding the same name with the same settings again returns the
     existing record; with other settings it is refused (names identify datasets in grids and queries).
     """
-    from ingest.sources import load_source
     from zoo.images.transforms import paper_variants
 
     variants = paper_variants(noise)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ingest.sources import SHAPE_CLASSES, SHAPE_SCALES, ImageSet, load_source, render_shapes, source_kinds
+from zoo.images.sources import SHAPE_CLASSES, SHAPE_SCALES, ImageSet, load_source, render_shapes, source_kinds
 from zoo.errors import InvalidInput, NotFound, UnsafeInput
 from zoo.images.properties import sharpness
 
@@ -93,7 +93,7 @@ def test_bad_shapes_parameters_are_invalid_input(params: dict, message: str) -> 
 
 
 def test_importing_sources_does_not_import_torch() -> None:
-    code = "import sys, ingest.sources; print('torch' in sys.modules)"
+    code = "import sys, zoo.images.sources; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -261,3 +261,18 @@ def test_folder_without_usable_images_is_invalid_input(tmp_path: Path) -> None:
 def test_missing_root_is_invalid_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="not a directory"):
         folder(tmp_path / "missing", allowed_root=tmp_path)
+
+
+def test_registering_a_kind_twice_fails_at_import_time() -> None:
+    from zoo.images.sources import register_source
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_source("shapes")(lambda *, image_size, seed: None)
+
+
+def test_a_builder_without_image_size_and_seed_is_refused() -> None:
+    from zoo.images.sources import _SOURCES, register_source
+
+    with pytest.raises(ValueError, match="image_size and seed"):
+        register_source("sizeless")(lambda *, seed: None)
+    assert "sizeless" not in _SOURCES
