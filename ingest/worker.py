@@ -4,17 +4,25 @@ Any number of workers on any number of machines can share one catalog. A worker 
 trains; if its heartbeat goes stale (the process died or hung) another worker re-queues and redoes the
 run. Results are written in one transaction fenced on the claim, so a worker that lost its claim writes
 nothing, and a run never ends up with two sets of checkpoints. SIGTERM or Ctrl-C puts the current run
-back in the queue untouched.
+back in the queue untouched. A run that raises anything else is recorded with its error (retried or
+failed) and the worker goes on to the next one.
+
+Test hook: with ``ZOO_TEST_HOLD_FILE=PATH`` a run writes ``PATH.started`` (its run id) after its first
+training step and then waits until ``PATH.release`` exists, the worker is asked to stop or loses its claim,
+or ``HOLD_LIMIT_S`` passes; process tests use it to act on a run that is surely mid-training.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 import traceback
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Callable, Protocol
 
 import torch
 from sqlalchemy import select
@@ -27,7 +35,7 @@ from zoo.catalog import Catalog
 from zoo.checkpoints import add_checkpoint, compute_metrics, put_reference
 from zoo.datasets import load_images
 from zoo.db.models import BaseDataset, DatasetVariant, Run
-from zoo.errors import DatabaseError, ZooError
+from zoo.errors import ZooError
 from zoo.filters import DEFAULT_FEATURE_SET
 from zoo.records import DatasetRecord, RunRecord
 
@@ -63,9 +71,12 @@ class WorkerOptions:
     grid_id: int | None = None
     feature_sets: tuple[str, ...] = (DEFAULT_FEATURE_SET,)
 
+    def __post_init__(self) -> None:
+        queue.check_grace(self.grace_s, self.heartbeat_s)
+
     @property
     def heartbeat_interval(self) -> float:
-        return self.heartbeat_s or max(0.2, self.grace_s / 4)
+        return queue.heartbeat_interval(self.grace_s, self.heartbeat_s)
 
 
 @dataclass
@@ -104,8 +115,8 @@ class Heartbeat(threading.Thread):
                 if not queue.heartbeat(self.catalog, self.run_record):
                     self.lost.set()
                     return
-            except DatabaseError:
-                continue  # a busy or briefly unreachable database: try again next beat
+            except Exception:  # a busy, locked or briefly unreachable database: try again next beat
+                continue
 
     def __enter__(self) -> "Heartbeat":
         self.start()
@@ -175,14 +186,55 @@ def _writer(run: RunRecord, reference: ResolvedReference, snapshots: list[Snapsh
     return write
 
 
+HOLD_ENV = "ZOO_TEST_HOLD_FILE"
+HOLD_LIMIT_S = 120.0
+
+
+class HoldForTests:
+    """The ``ZOO_TEST_HOLD_FILE`` hook (see the module docstring), wrapped around ``should_stop``."""
+
+    def __init__(self, run: RunRecord, should_stop: Callable[[], bool], wait: Callable[[float], object]) -> None:
+        path = os.environ.get(HOLD_ENV)
+        self.path, self.run_id, self.should_stop, self.wait, self.calls = Path(path) if path else None, run.id, should_stop, wait, 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        if self.path is not None and self.calls == 2:  # asked before every step: the first step is done
+            started = self.path.with_name(self.path.name + ".started")
+            partial = started.with_name(started.name + ".tmp")
+            partial.write_text(str(self.run_id))
+            partial.replace(started)
+            release, deadline = self.path.with_name(self.path.name + ".release"), time.monotonic() + HOLD_LIMIT_S
+            while not release.exists() and not self.should_stop() and time.monotonic() < deadline:
+                self.wait(0.05)
+        return self.should_stop()
+
+
+def _failed(catalog: Catalog, run: RunRecord, error: Exception) -> str:
+    """Record an unexpected error on the run (retry or fail it); lost when even that cannot be written."""
+    detail = f"{type(error).__name__}: {error}"
+    if not isinstance(error, ZooError):
+        detail += "\n" + "".join(traceback.format_exception(error, limit=-5))
+    try:
+        return queue.fail(catalog, run, detail)
+    except Exception:  # the database is gone too: the claim goes stale and another worker re-queues it
+        return "lost"
+
+
 def execute_run(
-    catalog: Catalog, run: RunRecord, options: WorkerOptions, cache: DataCache, stop: StopRequested, reporter: Reporter
+    catalog: Catalog, run: RunRecord, options: WorkerOptions, cache: DataCache, stop: StopRequested, reporter: Reporter,
+    device: torch.device | None = None,
 ) -> str:
-    """Train one claimed run and write its results; returns done, queued (retry), failed, lost or interrupted."""
-    device = pick_device(options.device)
-    inputs = _run_inputs(catalog, run)
+    """Train one claimed run and write its results; returns done, queued (retry), failed, lost or interrupted.
+
+    Any exception from the run (an ``AssertionError`` deep in timm as much as a ``ZooError``) is stored on
+    it, with its type, and the run is retried or failed; only KeyboardInterrupt and SystemExit propagate,
+    after giving the run back to the queue.
+    """
     with Heartbeat(catalog, run, options.heartbeat_interval) as beat:
         try:
+            device = device or pick_device(options.device)
+            inputs = _run_inputs(catalog, run)
             torch.manual_seed(run.seed)
             data = cache.get(catalog, inputs.dataset, run.image_size, device)
             reference = resolve_reference(run.reference_spec, run.arch, num_classes=data.num_classes, default_seed=run.trial)
@@ -194,10 +246,8 @@ def execute_run(
             trainer = Trainer(reference.model, data, config, device)
             reporter.run_started(run, inputs.title, trainer.steps_per_epoch * run.epochs)
             snapshots: list[Snapshot] = []
-            stats = trainer.run(
-                snapshots.append, keep_weights=run.keep_weights, on_step=reporter.step,
-                should_stop=lambda: stop.event.is_set() or beat.lost.is_set(),
-            )
+            should_stop = HoldForTests(run, lambda: stop.event.is_set() or beat.lost.is_set(), stop.event.wait)
+            stats = trainer.run(snapshots.append, keep_weights=run.keep_weights, on_step=reporter.step, should_stop=should_stop)
             metrics = [compute_metrics(s.first_layer - reference.weight, options.feature_sets) for s in snapshots]
             weights = [_weights_artifact(catalog, s.state_dict) for s in snapshots]  # files first, then rows
         except Interrupted:
@@ -205,12 +255,11 @@ def execute_run(
                 return "lost"
             queue.release(catalog, run)
             return "interrupted"
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             queue.release(catalog, run)
             raise
-        except (ZooError, RuntimeError, ValueError, OSError) as error:
-            detail = f"{type(error).__name__}: {error}"
-            return queue.fail(catalog, run, detail if isinstance(error, ZooError) else detail + "\n" + traceback.format_exc(limit=5))
+        except Exception as error:
+            return _failed(catalog, run, error)
     try:
         queue.complete(
             catalog, run, _writer(run, reference, snapshots, metrics, weights), device=str(device),
@@ -218,6 +267,11 @@ def execute_run(
         )
     except queue.ClaimLost:
         return "lost"
+    except (KeyboardInterrupt, SystemExit):
+        queue.release(catalog, run)
+        raise
+    except Exception as error:
+        return _failed(catalog, run, error)
     return "done"
 
 
@@ -225,16 +279,19 @@ def work(catalog: Catalog, options: WorkerOptions | None = None, reporter: Repor
     """Claim and execute runs until the queue is empty (or forever); returns what happened."""
     options, reporter = options or WorkerOptions(), reporter or SilentReporter()
     summary, cache, stop = WorkerSummary(), DataCache(), StopRequested()
+    device = pick_device(options.device)  # a bad --device stops the worker before it claims anything
     previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
     try:
         while not stop.event.is_set() and (options.max_runs is None or summary.done + summary.failed < options.max_runs):
-            run = queue.claim_next(catalog, options.name, grace_s=options.grace_s, grid_id=options.grid_id)
+            run = queue.claim_next(
+                catalog, options.name, grace_s=options.grace_s, heartbeat_s=options.heartbeat_interval, grid_id=options.grid_id,
+            )
             if run is None:
                 if not options.forever:
                     break
                 stop.event.wait(options.poll_s)
                 continue
-            status = execute_run(catalog, run, options, cache, stop, reporter)
+            status = execute_run(catalog, run, options, cache, stop, reporter, device)
             reporter.run_finished(run, status, "")
             if status == "interrupted":
                 summary.interrupted = True

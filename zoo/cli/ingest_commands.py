@@ -26,7 +26,7 @@ from zoo.errors import InvalidInput
 from zoo.selection import bounded_int
 
 Device = Annotated[Optional[str], typer.Option(help="Training device: cpu, cuda, cuda:1 ... Default: CUDA when available.")]
-Grace = Annotated[float, typer.Option(help="Seconds without a heartbeat after which a running run is re-queued.")]
+Grace = Annotated[float, typer.Option(help="Seconds without a heartbeat after which other workers may re-queue this worker's runs; stored on each claim, so every worker judges a run by its own claimant's grace. Example: --grace 600.")]
 AllowPickle = Annotated[bool, typer.Option("--allow-pickle", help="Also read .pth/.bin files, with torch.load(weights_only=True). Off: safetensors only.")]
 Reference = Annotated[str, typer.Option(help="Where deltas are measured from: random or random:SEED, timm (pretrained via the hub), hub:ORG/NAME or hub:ORG/NAME@REVISION, file:PATH. The default, timm, needs the Hugging Face hub or its weights in the local hub cache (HF_HUB_OFFLINE=1); offline, use e.g. --reference random:0.")]
 
@@ -178,6 +178,7 @@ def ingest_command(
         raise InvalidInput(f"{grid!r}: a grid argument goes with --run-grid")
     if workers < 1:
         raise InvalidInput("--workers must be at least 1")
+    queue.check_grace(grace)
     catalog = open_catalog(ctx)
     if run_grid:
         _run_grid(ctx, catalog, grid, enqueue_only, workers, grace, device, samples, keep_weights)

@@ -183,6 +183,11 @@ class Run(Base):
     claim_token: Mapped[Optional[str]] = mapped_column(String(64))
     claimed_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # The claimant's own terms, stored with the claim: its heartbeat interval, the grace after which other
+    # workers may re-queue the run, and the claiming process (host, boot id, PID namespace, pid).
+    claim_heartbeat_s: Mapped[Optional[float]] = mapped_column(Float)
+    claim_grace_s: Mapped[Optional[float]] = mapped_column(Float)
+    claim_process: Mapped[Optional[str]] = mapped_column(String(512))
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     error: Mapped[Optional[str]] = mapped_column(Text)
     device: Mapped[Optional[str]] = mapped_column(String(64))
