@@ -105,3 +105,29 @@ def test_unknown_newer_revision_is_refused(db_url: str) -> None:
     with pytest.raises(DatabaseError, match="newer zoo"):
         ensure_schema(engine)
     engine.dispose()
+
+
+def test_the_claim_columns_come_and_go_in_place_keeping_runs_and_checkpoints(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """0002 adds runs.claim_grace_s, claim_heartbeat_s, claim_process; neither direction rebuilds `runs`."""
+    from synthetic_catalog import build_catalog
+
+    catalog = Catalog.open(db_url, artifacts=str(tmp_path / "a"))
+    build_catalog(catalog, archs=("resnet18",), n_variants=2, trials=1, epochs=2, n_external=0)
+
+    def state() -> tuple[set[str], int, int]:
+        with catalog.engine.connect() as conn:
+            runs, checkpoints = (conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in ("runs", "checkpoints"))
+        return {c["name"] for c in inspect(catalog.engine).get_columns("runs")} & CLAIM_COLUMNS, runs, checkpoints
+
+    assert state() == (CLAIM_COLUMNS, 2, 4)
+    downgrade(catalog.engine, "0001")
+    assert state() == (set(), 2, 4)
+    upgrade(catalog.engine, "0002")
+    assert state() == (CLAIM_COLUMNS, 2, 4)
+    with catalog.engine.connect() as conn:  # claims made before 0002 have no terms: the default grace applies
+        assert conn.exec_driver_sql("SELECT count(*) FROM runs WHERE claim_grace_s IS NULL").scalar() == 2
+    upgrade(catalog.engine)
+    catalog.close()
+
+
+CLAIM_COLUMNS = {"claim_grace_s", "claim_heartbeat_s", "claim_process"}
