@@ -83,6 +83,9 @@ def test_error_message_with_an_emoji_code_prints_as_typed(small_catalog: Catalog
          f"Error: min_epoch must be a whole number from 0 to 2147483647, got {BIG}"),
         (["runs", "--limit", "-5"], "Error: --limit must be a whole number from 0 to 2147483647, got -5"),
         (["runs", "--limit", BIG], f"Error: --limit must be a whole number from 0 to 2147483647, got {BIG}"),
+        (["worker", "--grid-id", BIG], f"Error: --grid-id must be a whole number from 0 to 2147483647, got {BIG}"),
+        (["predict", "--arch", "resnet18", "--fit", BIG, "never-read.safetensors"],
+         f"Error: --fit must be a whole number from 0 to 2147483647, got {BIG}"),
     ],
 )
 def test_out_of_range_integers_are_one_line_naming_the_option(zoo_env: dict[str, str], args: list[str], expected: str) -> None:

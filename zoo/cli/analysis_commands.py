@@ -18,7 +18,7 @@ from zoo.cli.options import AsCsv, AsJson
 from zoo.cli.render import console, emit_json, emit_rows, format_cell, note, say, status
 from zoo.cli.state import open_catalog
 from zoo.errors import InvalidInput
-from zoo.selection import SELECTION_KEYS, WHERE_COLUMNS, Selection, parse_selection
+from zoo.selection import SELECTION_KEYS, WHERE_COLUMNS, Selection, bounded_int, parse_selection
 
 SELECT = "Selection"
 SELECTION_SYNTAX = (
@@ -295,6 +295,8 @@ def predict_command(
 
     if (model_file is None) == (hf is None):
         raise InvalidInput("give a model file or --hf ORG/NAME, not both and not neither")
+    for fit_id in fit or ():
+        bounded_int(fit_id, "--fit")
     source, ref = ("hub", hf) if hf is not None else ("file", str(model_file))
     with status(f"reading {ref}"):
         result = predict_model(open_catalog(ctx), source, ref or "", arch, reference, fit_ids=fit or (), targets=target or (),

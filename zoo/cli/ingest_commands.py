@@ -205,6 +205,8 @@ def worker_command(
     """
     from ingest.worker import SilentReporter, WorkerOptions, work
 
+    if grid_id is not None:
+        bounded_int(grid_id, "--grid-id")
     options = WorkerOptions(device=device, grace_s=grace, poll_s=poll, forever=forever, max_runs=max_runs, grid_id=grid_id)
     if name:
         options.name = name
