@@ -9,7 +9,6 @@ shape ``(N, C, kh, kw)``.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Mapping
 
@@ -17,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo.errors import InvalidInput, NotFound
+from ingest.weights.state_dicts import WRAPPER_PREFIXES, bare_key
+from zoo.errors import InvalidInput
 
 __all__ = [
     "NoFirstConvError",
@@ -27,8 +27,6 @@ __all__ = [
     "first_conv_weight",
 ]
 
-# Prefixes that wrappers add to every key: DataParallel/DDP, Lightning-style modules, torch.compile.
-_WRAPPER_PREFIXES = ("module.", "model.", "_orig_mod.")
 _WEIGHT = ".weight"
 
 
@@ -142,10 +140,9 @@ def _first_conv_spec(arch: str) -> tuple[str, tuple[int, ...]]:
     """(weight key, weight shape) of ``arch``'s first convolution, from a skeleton on the meta device."""
     import timm  # deferred: importing timm costs about a second
 
-    if not timm.is_model(arch):
-        close = difflib.get_close_matches(arch, timm.list_models(), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models()"
-        raise NotFound(f"unknown timm architecture {arch!r}{hint}")
+    from ingest.weights.timm_models import check_architecture
+
+    check_architecture(arch)
     with torch.device("meta"):  # shapes only: no memory, no initialisation work
         model = timm.create_model(arch, pretrained=False)
     name = first_conv_name(model)
@@ -183,22 +180,13 @@ def _find_key(state_dict: Mapping[str, object], name: str, arch: str) -> str:
     if name in state_dict:
         return name
     for key in state_dict:
-        if key.endswith(name) and _strip_wrapper_prefixes(key) == name:
+        if key.endswith(name) and bare_key(key) == name:
             return key
     sample = ", ".join(list(state_dict)[:5]) or "none"
     raise InvalidInput(
         f"state dict has no key {name!r} (the first convolution of {arch}), not even under a prefix "
-        f"{', '.join(_WRAPPER_PREFIXES)}; its first keys are: {sample}"
+        f"{', '.join(WRAPPER_PREFIXES)}; its first keys are: {sample}"
     )
-
-
-def _strip_wrapper_prefixes(key: str) -> str:
-    stripped = None
-    while stripped != key:
-        stripped = key
-        for prefix in _WRAPPER_PREFIXES:
-            key = key.removeprefix(prefix)
-    return key
 
 
 def _architecture(model: nn.Module) -> str:

@@ -26,7 +26,7 @@ from huggingface_hub import constants
 
 from clirunner import run_zoo
 from hubcache import make_hub_repo, save_timm_weights, use_hub_cache
-from ingest import weights
+from ingest.weights import hub
 from ingest.references import resolve_reference
 from ingest.weights import HubUnavailable, download_hub_weights, hub_unreachable, timm_pretrained
 
@@ -45,7 +45,7 @@ def point_hub_at(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> str:
     monkeypatch.setenv("HF_ENDPOINT", endpoint)
     monkeypatch.setattr(constants, "ENDPOINT", endpoint)
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}")
-    monkeypatch.setattr(weights, "_hub_checks", {})
+    monkeypatch.setattr(hub, "_hub_checks", {})
     return endpoint
 
 
@@ -133,7 +133,7 @@ def test_cached_weights_still_load_when_the_hub_is_unreachable(dead_hub: str, ca
 
 
 def test_the_hub_is_checked_once_per_endpoint_not_per_file(dead_hub: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    session = weights.get_session()
+    session = hub.get_session()
     calls: list[str] = []
 
     def counting_head(url: str, **kwargs: object) -> object:
@@ -143,7 +143,7 @@ def test_the_hub_is_checked_once_per_endpoint_not_per_file(dead_hub: str, monkey
     class CountingSession:
         head = staticmethod(counting_head)
 
-    monkeypatch.setattr(weights, "get_session", lambda: CountingSession())
+    monkeypatch.setattr(hub, "get_session", lambda: CountingSession())
     reasons = [hub_unreachable() for _ in range(3)]
     with pytest.raises(HubUnavailable):
         download_hub_weights("org/absent", allow_pickle=True)  # four file names, no further check
@@ -173,7 +173,7 @@ def test_a_hub_that_answers_is_reachable_whatever_it_answers(cache: Path, monkey
 
 def test_offline_mode_makes_no_request(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(weights, "get_session", lambda: pytest.fail("offline mode must not touch the network"))
+    monkeypatch.setattr(hub, "get_session", lambda: pytest.fail("offline mode must not touch the network"))
     assert hub_unreachable() == "HF_HUB_OFFLINE is set"
 
 

@@ -88,7 +88,7 @@ def test_a_state_dict_without_the_first_conv_is_refused_naming_the_key():
 
 
 def test_an_unknown_architecture_is_not_found_with_suggestions():
-    with pytest.raises(NotFound, match=r"unknown timm architecture 'resnet181'.*resnet18"):
+    with pytest.raises(NotFound, match=r"timm has no architecture 'resnet181'; did you mean .*resnet18"):
         first_conv_from_state_dict({}, "resnet181")
 
 

@@ -1,4 +1,4 @@
-"""Specs for ingest.weights: weights files, hub repos and timm models get into memory safely.
+"""Specs for ingest.weights (files, state_dicts, hub, timm_models): weights files, hub repos and timm models get into memory safely.
 
 Hub tests run offline against a hub cache each test builds itself (see tests/hubcache.py).
 """
@@ -18,7 +18,7 @@ import torch
 from huggingface_hub.errors import EntryNotFoundError
 
 from hubcache import make_hub_repo, save_timm_weights, use_hub_cache
-from ingest import weights
+from ingest.weights import hub as hub_module
 from ingest.weights import (
     HubUnavailable,
     build_model,
@@ -78,6 +78,8 @@ def test_safetensors_file_round_trips(tmp_path: Path) -> None:
         pytest.param(lambda sd: {"state_dict": sd, "epoch": 3}, id="state_dict"),
         pytest.param(lambda sd: {"model": {f"module.{k}": v for k, v in sd.items()}, "step": 7}, id="model+module"),
         pytest.param(lambda sd: {f"module._orig_mod.{k}": v for k, v in sd.items()}, id="ddp+compile"),
+        pytest.param(lambda sd: {"state_dict": {f"model.{k}": v for k, v in sd.items()}}, id="lightning"),
+        pytest.param(lambda sd: {f"_orig_mod.module.{k}": v for k, v in sd.items()}, id="compile+ddp"),
         pytest.param(lambda sd: {**sd, "note": "hello", "sizes": [1, 2]}, id="non-tensor-entries"),
     ],
 )
@@ -90,6 +92,18 @@ def test_a_prefix_only_some_keys_have_is_kept(tmp_path: Path) -> None:
     state = {"module.weight": torch.ones(1), "head.weight": torch.ones(1)}
     safetensors.torch.save_file(state, tmp_path / "w.safetensors")
     assert load_state_dict_file(tmp_path / "w.safetensors").keys() == state.keys()
+
+
+def test_loading_a_file_and_finding_the_first_conv_strip_the_same_prefixes(tmp_path: Path) -> None:
+    from ingest.layers import first_conv_from_state_dict
+
+    model = timm.create_model("resnet18", pretrained=False, num_classes=4)
+    wrapped = {f"model.module.{k}": v for k, v in model.state_dict().items()}
+    safetensors.torch.save_file(wrapped, tmp_path / "w.safetensors")
+    loaded = load_state_dict_file(tmp_path / "w.safetensors")
+    assert set(loaded) == set(model.state_dict())
+    assert first_conv_from_state_dict(wrapped, "resnet18")[0] == "conv1.weight"
+    assert build_model("resnet18", loaded).num_classes == 4
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".pt", ".bin", ".ckpt"])
@@ -275,15 +289,15 @@ def test_online_a_pickle_only_repo_is_named_from_the_file_listing(monkeypatch: p
     def no_such_file(repo_id: str, filename: str, **kwargs: object) -> str:
         raise EntryNotFoundError(f"{repo_id} has no {filename}")  # what the hub answers for a missing file
 
-    monkeypatch.setattr(weights, "hf_hub_download", no_such_file)
-    monkeypatch.setattr(weights.HfApi, "list_repo_files", lambda self, repo_id, revision=None: ["pytorch_model.bin"])
+    monkeypatch.setattr(hub_module, "hf_hub_download", no_such_file)
+    monkeypatch.setattr(hub_module.HfApi, "list_repo_files", lambda self, repo_id, revision=None: ["pytorch_model.bin"])
     with pytest.raises(UnsafeInput) as error:
         download_hub_weights("org/old")
     assert_one_line(error, "pytorch_model.bin", "--allow-pickle")
 
 
 def test_a_repo_missing_offline_is_a_one_line_not_found(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(weights, "get_session", lambda: pytest.fail("offline mode must not touch the network"))
+    monkeypatch.setattr(hub_module, "get_session", lambda: pytest.fail("offline mode must not touch the network"))
     with pytest.raises(HubUnavailable) as error:
         download_hub_weights("org/absent")
     assert isinstance(error.value, NotFound)
