@@ -25,7 +25,7 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from ingest.layers import first_conv_weight
+from ingest.first_conv import first_conv_weight
 from zoo.images.sources import load_source
 from ingest.train import IMAGENET_MEAN, IMAGENET_STD, Trainer, TrainConfig, pick_device, to_device
 from zoo.catalog import Catalog

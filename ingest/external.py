@@ -14,8 +14,8 @@ from typing import Mapping
 import numpy as np
 from sqlalchemy import select
 
-from ingest.layers import delta as layer_delta
-from ingest.layers import first_conv_weight
+from ingest.first_conv import delta as layer_delta
+from ingest.first_conv import first_conv_weight
 from ingest.references import ResolvedReference, resolve_reference
 from ingest.weights import build_model, download_hub_weights, load_state_dict_file, parse_hub_ref
 from zoo.catalog import Catalog

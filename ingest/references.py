@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from ingest.layers import first_conv_name, first_conv_weight
+from ingest.first_conv import first_conv_name, first_conv_weight
 from ingest.weights import (
     HubUnavailable,
     build_model,

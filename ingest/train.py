@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ingest.device_transforms import apply_transform_torch
-from ingest.layers import first_conv_weight
+from ingest.first_conv import first_conv_weight
 from zoo.errors import InvalidInput, ZooError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

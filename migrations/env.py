@@ -44,10 +44,10 @@ def run_online() -> None:
             'config.attributes["connection"] must be a SQLAlchemy Connection or Engine, '
             f"not {type(connectable).__name__}"
         )
-    from zoo.db.schema import _migration_connection
+    from zoo.db.migrate import migration_connection
 
     if connectable is not None:
-        with _migration_connection(connectable) as conn:
+        with migration_connection(connectable) as conn:
             _run_on(conn)
         return
     from zoo.config import database_url
@@ -55,7 +55,7 @@ def run_online() -> None:
 
     engine = make_engine(config.get_main_option("sqlalchemy.url") or database_url())
     try:
-        with _migration_connection(engine) as conn:
+        with migration_connection(engine) as conn:
             _run_on(conn)
     finally:
         engine.dispose()

@@ -16,7 +16,7 @@ from zoo.catalog import Catalog
 from zoo.checkpoints import decode_tensor, tensor_sha256
 from zoo.db.engine import make_engine
 from zoo.db.models import Checkpoint, Tensor
-from zoo.db.schema import current_revision, upgrade
+from zoo.db.migrate import current_revision, upgrade
 from zoo.errors import IntegrityError
 
 BIG = "99999999999999999999"  # beyond int64: OverflowError on SQLite, DataError on Postgres, before

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from zoo.config import ARTIFACTS_ENV, artifacts_location, database_url, zoo_home
 from zoo.db.engine import describe_url, make_engine, session_scope
-from zoo.db.schema import ensure_schema
+from zoo.db.migrate import ensure_schema
 from zoo.store import ArtifactStore
 
 

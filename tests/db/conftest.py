@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 @pytest.fixture
 def alembic_config() -> Config:
-    from zoo.db.schema import alembic_config as zoo_alembic_config
+    from zoo.db.migrate import alembic_config as zoo_alembic_config
 
     return zoo_alembic_config()
 

@@ -12,7 +12,7 @@ from clirunner import run_zoo
 from zoo.catalog import Catalog
 from zoo.db.engine import make_engine
 from zoo.db.models import Base
-from zoo.db.schema import alembic_config, current_revision, downgrade, ensure_schema, head_revision, upgrade
+from zoo.db.migrate import alembic_config, current_revision, downgrade, ensure_schema, head_revision, upgrade
 from zoo.errors import SchemaOutOfDate
 
 
@@ -58,15 +58,15 @@ def test_catalog_at_older_revision_is_refused_with_the_fix(db_url: str) -> None:
     upgrade(engine)
     with engine.begin() as conn:  # pretend an older zoo created it: an earlier, known revision
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'older'")
-    import zoo.db.schema as schema
+    import zoo.db.migrate as migrate
 
-    original = schema.known_revisions
-    schema.known_revisions = lambda: original() | {"older"}  # type: ignore[assignment]
+    original = migrate.known_revisions
+    migrate.known_revisions = lambda: original() | {"older"}  # type: ignore[assignment]
     try:
         with pytest.raises(SchemaOutOfDate, match="run `zoo db upgrade`"):
             ensure_schema(engine)
     finally:
-        schema.known_revisions = original  # type: ignore[assignment]
+        migrate.known_revisions = original  # type: ignore[assignment]
     engine.dispose()
 
 
@@ -81,7 +81,7 @@ def test_stale_catalog_makes_commands_stop_with_one_line(zoo_env: dict[str, str]
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'older'")
     engine.dispose()
-    monkeypatch.setattr("zoo.db.schema.known_revisions", lambda: {"older", head_revision()})
+    monkeypatch.setattr("zoo.db.migrate.known_revisions", lambda: {"older", head_revision()})
     result = run_zoo("sql", "SELECT 1", expect=1)
     assert "zoo db upgrade" in result.output
     assert "Traceback" not in result.output

@@ -19,7 +19,7 @@ from pytest_alembic.tests import (  # noqa: F401 (collected here, run with this 
 )
 from sqlalchemy import Engine, inspect
 
-from zoo.db.schema import alembic_config, head_revision
+from zoo.db.migrate import alembic_config, head_revision
 
 
 def _revision(engine: Engine) -> str | None:

@@ -95,7 +95,7 @@ def test_a_prefix_only_some_keys_have_is_kept(tmp_path: Path) -> None:
 
 
 def test_loading_a_file_and_finding_the_first_conv_strip_the_same_prefixes(tmp_path: Path) -> None:
-    from ingest.layers import first_conv_from_state_dict
+    from ingest.first_conv import first_conv_from_state_dict
 
     model = timm.create_model("resnet18", pretrained=False, num_classes=4)
     wrapped = {f"model.module.{k}": v for k, v in model.state_dict().items()}

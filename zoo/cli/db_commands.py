@@ -10,7 +10,7 @@ import typer
 from zoo.cli.options import AsJson
 from zoo.cli.render import console
 from zoo.cli.state import open_catalog
-from zoo.db.schema import current_revision, head_revision, schema_status, upgrade
+from zoo.db.migrate import current_revision, head_revision, schema_status, upgrade
 
 app = typer.Typer(help="Create, upgrade and inspect the catalog's schema (Alembic migrations).", no_args_is_help=True)
 

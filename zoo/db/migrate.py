@@ -1,4 +1,4 @@
-"""Schema versioning: Alembic is the only way the catalog's schema changes.
+"""Alembic upgrade logic: Alembic is the only way the catalog's schema changes.
 
 A brand-new empty database is migrated to head on first use. A catalog at an older revision is refused
 with one line naming ``zoo db upgrade``; one from a newer zoo is refused too.
@@ -106,7 +106,7 @@ def ensure_schema(engine: Engine) -> None:
 
 
 @contextmanager
-def _migration_connection(engine: Engine) -> Iterator[Connection]:
+def migration_connection(engine: Engine) -> Iterator[Connection]:
     """A connection fit for migrating: one writer at a time, foreign-key actions off on SQLite.
 
     SQLite batch mode rebuilds a table by copy-drop-rename; with foreign keys on, the DROP would cascade
@@ -133,11 +133,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     A catalog at a revision this zoo does not know (written by a newer zoo) is refused, not touched.
     """
-    with _migration_connection(engine) as conn:
+    with migration_connection(engine) as conn:
         refuse_unknown_revision(MigrationContext.configure(conn).get_current_revision())
         command.upgrade(alembic_config(conn), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    with _migration_connection(engine) as conn:
+    with migration_connection(engine) as conn:
         command.downgrade(alembic_config(conn), revision)

@@ -9,7 +9,7 @@ import timm
 import torch
 from torch import nn
 
-from ingest.layers import (
+from ingest.first_conv import (
     NoFirstConvError,
     delta,
     first_conv_from_state_dict,
