@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 
+from zoo.catalog import Catalog
 from zoo.cli.render import note
-from zoo.cli.state import open_catalog
+from zoo.cli.state import open_catalog, state
+from zoo.config import READER_URL_ENV, reader_database_url
 from zoo.errors import ConfigError, InvalidInput
+from zoo.sql import DEFAULT_MAX_BYTES, parse_size
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -18,14 +21,30 @@ def serve_command(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on. Default: this machine only; 0.0.0.0 opens it to the network (it has no login: see README). Example: --host 0.0.0.0")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to listen on. Example: --port 8080")] = 8000,
+    reader_url: Annotated[
+        Optional[str],
+        typer.Option(
+            "--reader-url",
+            envvar=READER_URL_ENV,
+            show_envvar=True,
+            help="Run the SQL page's queries as a read-only role instead of the catalog URL, as zoo sql does "
+            "(see zoo db create-reader). Example: --reader-url postgresql://zoo_reader@db.example/zoo",
+        ),
+    ] = None,
+    max_bytes: Annotated[
+        str,
+        typer.Option("--max-bytes", help="Most bytes of values one SQL page query may fetch, as zoo sql --max-bytes. Example: --max-bytes 16MiB"),
+    ] = f"{DEFAULT_MAX_BYTES // (1 << 20)}MiB",
 ) -> None:
     """Serve a read-only web view of the catalog: overview and queue health, datasets, runs, checkpoints
-    (with the zoo query selection language), fits, and read-only SQL; every page also as JSON (?format=json).
+    (with the zoo query selection language), fits and the generalization matrix, and read-only SQL; every
+    page also as JSON (?format=json).
 
     Example: zoo serve --port 8080, then open http://127.0.0.1:8080/
     """
     if not 0 < port < 65536:
         raise InvalidInput(f"--port must be between 1 and 65535, not {port}")
+    sql_max_bytes = parse_size(max_bytes)
     try:  # the web stack is imported here only, so the rest of the CLI starts without it
         import uvicorn
 
@@ -33,8 +52,17 @@ def serve_command(
     except ImportError as error:
         raise ConfigError(f"zoo serve needs {error.name}, which is not installed; run: pip install starlette jinja2 uvicorn") from None
     catalog = open_catalog(ctx)
-    address = f"[{host}]" if ":" in host else host
-    note(escape(f"serving {catalog.url} read-only at http://{address}:{port}/ (Ctrl-C stops)"))
-    if host not in LOOPBACK:
-        note("[yellow]zoo serve has no login: anyone who can reach this address can read the whole catalog[/]")
-    uvicorn.run(create_app(catalog), host=host, port=port, log_level="info", server_header=False)
+    url = reader_database_url(reader_url)  # the lookup zoo sql makes: --reader-url, else $ZOO_READER_URL
+    reader = Catalog.open(url, artifacts=state(ctx).artifacts) if url is not None else None
+    try:
+        address = f"[{host}]" if ":" in host else host
+        note(escape(f"serving {catalog.url} read-only at http://{address}:{port}/ (Ctrl-C stops)"))
+        if reader is not None:
+            note(escape(f"SQL page queries run as the read-only role of {reader.url}"))
+        if host not in LOOPBACK:
+            note("[yellow]zoo serve has no login: anyone who can reach this address can read the whole catalog[/]")
+        app = create_app(catalog, reader=reader, sql_max_bytes=sql_max_bytes)
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    finally:
+        if reader is not None:
+            reader.close()

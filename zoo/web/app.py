@@ -30,6 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zoo.catalog import Catalog
 from zoo.errors import DatabaseError, InvalidInput, NotFound, ZooError
+from zoo.sql import DEFAULT_MAX_BYTES
+from zoo.sql import _size as size_text  # "64 MiB", as the byte-budget error words it
 from zoo.web import figures, views
 
 logger = logging.getLogger("zoo.web")
@@ -135,12 +137,25 @@ class ReadOnlyMiddleware:
 
 
 class ZooWeb:
-    """Holds the catalog, the templates and the figure cache; its methods are the endpoints."""
+    """Holds the catalog, the templates and the figure cache; its methods are the endpoints.
 
-    def __init__(self, catalog: Catalog, queue_refresh_s: float = QUEUE_REFRESH_S) -> None:
+    The SQL page runs its queries through ``reader`` (a catalog opened on a read-only role's URL,
+    ``--reader-url`` / ``ZOO_READER_URL``) when there is one, else through ``catalog``, exactly as ``zoo sql``
+    does, with the same byte budget (``sql_max_bytes``).
+    """
+
+    def __init__(self, catalog: Catalog, queue_refresh_s: float = QUEUE_REFRESH_S, *, reader: Catalog | None = None,
+                 sql_max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.catalog = catalog
+        self.reader = reader
+        self.sql_max_bytes = sql_max_bytes
         self.templates = make_templates(queue_refresh_s)
         self.figures = figures.FigureCache()
+
+    @property
+    def sql_catalog(self) -> Catalog:
+        """Where SQL typed on the page runs: the reader role's connection when configured."""
+        return self.reader if self.reader is not None else self.catalog
 
     # rendering
 
@@ -199,24 +214,45 @@ class ZooWeb:
     def fit(self, request: Request) -> Response:
         return self.answer(request, lambda: views.fit_page(self.catalog, request.path_params["fit_id"]))
 
+    def _sql_page(self, request: Request, *, require_query: bool = False) -> views.Page:
+        page = views.sql_page(self.sql_catalog, request.query_params, require_query=require_query, max_bytes=self.sql_max_bytes)
+        page.context.update(self._sql_context())
+        return page
+
+    def _sql_context(self) -> dict[str, Any]:
+        return {"reader_url": self.reader.url if self.reader is not None else None,
+                "max_bytes": size_text(self.sql_max_bytes)}
+
+    @staticmethod
+    def _warned(response: Response, page: views.Page) -> Response:
+        """The superuser warning of ``zoo sql`` (stderr there) as a header on the JSON and CSV answers."""
+        warnings = page.context.get("warnings") or ()
+        if warnings:
+            response.headers["X-Zoo-Warning"] = " / ".join(warnings)
+        return response
+
     def sql(self, request: Request) -> Response:
         params = request.query_params
         fmt = params.get("format", "html")
         if fmt == "csv":
             return self._sql_csv(request)
         if fmt == "json":
-            return self.answer(request, lambda: views.sql_page(self.catalog, params, require_query=True))
+            try:
+                page = self._sql_page(request, require_query=True)
+            except ZooError as error:
+                return self.error(request, status_for(error), str(error))
+            return self._warned(self.render(request, page), page)
         try:
-            return self.render(request, views.sql_page(self.catalog, params))
+            return self.render(request, self._sql_page(request))
         except ZooError as error:  # keep the query box, with the message above it
             context = {"q": params.get("q", ""), "limit": params.get("limit", views.DEFAULT_LIMIT),
-                       "timeout": params.get("timeout", views.DEFAULT_TIMEOUT_S), "result": None,
-                       "example": views.EXAMPLE_SQL, "error": str(error)}
+                       "timeout": params.get("timeout", views.DEFAULT_TIMEOUT_S), "result": None, "warnings": (),
+                       "example": views.EXAMPLE_SQL, "error": str(error), **self._sql_context()}
             return self.render(request, views.Page("sql.html", context), status_code=status_for(error))
 
     def _sql_csv(self, request: Request) -> Response:
         try:
-            page = views.sql_page(self.catalog, request.query_params, require_query=True)
+            page = self._sql_page(request, require_query=True)
         except ZooError as error:
             return self.error(request, status_for(error), str(error))
         result = page.context["result"]
@@ -227,7 +263,7 @@ class ZooWeb:
         headers = {"Content-Disposition": 'attachment; filename="zoo-query.csv"'}
         if result.truncated:
             headers["X-Zoo-Truncated"] = "true"
-        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        return self._warned(Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers), page)
 
     # figures
 
@@ -272,10 +308,13 @@ def status_for(error: ZooError) -> int:
     return 400
 
 
-def create_app(catalog: Catalog, *, queue_refresh_s: float = QUEUE_REFRESH_S) -> Starlette:
+def create_app(catalog: Catalog, *, queue_refresh_s: float = QUEUE_REFRESH_S, reader: Catalog | None = None,
+               sql_max_bytes: int = DEFAULT_MAX_BYTES) -> Starlette:
     """The ASGI application serving ``catalog`` read-only; the overview's queue panel reloads every
-    ``queue_refresh_s`` seconds."""
-    web = ZooWeb(catalog, queue_refresh_s)
+    ``queue_refresh_s`` seconds. The SQL page queries through ``reader`` when given (a catalog opened on
+    the read-only role's URL, see :func:`zoo.config.reader_database_url`) and stops a result past
+    ``sql_max_bytes`` of values, as ``zoo sql --max-bytes`` does."""
+    web = ZooWeb(catalog, queue_refresh_s, reader=reader, sql_max_bytes=sql_max_bytes)
     routes = [
         Route("/", web.overview),
         Route("/queue", web.queue),

@@ -19,7 +19,7 @@ from zoo.errors import InvalidInput, NotFound
 from zoo.metamodel import fit_predictions, get_fit, list_fits
 from zoo.query import get_checkpoint, query_checkpoints
 from zoo.selection import PAPER_METRIC_COLUMNS, PROPERTY_COLUMNS, Selection, parse_selection
-from zoo.sql import DEFAULT_LIMIT, DEFAULT_TIMEOUT_S, run_query
+from zoo.sql import DEFAULT_LIMIT, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, run_query
 from zoo.web.health import queue_health
 
 # The records of `zoo runs --json` (see zoo/cli/ingest_commands.py).
@@ -189,14 +189,16 @@ def fit_page(catalog: Catalog, fit_id: int) -> Page:
     return Page("fit.html", {"fit": fit, "importances": importances, "n_predictions": len(predictions)}, data)
 
 
-def sql_page(catalog: Catalog, params: Mapping[str, str], *, require_query: bool = False) -> Page:
-    """The query box; with ``q`` (or ``require_query``), the result of :func:`zoo.sql.run_query`."""
+def sql_page(catalog: Catalog, params: Mapping[str, str], *, require_query: bool = False,
+             max_bytes: int = DEFAULT_MAX_BYTES) -> Page:
+    """The query box; with ``q`` (or ``require_query``), the result of :func:`zoo.sql.run_query` on ``catalog``
+    (the reader role's connection when ``zoo serve`` has one), stopped past ``max_bytes`` of values."""
     text = params.get("q", "")
     limit = int_param(params, "limit", DEFAULT_LIMIT, high=SQL_MAX_LIMIT)
     timeout = float_param(params, "timeout", DEFAULT_TIMEOUT_S, high=SQL_MAX_TIMEOUT_S)
-    context: dict[str, Any] = {"q": text, "limit": limit, "timeout": timeout, "result": None, "example": EXAMPLE_SQL}
+    context: dict[str, Any] = {"q": text, "limit": limit, "timeout": timeout, "result": None, "example": EXAMPLE_SQL, "warnings": ()}
     if not text.strip() and not require_query:
         return Page("sql.html", context, None)
-    result = run_query(catalog, text, limit=limit, timeout_s=timeout)
-    context["result"] = result
+    result = run_query(catalog, text, limit=limit, timeout_s=timeout, max_bytes=max_bytes)
+    context["result"], context["warnings"] = result, result.warnings
     return Page("sql.html", context, [dict(zip(result.columns, row)) for row in result.rows])
