@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -14,30 +15,64 @@ from sqlalchemy import func, select
 
 from clirunner import run_zoo
 from gridfiles import write_grid
+from ingest.worker import HOLD_ENV
 from zoo import queue
 from zoo.catalog import Catalog
 from zoo.db.models import Checkpoint, MetricVector, Run
 from zoo.sql import run_query
 
 pytestmark = pytest.mark.slow
-# Long enough (several seconds at 16 px, 4 steps an epoch) that a worker is still training when the test
-# stops or kills it; checkpoints at epochs 0 and LONG_RUN_EPOCHS.
-LONG_RUN_EPOCHS = 250
+# The bound on every wait: generous, for a loaded machine (a held run needs no more than process start-up
+# and one training step, and a rescuer two short epochs).
+WAIT_S = 300.0
+_spawned: list[subprocess.Popen[str]] = []
 
 
-def _zoo_process(db_url: str, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+@pytest.fixture(autouse=True)
+def _no_stray_workers():  # type: ignore[no-untyped-def]
+    """A failed test leaves no worker process behind (stopped, held or training)."""
+    yield
+    while _spawned:
+        process = _spawned.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=WAIT_S)
+
+
+def _zoo_process(db_url: str, tmp_path: Path, *args: str, hold: Path | None = None) -> subprocess.Popen[str]:
+    """``zoo ARGS`` in a new process; with ``hold``, its runs stop after their first training step until
+    ``hold``.release exists (the ZOO_TEST_HOLD_FILE hook), having written ``hold``.started."""
     env = {**os.environ, "ZOO_DATABASE_URL": db_url, "ZOO_ARTIFACTS": str(tmp_path / "artifacts"),
            "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "zoo", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env.pop(HOLD_ENV, None)
+    if hold is not None:
+        env[HOLD_ENV] = str(hold)
+    process = subprocess.Popen([sys.executable, "-m", "zoo", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _spawned.append(process)
+    return process
 
 
-def _wait_for(condition, timeout: float = 120.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+def _wait_for(condition, timeout: float = WAIT_S, what: str = "condition", process: subprocess.Popen[str] | None = None) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the worker exited ({process.returncode}) before {what}:\n{process.stdout.read()}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _held_run(hold: Path, process: subprocess.Popen[str]) -> int:
+    """Wait until the held worker is mid-training; its run id."""
+    started = hold.with_name(hold.name + ".started")
+    _wait_for(started.exists, what="the worker to start training", process=process)
+    return int(started.read_text())
+
+
+def _queue_one_run(tmp_path: Path) -> None:
+    grid = write_grid(tmp_path, variants=("original",), epochs=2, checkpoint_every=2)  # checkpoints at epochs 0, 2
+    run_zoo("ingest", "--run-grid", str(grid), "--enqueue-only", "--samples", "8")
 
 
 def _checkpoints_per_run(catalog: Catalog) -> dict[int, int]:
@@ -65,7 +100,7 @@ def test_four_worker_processes_execute_every_run_exactly_once(zoo_env, catalog: 
     grid = write_grid(tmp_path, variants=("original", "blur-k7-s2", "noise-0.5", "resize-0.5"), trials=2, steps_per_epoch=1, epochs=1)
     run_zoo("ingest", "--run-grid", str(grid), "--enqueue-only", "--samples", "8")
     workers = [_zoo_process(db_url, tmp_path, "worker", "--quiet", "--name", f"w{i}") for i in range(4)]
-    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    outputs = [w.communicate(timeout=WAIT_S)[0] for w in workers]
     assert all(w.returncode == 0 for w in workers), outputs
     assert queue.status_counts(catalog)["done"] == 8
     with catalog.session() as session:
@@ -74,58 +109,70 @@ def test_four_worker_processes_execute_every_run_exactly_once(zoo_env, catalog: 
     assert set(_checkpoints_per_run(catalog).values()) == {2}
 
 
-def _running_run(catalog: Catalog) -> int | None:
-    running = queue.list_runs(catalog, status="running")
-    return running[0].id if running else None
+def _heartbeat_age(catalog: Catalog, run_id: int) -> float:
+    with catalog.session() as session:
+        beat = session.scalar(select(Run.heartbeat_at).where(Run.id == run_id))
+    beat = beat if beat.tzinfo else beat.replace(tzinfo=timezone.utc)
+    return (datetime.now(timezone.utc) - beat).total_seconds()
 
 
 def test_a_killed_worker_run_is_finished_by_another_with_one_set_of_checkpoints(zoo_env, catalog: Catalog, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    grid = write_grid(tmp_path, variants=("original",), epochs=LONG_RUN_EPOCHS, checkpoint_every=LONG_RUN_EPOCHS)
-    run_zoo("ingest", "--run-grid", str(grid), "--enqueue-only", "--samples", "8")
-    doomed = _zoo_process(db_url, tmp_path, "worker", "--quiet", "--grace", "2")
-    _wait_for(lambda: _running_run(catalog) is not None, what="the first worker to claim the run")
-    time.sleep(1.0)
+    _queue_one_run(tmp_path)
+    hold = tmp_path / "hold"
+    doomed = _zoo_process(db_url, tmp_path, "worker", "--quiet", hold=hold)  # default grace: 300 s
+    run_id = _held_run(hold, doomed)
     doomed.send_signal(signal.SIGKILL)
-    doomed.wait()
+    doomed.wait(timeout=WAIT_S)
     assert queue.status_counts(catalog)["running"] == 1  # abandoned mid-run
-    rescuer = _zoo_process(db_url, tmp_path, "worker", "--quiet", "--grace", "2")
-    assert rescuer.wait(timeout=300) == 0, rescuer.stdout.read()
+    # A process of this PID namespace that no longer exists: re-queued at once, without waiting out its grace.
+    rescuer = _zoo_process(db_url, tmp_path, "worker", "--quiet")
+    assert rescuer.wait(timeout=WAIT_S) == 0, rescuer.stdout.read()
     [run] = queue.list_runs(catalog)
-    assert run.status == "done" and run.attempts == 2
+    assert run.id == run_id and run.status == "done" and run.attempts == 2
     assert _checkpoints_per_run(catalog) == {run.id: 2}
 
 
 def test_a_stale_worker_resumed_after_losing_its_claim_writes_nothing(zoo_env, catalog: Catalog, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    grid = write_grid(tmp_path, variants=("original",), epochs=LONG_RUN_EPOCHS, checkpoint_every=LONG_RUN_EPOCHS)
-    run_zoo("ingest", "--run-grid", str(grid), "--enqueue-only", "--samples", "8")
-    stale = _zoo_process(db_url, tmp_path, "worker", "--quiet", "--grace", "2", "--name", "stale")
-    _wait_for(lambda: _running_run(catalog) is not None, what="the first worker to claim the run")
-    time.sleep(1.0)
+    _queue_one_run(tmp_path)
+    hold = tmp_path / "hold"
+    stale = _zoo_process(db_url, tmp_path, "worker", "--quiet", "--grace", "2", "--name", "stale", hold=hold)
+    run_id = _held_run(hold, stale)
     stale.send_signal(signal.SIGSTOP)
     try:
-        assert queue.status_counts(catalog)["running"] == 1, "the run finished before the worker was stopped"
-        time.sleep(2.5)  # past the grace period: the claim is up for grabs
-        rescuer = _zoo_process(db_url, tmp_path, "worker", "--quiet", "--grace", "2", "--name", "rescuer")
-        assert rescuer.wait(timeout=300) == 0, rescuer.stdout.read()
+        _wait_for(lambda: _heartbeat_age(catalog, run_id) > 2.5, what="the stopped worker's claim to outlive its 2 s grace")
+        rescuer = _zoo_process(db_url, tmp_path, "worker", "--quiet", "--name", "rescuer")  # grace 300 s: judges by the claim's 2 s
+        assert rescuer.wait(timeout=WAIT_S) == 0, rescuer.stdout.read()
     finally:
         stale.send_signal(signal.SIGCONT)
-    output = stale.communicate(timeout=120)[0]
+    output = stale.communicate(timeout=WAIT_S)[0]
     assert stale.returncode == 0, output
     assert "lost 1" in output
     [run] = queue.list_runs(catalog)
-    assert run.status == "done" and run.worker == "rescuer"
+    assert run.status == "done" and run.worker == "rescuer" and run.attempts == 2
     assert _checkpoints_per_run(catalog) == {run.id: 2}
 
 
 def test_sigterm_leaves_the_current_run_requeueable(zoo_env, catalog: Catalog, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    grid = write_grid(tmp_path, variants=("original",), epochs=LONG_RUN_EPOCHS, checkpoint_every=LONG_RUN_EPOCHS)
-    run_zoo("ingest", "--run-grid", str(grid), "--enqueue-only", "--samples", "8")
-    worker = _zoo_process(db_url, tmp_path, "worker", "--quiet")
-    _wait_for(lambda: _running_run(catalog) is not None, what="the worker to claim the run")
-    time.sleep(1.0)
+    _queue_one_run(tmp_path)
+    hold = tmp_path / "hold"
+    worker = _zoo_process(db_url, tmp_path, "worker", "--quiet", hold=hold)
+    _held_run(hold, worker)
     worker.send_signal(signal.SIGTERM)
-    output = worker.communicate(timeout=120)[0]
+    output = worker.communicate(timeout=WAIT_S)[0]
     assert worker.returncode == 130, output
     [run] = queue.list_runs(catalog)
     assert run.status == "queued" and run.attempts == 0
     assert _checkpoints_per_run(catalog) == {}
+
+
+def test_a_held_run_goes_on_once_released(zoo_env, catalog: Catalog, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The hook itself: the run waits mid-training (still heartbeating) until the release file appears."""
+    _queue_one_run(tmp_path)
+    hold = tmp_path / "hold"
+    worker = _zoo_process(db_url, tmp_path, "worker", "--quiet", "--grace", "2", hold=hold)
+    run_id = _held_run(hold, worker)
+    _wait_for(lambda: _heartbeat_age(catalog, run_id) < 1.0, what="a heartbeat from the held worker", process=worker)
+    assert queue.get_run(catalog, run_id).status == "running" and _checkpoints_per_run(catalog) == {}
+    hold.with_name(hold.name + ".release").touch()
+    assert worker.wait(timeout=WAIT_S) == 0, worker.stdout.read()
+    assert queue.get_run(catalog, run_id).status == "done" and _checkpoints_per_run(catalog) == {run_id: 2}
