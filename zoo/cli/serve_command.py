@@ -11,7 +11,8 @@ from zoo.catalog import Catalog
 from zoo.cli.render import note
 from zoo.cli.state import open_catalog, state
 from zoo.config import READER_URL_ENV, reader_database_url
-from zoo.errors import ConfigError, InvalidInput
+from zoo.errors import InvalidInput
+from zoo.extras import require_extra
 from zoo.sql import DEFAULT_MAX_BYTES, parse_size
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -45,12 +46,12 @@ def serve_command(
     if not 0 < port < 65536:
         raise InvalidInput(f"--port must be between 1 and 65535, not {port}")
     sql_max_bytes = parse_size(max_bytes)
-    try:  # the web stack is imported here only, so the rest of the CLI starts without it
-        import uvicorn
+    require_extra("serve", "zoo serve")
+    # The web stack is imported here only, so the rest of the CLI starts without it.
+    import uvicorn
 
-        from zoo.web.app import create_app
-    except ImportError as error:
-        raise ConfigError(f"zoo serve needs {error.name}, which is not installed; run: pip install starlette jinja2 uvicorn") from None
+    from zoo.web.app import create_app
+
     catalog = open_catalog(ctx)
     url = reader_database_url(reader_url)  # the lookup zoo sql makes: --reader-url, else $ZOO_READER_URL
     reader = Catalog.open(url, artifacts=state(ctx).artifacts) if url is not None else None

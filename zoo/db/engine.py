@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from zoo.errors import ConfigError, DatabaseError
+from zoo.extras import require_extra
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 # Execution option carried by the writer engine; the "begin" hook reads it to pick the SQLite lock mode.
@@ -77,6 +78,8 @@ def make_engine(url: str) -> Engine:
         raise ConfigError(f"unsupported database {backend!r}; zoo runs on sqlite:/// or postgresql:// URLs")
     if backend == "sqlite":
         _check_sqlite_target(url)
+    else:
+        require_extra("postgres", "a PostgreSQL catalog")
     try:
         if backend == "sqlite":
             engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -87,7 +90,8 @@ def make_engine(url: str) -> Engine:
         raise ConfigError(f"unknown database driver in {describe_url(url)}; use postgresql:// or sqlite:///") from None
     except ImportError as error:
         raise ConfigError(
-            f"the database driver {error.name or ''} is not installed; run: pip install 'psycopg[binary]'"
+            f"the database driver {error.name or ''} is not installed; zoo talks to PostgreSQL through psycopg 3: "
+            "use a postgresql:// URL (pip install 'zoo[postgres]')"
         ) from None
     probe(engine)
     return engine

@@ -1,0 +1,72 @@
+"""A command that needs a missing extra says which one, in one line, with the install command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zoo.extras import EXTRAS, MissingExtra, missing_modules, require_extra
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_extra_is_installed_in_the_dev_environment() -> None:
+    for extra in EXTRAS:
+        assert missing_modules(extra) == (), extra
+        require_extra(extra, "this test")
+
+
+def test_a_missing_module_names_the_extra_and_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "timm", None)  # what an uninstalled module looks like to import
+    assert missing_modules("ingest") == ("timm",)
+    with pytest.raises(MissingExtra) as error:
+        require_extra("ingest", "zoo ingest")
+    assert str(error.value) == (
+        "zoo ingest needs the 'ingest' extra (timm is not installed); run: pip install 'zoo[ingest]'"
+    )
+
+
+def test_an_unknown_extra_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown extra 'gpu'"):
+        missing_modules("gpu")
+
+
+def run_without(modules: list[str], args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``zoo ARGS`` in a fresh interpreter where ``modules`` cannot be imported, on a catalog in tmp_path."""
+    code = (
+        "import sys\n"
+        "class Uninstalled:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {modules!r}:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Uninstalled())\n"
+        f"sys.argv = ['zoo', *{args!r}]\n"
+        "from zoo.cli.main import main\nmain()\n"
+    )
+    env = {**os.environ, "ZOO_HOME": str(tmp_path / "home"), "ZOO_DATABASE_URL": "", "ZOO_ARTIFACTS": ""}
+    env = {k: v for k, v in env.items() if v != "" or k not in ("ZOO_DATABASE_URL", "ZOO_ARTIFACTS")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args", "message"),
+    [
+        (["torch"], ["ingest", "--checkpoint", "model.safetensors", "--arch", "resnet18"],
+         "needs the 'ingest' extra (torch is not installed); run: pip install 'zoo[ingest]'"),
+        (["uvicorn"], ["serve"], "zoo serve needs the 'serve' extra (uvicorn is not installed); run: pip install 'zoo[serve]'"),
+        (["psycopg"], ["--db", "postgresql://nobody@127.0.0.1:1/none", "query"],
+         "a PostgreSQL catalog needs the 'postgres' extra (psycopg is not installed); run: pip install 'zoo[postgres]'"),
+    ],
+    ids=["ingest", "serve", "postgres"],
+)
+def test_a_command_without_its_extra_stops_with_one_line(blocked: list[str], args: list[str], message: str, tmp_path: Path) -> None:
+    (tmp_path / "model.safetensors").write_bytes(b"\0" * 16)
+    result = run_without(blocked, args, tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stdout + result.stderr
