@@ -255,25 +255,35 @@ def bench(url: str, artifacts: str, n_checkpoints: int, schema: str | None, repe
 
     metric_where = f"{WHERE_METRIC}>{q[WHERE_METRIC]:.6g}"
     property_where = f"sharpness<{q['sharpness']:.6g}"
-    cases: list[tuple[str, Callable[[], Any]]] = [
-        ("zoo query --arch resnet18 --limit 20", cli("--arch", "resnet18", "--limit", "20")),
-        (f"zoo query --where '{metric_where}' --limit 20", cli("--where", metric_where, "--limit", "20")),
-        (f"query_checkpoints(Selection(wheres=[{metric_where!r}]), limit=20) on the view column",
+    metric_condition = ((WHERE_METRIC, ">", float(f"{q[WHERE_METRIC]:.6g}")),)
+    # (what, CLI arguments or None, the query function call the CLI makes)
+    cases: list[tuple[str, tuple[str, ...] | None, Callable[[], Any]]] = [
+        ("--arch resnet18 --limit 20", ("--arch", "resnet18", "--limit", "20"),
+         lambda: query_checkpoints(catalog, Selection(archs=("resnet18",)), limit=20)),
+        (f"--where '{metric_where}' --limit 20 (metric_values)", ("--where", metric_where, "--limit", "20"),
+         lambda: query_checkpoints(catalog, Selection(), limit=20, metric_wheres=metric_condition)),
+        (f"Selection(wheres=['{metric_where}']), limit 20 (the view's column)", None,
          lambda: query_checkpoints(catalog, Selection(wheres=(metric_where,)), limit=20)),
-        (f"zoo query --where '{property_where}' --limit 20", cli("--where", property_where, "--limit", "20")),
+        (f"--where '{property_where}' --limit 20", ("--where", property_where, "--limit", "20"),
+         lambda: query_checkpoints(catalog, Selection(wheres=(property_where,)), limit=20)),
     ]
     old, new = _revision("0004").OLD_VIEW, _revision("0004").NEW_VIEW
-    totals = {label: query_checkpoints(catalog, Selection(wheres=(metric_where,)), limit=1).total for label in ("metric",)}
-    totals["property"] = query_checkpoints(catalog, Selection(wheres=(property_where,)), limit=1).total
-    print(f"  selected by the where: {totals['metric']:,} ({metric_where}), {totals['property']:,} ({property_where})")
-    for label, function in cases:
-        _use_view(catalog.engine, old)
-        function()  # warm
-        before = _best(function, repeats)
-        _use_view(catalog.engine, new)
-        function()
-        after = _best(function, repeats)
-        print(f"  {label}: {before:.3f} s -> {after:.3f} s ({before / after:.1f}x; best of {repeats})")
+    totals = (query_checkpoints(catalog, Selection(wheres=(metric_where,)), limit=1).total,
+              query_checkpoints(catalog, Selection(wheres=(property_where,)), limit=1).total)
+    print(f"  selected by the where: {totals[0]:,} ({metric_where}), {totals[1]:,} ({property_where})")
+    print(f"  query (page of 20 + counts per arch), best of {repeats}, before (0003 view) -> after (0004):")
+    for label, args, function in cases:
+        figures = []
+        for view in (old, new):
+            _use_view(catalog.engine, view)
+            function()  # warm
+            figures.append(_best(function, repeats))
+            if args is not None:
+                figures.append(_best(cli(*args), repeats))
+        line = f"    {label}: query_checkpoints {figures[0]:.3f} s -> {figures[-2 if args else -1]:.3f} s"
+        if args is not None:
+            line += f"; zoo query (CLI in-process, catalog opened each time) {figures[1]:.3f} s -> {figures[3]:.3f} s"
+        print(line)
     fit_sides = (Selection(archs=("resnet50",), min_epoch=1, max_epoch=2), Selection(archs=("resnet18",), min_epoch=1, max_epoch=2))
     fit_s, fit = _timed(lambda: fit_meta_model(catalog, "sharpness", *fit_sides))
     model_bytes = len(catalog.store.get_bytes(fit.model_sha256))
