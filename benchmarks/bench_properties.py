@@ -21,8 +21,8 @@ from scipy import ndimage
 from skimage import img_as_float
 from skimage.restoration import estimate_sigma
 
-from zoo.images.sources import load_source
 from zoo.images.properties import measure_properties
+from zoo.images.sources import load_source
 
 LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float64)
 
@@ -67,14 +67,14 @@ def main() -> None:
     loop_s = (time.perf_counter() - start) * len(images) / loop_n
 
     subset = measure_properties(images[:loop_n], ["sharpness", "noisiness"], batch_size=args.batch_size)
-    extrapolated = " (extrapolated from %d images)" % loop_n if loop_n < len(images) else ""
+    extrapolated = f" (extrapolated from {loop_n} images)" if loop_n < len(images) else ""
     print(f"plain per-image loop : {loop_s:8.2f} s{extrapolated}")
     runs = ", ".join(f"{t:.2f}" for t in zoo_runs)
     print(f"zoo measure_properties: {zoo_s:8.2f} s (best of {len(zoo_runs)}: {runs})")
     print(f"speed-up             : {loop_s / zoo_s:8.1f}x")
     print(
-        "agreement on the looped images: sharpness mean %.6g vs %.6g, noisiness mean %.6g vs %.6g"
-        % (subset["sharpness"].value, sharp.mean(), subset["noisiness"].value, noise.mean())
+        f"agreement on the looped images: sharpness mean {subset['sharpness'].value:.6g} vs {sharp.mean():.6g}, "
+        f"noisiness mean {subset['noisiness'].value:.6g} vs {noise.mean():.6g}"
     )
     print(f"dataset: sharpness {result['sharpness'].value:.5g} +- {result['sharpness'].spread:.3g}, "
           f"noisiness {result['noisiness'].value:.5g} +- {result['noisiness'].spread:.3g}")

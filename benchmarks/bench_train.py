@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from ingest.first_conv import first_conv_weight
-from zoo.images.sources import load_source
-from ingest.train import IMAGENET_MEAN, IMAGENET_STD, Trainer, TrainConfig, pick_device, to_device
+from ingest.train import IMAGENET_MEAN, IMAGENET_STD, TrainConfig, Trainer, pick_device, to_device
 from zoo.catalog import Catalog
 from zoo.checkpoints import ReferenceInfo, add_checkpoint, compute_metrics, put_reference
+from zoo.images.sources import load_source
 
 WARMUP = 3
 

@@ -7,9 +7,10 @@ external checkpoint with where it came from (repo and commit, or file) and the f
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 from sqlalchemy import select
@@ -85,10 +86,8 @@ def _label_value(name: str, value: object) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
     elif isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):  # not a number: refused below with the label's name
             number = float(value)
-        except ValueError:
-            pass
     if number is None or not np.isfinite(number):
         raise InvalidInput(f"--property {name}={value}: the value must be a finite number, e.g. {name}=0.01")
     return number

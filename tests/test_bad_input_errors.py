@@ -15,8 +15,8 @@ from synthetic_catalog import build_catalog
 from zoo.catalog import Catalog
 from zoo.checkpoints import decode_tensor, tensor_sha256
 from zoo.db.engine import make_engine
-from zoo.db.models import Checkpoint, Tensor
 from zoo.db.migrate import current_revision, upgrade
+from zoo.db.models import Checkpoint, Tensor
 from zoo.errors import IntegrityError
 
 BIG = "99999999999999999999"  # beyond int64: OverflowError on SQLite, DataError on Postgres, before

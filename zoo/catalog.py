@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -35,7 +35,7 @@ class Catalog:
     @classmethod
     def open(
         cls, url: str | None = None, *, artifacts: str | None = None, check_schema: bool = True
-    ) -> "Catalog":
+    ) -> Catalog:
         """Connect, and (unless ``check_schema=False``) create a new catalog at head or refuse a stale one."""
         resolved = database_url(url)
         if resolved.startswith("sqlite:///") and url is None:
@@ -66,7 +66,7 @@ class Catalog:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Catalog":
+    def __enter__(self) -> Catalog:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

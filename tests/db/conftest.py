@@ -12,7 +12,7 @@ declared here the way the plugin declares it.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from alembic.config import Config

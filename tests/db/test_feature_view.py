@@ -15,8 +15,8 @@ from sqlalchemy import select
 from synthetic_catalog import build_catalog
 from zoo.catalog import Catalog
 from zoo.checkpoints import get_tensor, learned_weights, reference_weight
-from zoo.db.models import Checkpoint, ReferenceWeights, Tensor
 from zoo.db.migrate import current_revision, downgrade, head_revision, upgrade
+from zoo.db.models import Checkpoint, ReferenceWeights, Tensor
 from zoo.query import query_checkpoints
 from zoo.selection import VIEW_COLUMNS, Selection
 

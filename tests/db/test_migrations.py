@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -11,8 +13,8 @@ from sqlalchemy import inspect
 from clirunner import run_zoo
 from zoo.catalog import Catalog
 from zoo.db.engine import make_engine
-from zoo.db.models import Base
 from zoo.db.migrate import alembic_config, current_revision, downgrade, ensure_schema, head_revision, upgrade
+from zoo.db.models import Base
 from zoo.errors import SchemaOutOfDate
 
 
@@ -22,7 +24,7 @@ def test_migrations_have_a_single_head() -> None:
 
 def test_every_revision_has_a_downgrade() -> None:
     for script in ScriptDirectory.from_config(alembic_config()).walk_revisions():
-        assert "def downgrade" in open(script.path).read(), script.path
+        assert "def downgrade" in Path(script.path).read_text(), script.path
 
 
 def test_upgrade_downgrade_upgrade_round_trips(db_url: str) -> None:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoo.images.sources import SHAPE_CLASSES, SHAPE_SCALES, ImageSet, load_source, render_shapes, source_kinds
 from zoo.errors import InvalidInput, NotFound, UnsafeInput
 from zoo.images.properties import sharpness
+from zoo.images.sources import SHAPE_CLASSES, SHAPE_SCALES, ImageSet, load_source, render_shapes, source_kinds
 
 
 def write_png(path: Path, size: tuple[int, int] = (20, 30), gray: bool = False, seed: int = 0) -> None:
@@ -162,7 +162,7 @@ def test_larger_scales_cover_more_pixels_but_keep_sharpness_within_a_factor_of_1
 
 def test_rendered_coverage_is_a_fraction_and_the_object_fits_in_the_frame() -> None:
     _, coverage = render_shapes(np.arange(6), SHAPE_SCALES[-1], 32, np.random.default_rng(0))
-    assert coverage.dtype == np.float32 and 0 <= coverage.min() and coverage.max() <= 1
+    assert coverage.dtype == np.float32 and coverage.min() >= 0 and coverage.max() <= 1
     edges = np.concatenate([coverage[:, 0], coverage[:, -1], coverage[:, :, 0], coverage[:, :, -1]], axis=1)
     assert (coverage.sum(axis=(1, 2)) > 0).all() and edges.max() == 0
 

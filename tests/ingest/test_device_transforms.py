@@ -18,8 +18,8 @@ import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 
 from ingest.device_transforms import apply_transform_torch
-from zoo.images.sources import load_source
 from zoo.errors import InvalidInput, NotFound
+from zoo.images.sources import load_source
 from zoo.images.transforms import PAPER_VARIANTS, apply_transform, paper_variants, transform_kinds
 
 ATOL = 1e-5

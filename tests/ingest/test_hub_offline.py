@@ -26,9 +26,8 @@ from huggingface_hub import constants
 
 from clirunner import run_zoo
 from hubcache import make_hub_repo, save_timm_weights, use_hub_cache
-from ingest.weights import hub
 from ingest.references import resolve_reference
-from ingest.weights import HubUnavailable, download_hub_weights, hub_unreachable, timm_pretrained
+from ingest.weights import HubUnavailable, download_hub_weights, hub, hub_unreachable, timm_pretrained
 
 RETRY_LOOP_S = 20.0  # huggingface_hub's retries take 23 s or more; the fast path takes well under 5 s
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,6 @@ import torch
 from huggingface_hub.errors import EntryNotFoundError
 
 from hubcache import make_hub_repo, save_timm_weights, use_hub_cache
-from ingest.weights import hub as hub_module
 from ingest.weights import (
     HubUnavailable,
     build_model,
@@ -28,6 +27,7 @@ from ingest.weights import (
     random_init_model,
     timm_pretrained,
 )
+from ingest.weights import hub as hub_module
 from zoo.errors import IntegrityError, InvalidInput, NotFound, UnsafeInput
 
 

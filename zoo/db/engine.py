@@ -7,9 +7,9 @@ SQLite runs in WAL mode with foreign keys on and a busy timeout; writing transac
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url

@@ -7,9 +7,9 @@ with one line naming ``zoo db upgrade``; one from a newer zoo is refused too.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from alembic import command
 from alembic.config import Config

@@ -13,7 +13,6 @@ from zoo.errors import InvalidInput, UnsafeInput
 from zoo.images.sources import register_source
 from zoo.images.sources.common import ImageSet, int_param, square_crop, stacked_image_set
 
-
 _HIGH_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 #: What PIL's plugins raise on corrupt or non-image data (UnidentifiedImageError is an OSError).
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError)
