@@ -25,10 +25,12 @@ import os
 import socket
 import sys
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Select, exc, func, select, text, update
 from sqlalchemy.orm import Session
@@ -85,14 +87,14 @@ class ProcessIdentity:
         return f"{self.host} {self.boot_id or '-'} {self.pid_namespace or '-'} {self.pid}"
 
     @classmethod
-    def parse(cls, value: str | None) -> "ProcessIdentity | None":
+    def parse(cls, value: str | None) -> ProcessIdentity | None:
         parts = (value or "").split(" ")
         if len(parts) != 4 or not parts[3].isdigit():
             return None
         host, boot_id, namespace, pid = parts
         return cls(host, "" if boot_id == "-" else boot_id, "" if namespace == "-" else namespace, int(pid))
 
-    def shares_pids_with(self, other: "ProcessIdentity") -> bool:
+    def shares_pids_with(self, other: ProcessIdentity) -> bool:
         """True when a pid of ``other`` names the same process here: same host, boot and PID namespace,
         all known (off Linux, where there is neither boot id nor PID namespace, the host name decides)."""
         same = (self.host, self.boot_id, self.pid_namespace) == (other.host, other.boot_id, other.pid_namespace)
@@ -101,7 +103,7 @@ class ProcessIdentity:
 
 def _read_proc(path: str, link: bool = False) -> str:
     try:
-        value = os.readlink(path) if link else open(path, encoding="ascii").read()
+        value = os.readlink(path) if link else Path(path).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
         return ""
     return value.strip().replace(" ", "")
@@ -158,7 +160,7 @@ def default_worker_name() -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _record(run: Run) -> RunRecord:
@@ -213,7 +215,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _utc(moment: datetime | None) -> datetime | None:
     """SQLite returns stored UTC times without their zone."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _is_stale(row: Any, now: datetime, me: ProcessIdentity, default_grace_s: float) -> bool:

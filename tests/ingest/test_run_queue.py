@@ -9,7 +9,7 @@ import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -55,7 +55,7 @@ def test_a_worker_that_lost_its_claim_writes_nothing(catalog: Catalog, queued) -
     first = queue.claim_next(catalog, "slow-worker")
     assert first is not None
     with catalog.session(write=True) as session:  # its heartbeat went stale long ago
-        session.execute(update(Run).where(Run.id == first.id).values(heartbeat_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+        session.execute(update(Run).where(Run.id == first.id).values(heartbeat_at=datetime.now(UTC) - timedelta(hours=1)))
     second = queue.claim_next(catalog, "fresh-worker", grace_s=60)
     assert second is not None and second.id == first.id and second.claim_token != first.claim_token
     assert second.attempts == 2
@@ -72,7 +72,7 @@ def test_a_worker_that_lost_its_claim_writes_nothing(catalog: Catalog, queued) -
 def test_a_stale_run_out_of_attempts_is_marked_failed(catalog: Catalog, queued) -> None:  # type: ignore[no-untyped-def]
     run = queue.claim_next(catalog, "w")
     with catalog.session(write=True) as session:
-        session.execute(update(Run).where(Run.id == run.id).values(attempts=3, heartbeat_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+        session.execute(update(Run).where(Run.id == run.id).values(attempts=3, heartbeat_at=datetime.now(UTC) - timedelta(hours=1)))
     queue.claim_next(catalog, "other", grace_s=60)
     record = queue.get_run(catalog, run.id)
     assert record.status == "failed" and "heartbeat" in record.error
@@ -112,7 +112,7 @@ def test_completion_writes_results_in_the_same_transaction(catalog: Catalog, que
 
 def _age_heartbeat(catalog: Catalog, run_id: int, seconds: float) -> None:
     with catalog.session(write=True) as session:
-        session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=datetime.now(timezone.utc) - timedelta(seconds=seconds)))
+        session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=datetime.now(UTC) - timedelta(seconds=seconds)))
 
 
 def _claim_terms(catalog: Catalog, run_id: int) -> tuple[float | None, float | None, str | None]:
@@ -263,7 +263,7 @@ def test_a_frozen_worker_holding_its_stale_runs_lock_does_not_stall_other_worker
     frozen = queue.claim_next(pg_queue, "frozen")
     _age_heartbeat(pg_queue, frozen.id, 3600)  # stale: every scan wants it, but it cannot be locked
     with _frozen_worker(pg_queue, frozen.id):
-        claimed = [_within(10, lambda: queue.claim_next(pg_queue, f"w{i}", grace_s=60)) for i in range(3)]
+        claimed = [_within(10, lambda name=name: queue.claim_next(pg_queue, name, grace_s=60)) for name in ("w1", "w2", "w3")]
         assert [c.id for c in claimed] == sorted({c.id for c in claimed}) and frozen.id not in [c.id for c in claimed]
         with pg_queue.session(write=True) as session:
             assert _within(10, lambda: queue.requeue_stale(session)) == 0
@@ -287,7 +287,7 @@ def test_a_row_lock_held_too_long_ends_in_a_clear_error(pg_queue: Catalog, monke
 
 
 def _explode_on_run(monkeypatch: pytest.MonkeyPatch, run_id: int, error: BaseException) -> None:
-    import ingest.worker as worker
+    from ingest import worker
 
     current: list[int] = []
     real_inputs, real_trainer = worker._run_inputs, worker.Trainer

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -112,8 +112,8 @@ def test_four_worker_processes_execute_every_run_exactly_once(zoo_env, catalog: 
 def _heartbeat_age(catalog: Catalog, run_id: int) -> float:
     with catalog.session() as session:
         beat = session.scalar(select(Run.heartbeat_at).where(Run.id == run_id))
-    beat = beat if beat.tzinfo else beat.replace(tzinfo=timezone.utc)
-    return (datetime.now(timezone.utc) - beat).total_seconds()
+    beat = beat if beat.tzinfo else beat.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - beat).total_seconds()
 
 
 def test_a_killed_worker_run_is_finished_by_another_with_one_set_of_checkpoints(zoo_env, catalog: Catalog, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
