@@ -20,16 +20,17 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest.references import ResolvedReference, resolve_reference
-from ingest.train import DeviceData, Interrupted, Snapshot, Trainer, TrainConfig, pick_device, to_device
+from ingest.train import DeviceData, Interrupted, Snapshot, TrainConfig, Trainer, pick_device, to_device
 from zoo import queue
 from zoo.catalog import Catalog
 from zoo.checkpoints import add_checkpoint, compute_metrics, put_reference
@@ -118,7 +119,7 @@ class Heartbeat(threading.Thread):
             except Exception:  # a busy, locked or briefly unreachable database: try again next beat
                 continue
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         self.start()
         return self
 
