@@ -316,6 +316,8 @@ class Fit(Base):
     model_sha256: Mapped[Optional[str]] = mapped_column(String(64))
     label: Mapped[Optional[str]] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Split, fuller scores (log R², Spearman, per kind, bootstrap), reference kinds, metric conditions (0003).
+    details: Mapped[Optional[dict[str, Any]]] = mapped_column()
 
 
 class Prediction(Base):
