@@ -8,8 +8,9 @@ each architecture's real first-layer shape (resnet18/50 64x3x7x7, mobilenetv3 16
 folder, PostgreSQL (``ZOO_TEST_POSTGRES_URL`` or 127.0.0.1:5432) in a fresh schema dropped afterwards.
 
 Printed per database, each as before -> after measured in this run on the same data (before: revision
-0003's ``checkpoint_features`` view, one correlated sub-select per property and metric column and row,
-swapped in for the measurement; after: revision 0004's joins and indexes):
+0003's state, 0001's ``checkpoint_features`` view with one correlated sub-select per property and metric
+column and row and no ``metric_values`` (metric, value) index, put back for the measurement; after: revision
+0004's view and indexes; all before, then all after):
 
 * ``zoo query --arch resnet18 --limit 20`` (the real CLI in-process, catalog opened each time; best of 5);
 * ``zoo query --where 'dist_to_gaussian>Q' --limit 20`` (a metric of the default feature set: the CLI's
@@ -223,11 +224,19 @@ def _database_size(engine: sa.Engine, schema: str | None) -> int:
             "WHERE n.nspname = :schema AND c.relkind IN ('r', 'm')"), {"schema": schema}).scalar_one())
 
 
-def _use_view(engine: sa.Engine, create_sql: str) -> None:
-    """Swap the checkpoint_features definition (same name and columns) for a before/after measurement."""
+def _use_schema(engine: sa.Engine, revision: Any, before: bool) -> None:
+    """Put the catalog in its 0003 state (0001's view, no metric_values index) or its 0004 state, for a
+    before/after measurement on the same rows (paper_v1_metrics stays: 0003's view does not read it)."""
     with engine.connect().execution_options(zoo_write=True) as conn, conn.begin():
         conn.exec_driver_sql("DROP VIEW checkpoint_features")
-        conn.exec_driver_sql(create_sql)
+        if before:
+            conn.exec_driver_sql("DROP INDEX ix_metric_values_metric_value")
+            conn.exec_driver_sql(revision.OLD_VIEW)
+        else:
+            conn.exec_driver_sql("CREATE INDEX ix_metric_values_metric_value ON metric_values (metric, value, vector_id)")
+            conn.exec_driver_sql(revision.NEW_VIEWS[engine.dialect.name])
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE metric_values")
 
 
 def _best(function: Callable[[], Any], repeats: int) -> float:
@@ -267,22 +276,24 @@ def bench(url: str, artifacts: str, n_checkpoints: int, schema: str | None, repe
         (f"--where '{property_where}' --limit 20", ("--where", property_where, "--limit", "20"),
          lambda: query_checkpoints(catalog, Selection(wheres=(property_where,)), limit=20)),
     ]
-    old, new = _revision("0004").OLD_VIEW, _revision("0004").NEW_VIEW
+    revision = _revision("0004")
     totals = (query_checkpoints(catalog, Selection(wheres=(metric_where,)), limit=1).total,
               query_checkpoints(catalog, Selection(wheres=(property_where,)), limit=1).total)
     print(f"  selected by the where: {totals[0]:,} ({metric_where}), {totals[1]:,} ({property_where})")
-    print(f"  query (page of 20 + counts per arch), best of {repeats}, before (0003 view) -> after (0004):")
-    for label, args, function in cases:
-        figures = []
-        for view in (old, new):
-            _use_view(catalog.engine, view)
+    figures: dict[str, list[float]] = {label: [] for label, _, _ in cases}
+    for before in (True, False):
+        _use_schema(catalog.engine, revision, before)
+        for label, args, function in cases:
             function()  # warm
-            figures.append(_best(function, repeats))
+            figures[label].append(_best(function, repeats))
             if args is not None:
-                figures.append(_best(cli(*args), repeats))
-        line = f"    {label}: query_checkpoints {figures[0]:.3f} s -> {figures[-2 if args else -1]:.3f} s"
+                figures[label].append(_best(cli(*args), repeats))
+    print(f"  query (page of 20 + counts per arch), best of {repeats}, before (0003: 0001's view, no metric_values index) -> after (0004):")
+    for label, args, _ in cases:
+        f = figures[label]
+        line = f"    {label}: query_checkpoints {f[0]:.3f} s -> {f[-2 if args else -1]:.3f} s ({f[0] / f[-2 if args else -1]:.1f}x)"
         if args is not None:
-            line += f"; zoo query (CLI in-process, catalog opened each time) {figures[1]:.3f} s -> {figures[3]:.3f} s"
+            line += f"; zoo query (CLI in-process, catalog opened each time) {f[1]:.3f} s -> {f[3]:.3f} s"
         print(line)
     fit_sides = (Selection(archs=("resnet50",), min_epoch=1, max_epoch=2), Selection(archs=("resnet18",), min_epoch=1, max_epoch=2))
     fit_s, fit = _timed(lambda: fit_meta_model(catalog, "sharpness", *fit_sides))

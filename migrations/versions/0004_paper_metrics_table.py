@@ -9,10 +9,10 @@ Create Date: 2026-12-01
   them for every writer (statement triggers on PostgreSQL, so a bulk insert refreshes once per statement;
   row triggers on SQLite). The migration fills it from the rows already there.
 * ``checkpoint_features`` keeps its name, columns and values, but reads the metrics by one join on
-  ``paper_v1_metrics``' primary key and the properties by one join on each of two small pivots (a
-  variant's measurements, a checkpoint's labels) instead of twelve correlated sub-selects per row. A
-  comparison on a metric column then starts from that column's index (PostgreSQL also drops the joins a
-  query does not read).
+  ``paper_v1_metrics``' primary key instead of eight correlated sub-selects per row, so a comparison on a
+  metric column starts from that column's index. On PostgreSQL the properties come from one join on each
+  of two small pivots (a variant's measurements, a checkpoint's labels) instead of four pairs of
+  sub-selects; SQLite keeps the sub-selects for them (see SQLITE_VIEW).
 * ``ix_metric_values_metric_value`` (metric, value, vector_id) serves conditions on a metric of any
   feature set (``zoo query --where`` on a metric reads ``metric_values``).
 * ``checkpoints.learned_tensor_id`` becomes nullable: new checkpoints store only the delta, and the learned
@@ -165,6 +165,19 @@ NEW_VIEW = "CREATE VIEW checkpoint_features AS SELECT " + ", ".join(
     f" LEFT JOIN (SELECT checkpoint_id, {PROPERTY_PIVOT} FROM checkpoint_labels GROUP BY checkpoint_id) lab ON lab.checkpoint_id = c.id"
 )
 
+# SQLite cannot drop a join on a grouped sub-query, so there the pivots would cost every query that does not
+# read a property (a count per architecture looks up each row's run, variant and pivots): SQLite keeps
+# 0001's correlated sub-selects for the four properties (it evaluates them only for rows and columns a query
+# reads) and joins paper_v1_metrics for the metrics. Same columns and values (tests/db/test_feature_view.py).
+SQLITE_VIEW = "CREATE VIEW checkpoint_features AS SELECT " + ", ".join(
+    list(BASE_COLUMNS)
+    + [f"COALESCE((SELECT l.value FROM checkpoint_labels l WHERE l.checkpoint_id = c.id AND l.property = '{p}'), "
+       f"(SELECT pm.value FROM property_measurements pm WHERE pm.variant_id = v.id AND pm.property = '{p}')) AS {p}"
+       for p in PROPERTIES]
+    + [f"pw.{m} AS {m}" for m in PAPER_METRICS]
+) + BASE_JOINS + f" LEFT JOIN {METRICS_TABLE} pw ON pw.checkpoint_id = c.id"
+NEW_VIEWS = {"postgresql": NEW_VIEW, "sqlite": SQLITE_VIEW}
+
 INDEXES = (("metric_values", "ix_metric_values_metric_value", ["metric", "value", "vector_id"]),)
 
 
@@ -193,7 +206,7 @@ def upgrade() -> None:
     else:
         for _, create in SQLITE_TRIGGERS:
             op.execute(create)
-    op.execute(NEW_VIEW)
+    op.execute(NEW_VIEWS[op.get_bind().dialect.name])
 
 
 def _tensor_sha256(array: np.ndarray) -> str:

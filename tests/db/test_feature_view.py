@@ -81,7 +81,7 @@ def test_joined_view_returns_what_the_sub_select_view_returned(small: Catalog) -
     after = {w: _rows(small.engine, w) for w in wheres}
     _swap_view(small.engine, revision.OLD_VIEW)
     before = {w: _rows(small.engine, w) for w in wheres}
-    _swap_view(small.engine, revision.NEW_VIEW)
+    _swap_view(small.engine, revision.NEW_VIEWS[small.dialect])
     assert len(after[""]) == 4 * 2 * 2 + 2 - 1
     assert sum(row[README_COLUMNS.index("filter_variance")] == 123.5 for row in after[""]) == 1  # an updated value
     for where in wheres:
