@@ -212,3 +212,79 @@ def _as_mapping(record: Any) -> Mapping[str, Any]:
     if isinstance(record, Mapping):
         return record
     raise InvalidInput(f"to_dataframe takes dataclass records or mappings, not {type(record).__name__}")
+
+
+# --- runs -------------------------------------------------------------------------------------------------
+
+RUN_COLUMNS: tuple[str, ...] = (
+    "id", "status", "grid", "arch", "base_dataset", "variant", "optimizer", "lr", "image_size", "trial", "attempts",
+    "worker", "device", "images_per_second", "error",
+)
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """One page of training runs with the names of their grid, base dataset and variant.
+
+    ``total`` counts the runs the filters select; ``counts`` holds runs per status over the same filters
+    (every status, zero included). ``error`` is the first line of the run's error.
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    total: int
+    counts: tuple[tuple[str, int], ...]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+def run_table(catalog: Catalog, *, status: str | None = None, grid: str | None = None, limit: int | None = 20, offset: int = 0) -> RunTable:
+    """Runs in id order, optionally of one status and one grid (by name), a page of ``limit`` from ``offset``.
+
+    Raises
+    ------
+    InvalidInput
+        An unknown status, a limit or offset outside 0..2**31-1.
+    NotFound
+        No grid of that name (the message lists the grids there are).
+    """
+    from zoo.db.models import BaseDataset, DatasetVariant, Grid, Run
+    from zoo.vocabulary import RUN_STATUSES
+
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidInput(f"unknown run status {status!r}; choose from {', '.join(RUN_STATUSES)}")
+    if limit is not None:
+        bounded_int(limit, "--limit")
+    bounded_int(offset, "--offset")
+    grid_id = grid_id_by_name(catalog, grid) if grid is not None else None
+    filters = [true()]
+    if grid_id is not None:
+        filters.append(Run.grid_id == grid_id)
+    counting = select(Run.status, func.count()).where(*filters).group_by(Run.status)
+    if status is not None:
+        filters.append(Run.status == status)
+    page = (select(Run.id, Run.status, Grid.name, Run.arch, BaseDataset.name, DatasetVariant.name, Run.optimizer, Run.lr,
+                   Run.image_size, Run.trial, Run.attempts, Run.worker, Run.device, Run.images_per_second, Run.error)
+            .outerjoin(Grid, Grid.id == Run.grid_id).join(DatasetVariant, DatasetVariant.id == Run.variant_id)
+            .join(BaseDataset, BaseDataset.id == DatasetVariant.base_dataset_id)
+            .where(*filters).order_by(Run.id).limit(limit).offset(offset))
+    with catalog.session() as session:
+        found = {s: int(n) for s, n in session.execute(counting)}
+        rows = tuple((*row[:-1], row[-1].splitlines()[0] if row[-1] else None) for row in session.execute(page))
+    counts = tuple((s, found.get(s, 0)) for s in RUN_STATUSES)
+    total = found.get(status, 0) if status is not None else sum(found.values())
+    return RunTable(RUN_COLUMNS, rows, total, counts)
+
+
+def grid_id_by_name(catalog: Catalog, name: str) -> int:
+    """The id of the grid called ``name``; :class:`NotFound` names the grids there are."""
+    from zoo.db.models import Grid
+
+    with catalog.session() as session:
+        found = session.scalars(select(Grid.id).where(Grid.name == name)).first()
+        if found is not None:
+            return int(found)
+        names = list(session.scalars(select(Grid.name).order_by(Grid.id)))
+    known = f"grids in the catalog: {', '.join(names)}" if names else "the catalog has no grids yet (`zoo ingest --run-grid demo`)"
+    raise NotFound(f"there is no grid {name!r}; {known}")

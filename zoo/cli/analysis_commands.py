@@ -9,41 +9,22 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.text import Text
 
-from zoo.cli.options import AsCsv, AsJson
-from zoo.cli.render import console, emit_json, emit_rows, format_cell, note, say, status
+from zoo.cli.options import (
+    SELECTION_SYNTAX, ArchOpt, AsCsv, AsJson, BaseOpt, EpochOpt, FeatureSetOpt, GridOpt, KindOpt, MaxEpochOpt, MinEpochOpt,
+    OptimizerOpt, SourceOpt, Target, TrialOpt, VariantOpt, WhereOpt,
+)
+from zoo.cli.render import emit_json, emit_rows, note, plural, say, showing, status
 from zoo.cli.state import open_catalog
 from zoo.errors import InvalidInput
-from zoo.selection import SELECTION_KEYS, WHERE_COLUMNS, Selection, bounded_int, parse_selection
 
-SELECT = "Selection"
-SELECTION_SYNTAX = (
-    "KEY=VALUE terms separated by commas; keys: " + ", ".join(SELECTION_KEYS) + "; alternatives with | "
-    "(arch=resnet18|resnet50); names are globs (* and ?); numeric conditions COLUMN<NUMBER (also <= > >= = !=)"
-)
+if TYPE_CHECKING:  # SQLAlchemy loads when a command runs, not at `zoo query --help`
+    from zoo.selection import Selection
 
-# Selection options shared by every command that picks checkpoints, declared once.
-ArchOpt = Annotated[Optional[list[str]], typer.Option("--arch", help="Architecture name or glob (resnet*); repeat for alternatives.", rich_help_panel=SELECT)]
-BaseOpt = Annotated[Optional[list[str]], typer.Option("--base", help="Base dataset name or glob; repeatable.", rich_help_panel=SELECT)]
-VariantOpt = Annotated[Optional[list[str]], typer.Option("--variant", help="Dataset variant name or glob (blur-*); repeatable.", rich_help_panel=SELECT)]
-KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", help="Variant kind (identity, blur, noise, resize, ...); repeatable.", rich_help_panel=SELECT)]
-OptimizerOpt = Annotated[Optional[list[str]], typer.Option("--optimizer", help="Optimizer (adam, sgd-cosine); repeatable.", rich_help_panel=SELECT)]
-GridOpt = Annotated[Optional[list[str]], typer.Option("--grid", help="Grid name or glob; repeatable.", rich_help_panel=SELECT)]
-SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Checkpoint source: run, hub or file; repeatable.", rich_help_panel=SELECT)]
-TrialOpt = Annotated[Optional[list[int]], typer.Option("--trial", help="Trial number; repeatable.", rich_help_panel=SELECT)]
-EpochOpt = Annotated[Optional[int], typer.Option("--epoch", help="Only checkpoints of this epoch.", rich_help_panel=SELECT)]
-MinEpochOpt = Annotated[Optional[int], typer.Option("--min-epoch", help="Only epochs >= this, e.g. --min-epoch 1. Fits and evaluate leave epoch-0 (reference, delta = 0) checkpoints out unless the epoch is bounded: --min-epoch 0 brings them back.", rich_help_panel=SELECT)]
-MaxEpochOpt = Annotated[Optional[int], typer.Option("--max-epoch", help="Only epochs <= this.", rich_help_panel=SELECT)]
-WhereOpt = Annotated[Optional[list[str]], typer.Option(
-    "--where", help="Numeric condition COLUMN OP NUMBER, e.g. 'sharpness<0.01'; repeatable, all must hold. "
-    "OP: < <= > >= = !=. Columns: " + ", ".join(WHERE_COLUMNS) + ", and any metric of the chosen --feature-set "
-    "(read from that set).", rich_help_panel=SELECT)]
-Target = Annotated[str, typer.Option("--target", help="Property to predict: sharpness, noisiness, object_scale or saturation.")]
-FeatureSetOpt = Annotated[str, typer.Option("--feature-set", help="Feature set (metric vector) key or name, any registered one, e.g. --feature-set paper-v1.")]
 QueryFeatureSetOpt = Annotated[Optional[str], typer.Option("--feature-set", help="Show this feature set's metrics instead of the view's paper-v1 columns, and let --where compare them, e.g. --feature-set paper-v2.")]
 SplitOpt = Annotated[Optional[str], typer.Option("--split", help="How --test-fraction holds out groups: variant (base dataset × variant; default: no test target value is seen in training), run, or base (whole base datasets), e.g. --split run.")]
 
@@ -54,6 +35,8 @@ def shared_selection(
     epoch: int | None, min_epoch: int | None, max_epoch: int | None, where: list[str] | None,
 ) -> Selection:
     """The selection the shared options describe (empty options select everything)."""
+    from zoo.selection import Selection
+
     return Selection(
         archs=tuple(arch or ()), bases=tuple(base or ()), variants=tuple(variant or ()), variant_kinds=tuple(kind or ()),
         optimizers=tuple(optimizer or ()), grids=tuple(grid or ()), sources=tuple(source or ()), trials=tuple(trial or ()),
@@ -61,29 +44,8 @@ def shared_selection(
     )
 
 
-# Narrow headers for the terminal table only (--json and --csv keep the view's column names).
-SHORT_HEADERS = {
-    "checkpoint_id": "id", "base_dataset": "dataset", "optimizer": "optim", "object_scale": "scale",
-    "saturation": "satur", "sharpness": "sharp", "noisiness": "noise", "channel_saturation": "ch_sat",
-    "convex_hull_volume": "hull", "dist_to_gaussian": "d_gauss", "filter_variance": "f_var",
-    "spatial_roughness": "rough", "bregman_distance": "bregman", "laplacian_variance": "lap_var",
-    "wavelet_noise_sigma": "wavelet",
-}
-
-
-def _print_wide_table(columns: list[str], rows: Any, title: str) -> None:
-    """A compact table (no cell padding or vertical rules) so ~18 numeric columns fit a terminal."""
-    from rich import box
-    from rich.table import Table
-
-    rows = list(rows)
-    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, header_style="bold")
-    for index, column in enumerate(columns):
-        numeric = any(isinstance(row[index], float) for row in rows)
-        table.add_column(SHORT_HEADERS.get(column, column), justify="right" if numeric else "left", no_wrap=True, overflow="ellipsis")
-    for row in rows:
-        table.add_row(*(f"{v:.3g}" if isinstance(v, float) else format_cell(v) for v in row))
-    console.print(table)
+# What `zoo query` shows in a terminal unless --columns says otherwise (--json and --csv get every default column).
+SLIM_COLUMNS = ("checkpoint_id", "arch", "base_dataset", "variant", "epoch", "sharpness", "noisiness")
 
 
 def _fmt_r2(mean: float | None, std: float | None) -> str:
@@ -99,17 +61,17 @@ def query_command(
     arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
     optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
     epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
-    columns: Annotated[Optional[str], typer.Option("--columns", help="Comma-separated columns of the checkpoint_features view to show (see `zoo sql`). Default: id, arch, dataset, variant, optimizer, epoch, properties, metrics.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Most checkpoints to print (0: all).")] = 50,
-    offset: Annotated[int, typer.Option("--offset", help="Checkpoints to skip first (paging).")] = 0,
-    count_by: Annotated[str, typer.Option("--count-by", help="Summarise the selection per arch, base_dataset, variant_kind, optimizer or source.")] = "arch",
+    columns: Annotated[Optional[str], typer.Option("--columns", help="Comma-separated columns to show, named as --where and `zoo sql` name them, e.g. --columns checkpoint_id,arch,lr,wavelet_noise_sigma. Default in a terminal: " + ",".join(SLIM_COLUMNS) + "; with --json/--csv: also optimizer, object_scale, saturation and the metrics.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Most checkpoints to print (0: all), e.g. --limit 100.")] = 20,
+    offset: Annotated[int, typer.Option("--offset", help="Checkpoints to skip first (paging), e.g. --offset 20.")] = 0,
+    count_by: Annotated[str, typer.Option("--count-by", help="Summarise the selection per arch, base_dataset, variant_kind, optimizer or source, e.g. --count-by base_dataset.")] = "arch",
     feature_set: QueryFeatureSetOpt = None,
     as_json: AsJson = False,
     as_csv: AsCsv = False,
 ) -> None:
     """List the checkpoints of a selection with their properties and metrics, and count them.
 
-    Examples: zoo query --arch resnet18 --min-epoch 1; zoo query 'arch=resnet*,base=imagenette,sharpness<0.01' --csv;
+    Examples: zoo query --arch resnet18 --min-epoch 1; zoo query 'arch=resnet*,base=natural-32,sharpness<0.01' --csv;
     zoo query --where 'noisiness>=0.1' --columns checkpoint_id,arch,noisiness,wavelet_noise_sigma --json;
     zoo query --feature-set paper-v2 --where 'spatial_roughness>1' --limit 10
     """
@@ -118,15 +80,26 @@ def query_command(
     chosen, metric_wheres = _selection_with_metrics(selection, feature_set or "paper-v1", arch, base, variant, kind, optimizer, grid, source,
                                                     trial, epoch, min_epoch, max_epoch, where)
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    table_only = not (as_json or as_csv)
+    if wanted is None and table_only:
+        wanted = list(SLIM_COLUMNS)
+        if feature_set:  # the set's metrics are what was asked for: show them after the slim columns
+            from zoo.filters import get_feature_set
+
+            wanted += list(get_feature_set(feature_set).metrics)
     table = query_checkpoints(open_catalog(ctx), chosen, columns=wanted, limit=limit or None, offset=offset, count_by=count_by,
                               feature_set=feature_set, metric_wheres=metric_wheres)
-    if as_json or as_csv:
+    if not table.total:
+        note(f"no checkpoints match {chosen}" + ("" if str(chosen) == "all" else "; `zoo query --count-by arch` shows what the catalog holds"))
+        if table_only:
+            return
+    if not table_only:
         emit_rows(table.columns, table.rows, as_json=as_json, as_csv=as_csv)
     else:
-        _print_wide_table(list(table.columns), table.rows, f"checkpoints: {chosen}")
-    summary = ", ".join(f"{name} {n}" for name, n in table.counts)
-    note(f"{table.total} checkpoints" + (f" ({summary})" if summary else "")
-         + (f"; showing {len(table.rows)} from {offset + 1} (--limit/--offset for more)" if table.truncated and table.rows else ""))
+        emit_rows(table.columns, table.rows, title=f"checkpoints: {chosen}", one_line=True)
+    if table.total:
+        summary = ", ".join(f"{name} {n:,}" for name, n in table.counts)
+        note(showing(len(table.rows), table.total, "checkpoint", offset=offset) + (f"; by {table.count_by}: {summary}" if summary else ""))
 
 
 def _selection_with_metrics(text: str | None, feature_set: str, *shared: Any) -> tuple[Selection, tuple[Any, ...]]:
@@ -150,6 +123,7 @@ def _sides(train_text: str | None, test_text: str | None, train_arch: list[str] 
            shared: Selection, shared_where: tuple[Any, ...], feature_set: str) -> tuple[Selection, Selection | None, tuple[Any, ...], tuple[Any, ...]]:
     """Train and test selections (test None: split the train side), each with its metric conditions."""
     from zoo.metamodel import parse_selection_with_metrics
+    from zoo.selection import Selection
 
     train, train_where = parse_selection_with_metrics(train_text, feature_set)
     train = shared.narrowed(train).narrowed(Selection(archs=tuple(train_arch or ())))
@@ -222,6 +196,9 @@ def fit_command(
     shared, shared_where = _selection_with_metrics(None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where)
     train_selection, test_selection, train_where, test_where = _sides(train, test, train_arch, test_arch, shared, shared_where, feature_set)
     catalog = open_catalog(ctx)
+    for side, chosen in (("train", train_selection), ("test", test_selection)):
+        if chosen is not None:
+            require_match(catalog, chosen, side)
     with status(f"fitting {repeats} forests of {trees} trees for {target}"):
         result = fit_meta_model(
             catalog, target, train_selection, test_selection, test_fraction=test_fraction, split=split, feature_set=feature_set,
@@ -238,30 +215,50 @@ def fit_command(
         _print_fit(result)
 
 
-FIT_COLUMNS = ("id", "created", "target", "train", "test", "split", "n_train", "n_test", "r2", "r2 log", "spearman", "feature_set", "log", "label")
+def require_match(catalog: Any, chosen: Selection, side: str = "") -> None:
+    """Refuse a selection that matches no checkpoint, in one line that names it and what the catalog holds."""
+    from zoo.query import query_checkpoints
+
+    if query_checkpoints(catalog, chosen, columns=["checkpoint_id"], limit=0).total:
+        return
+    held = query_checkpoints(catalog, None, columns=["checkpoint_id"], limit=0)
+    have = ", ".join(name for name, _ in held.counts[:8]) or "none yet (`zoo ingest --run-grid demo`)"
+    raise InvalidInput(f"no checkpoints match {chosen}" + (f" (the {side} selection)" if side else "") + f"; architectures in the catalog: {have}")
+
+
+# `zoo fits` in a terminal; --json has every field of each fit.
+FIT_COLUMNS = ("id", "target", "train", "test", "n_train", "n_test", "r2", "r2_log", "spearman", "feature_set")
 
 
 def fits_command(
     ctx: typer.Context,
-    target: Annotated[Optional[str], typer.Option("--target", help="Only fits of this property.")] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="Only fits of this property, e.g. --target sharpness.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Most fits to print, newest first (0: all), e.g. --limit 50.")] = 20,
     as_json: AsJson = False,
 ) -> None:
     """List stored meta-model fits, newest first, with their selections and test R².
 
-    Example: zoo fits --target sharpness
+    The table shows each fit's id, target, train and test selections, sizes and scores (r2: mean ± std
+    over seeds, in the fit's space; r2_log: on the log target); --json adds the split, the date, the label
+    and everything else stored. Example: zoo fits --target sharpness --limit 5
     """
     from zoo.metamodel import list_fits
+    from zoo.selection import bounded_int
 
+    bounded_int(limit, "--limit")
     fits = list_fits(open_catalog(ctx), target)
+    shown = fits[:limit] if limit else fits
     if as_json:
-        emit_json([asdict(f) for f in fits])
+        emit_json([asdict(f) for f in shown])
         return
-    rows = [[f.id, f.created_at, f.target, f.train_selection, f.test_selection if not f.test_fraction else f"{f.test_fraction:g} of groups",
-             f.split, f.n_train, f.n_test, _fmt_r2(f.r2_mean, f.r2_std), _fmt_score(f.r2_log), _fmt_score(f.spearman), f.feature_set,
-             f.log_target, f.label] for f in fits]
-    emit_rows(FIT_COLUMNS, rows, title="meta-model fits")
+    rows = [[f.id, f.target + (" (log)" if f.log_target else ""), f.train_selection,
+             f.test_selection if not f.test_fraction else f"{f.test_fraction:g} of {f.split} groups",
+             f.n_train, f.n_test, _fmt_r2(f.r2_mean, f.r2_std), _fmt_score(f.r2_log), _fmt_score(f.spearman), f.feature_set] for f in shown]
     if not fits:
-        note("no fits yet; make one with `zoo fit --target sharpness --train-arch resnet50 --test-arch resnet18`")
+        note("no fits yet; make one with `zoo fit --target sharpness --train-arch resnet50 --test-arch resnet18 --min-epoch 1`")
+        return
+    emit_rows(FIT_COLUMNS, rows, title="meta-model fits", one_line=True)
+    note(showing(len(shown), len(fits), "fit"))
 
 
 # --- zoo predict -----------------------------------------------------------------------------------------
@@ -291,15 +288,18 @@ def predict_command(
     about the model. Examples: zoo predict model.safetensors --arch resnet18 --target sharpness;
     zoo predict --hf timm/resnet18.a1_in1k --arch resnet18 --reference timm --fit 3 --json
     """
-    from zoo.metamodel import predict_model
+    from ingest.predict_file import predict_model  # torch and timm load only here
+    from zoo.metamodel import get_fit
+    from zoo.selection import bounded_int
 
     if (model_file is None) == (hf is None):
         raise InvalidInput("give a model file or --hf ORG/NAME, not both and not neither")
     for fit_id in fit or ():
         bounded_int(fit_id, "--fit")
     source, ref = ("hub", hf) if hf is not None else ("file", str(model_file))
+    catalog = open_catalog(ctx)
     with status(f"reading {ref}"):
-        result = predict_model(open_catalog(ctx), source, ref or "", arch, reference, fit_ids=fit or (), targets=target or (),
+        result = predict_model(catalog, source, ref or "", arch, reference, fit_ids=fit or (), targets=target or (),
                                feature_set=feature_set, log_target=not raw_target, force=force, allow_pickle=allow_pickle)
     if as_json:
         emit_json(asdict(result) | {"predictions": [asdict(p) | {"verdict": p.verdict} for p in result.predictions]})
@@ -310,6 +310,8 @@ def predict_command(
     for p in result.predictions:
         if p.chosen == "new":
             note(f"no fit of {p.target} was stored: fitted fit {p.fit_id} on the whole catalog ({p.r2_space} target, split by {SPLIT_WORDS.get(p.fit_split, p.fit_split)})")
+    for fit_id in dict.fromkeys(p.fit_id for p in result.predictions):
+        say(fit_summary(get_fit(catalog, fit_id), CHOSEN_WORDS[next(p.chosen for p in result.predictions if p.fit_id == fit_id)]))
     rows = [[p.target, f"{p.value:.4g}", f"{p.low:.4g} – {p.high:.4g}", p.verdict + ("" if p.domain_score is None else f" ({p.domain_score:.0f})"),
              p.fit_id, p.chosen, _fmt_r2(p.fit_r2_mean, p.fit_r2_std) + (" (log)" if p.r2_space == "log" else ""), _fmt_score(p.fit_spearman), p.feature_set]
             for p in result.predictions]
@@ -317,6 +319,17 @@ def predict_command(
               rows, title="predicted training-data properties")
     if any(p.in_domain is False for p in result.predictions):
         note("extrapolating: the model's features lie outside what the fit was trained on; treat those predictions as guesses", "yellow")
+
+
+CHOSEN_WORDS = {"given": "given with --fit", "latest": "the latest fit of its target", "new": "fitted just now"}
+
+
+def fit_summary(fit: Any, how: str) -> str:
+    """One line: which fit, how it was chosen, what it was trained and tested on, and its scores."""
+    test = fit.test_selection if not fit.test_fraction else f"{fit.test_fraction:g} of its {SPLIT_WORDS.get(fit.split, fit.split)} groups"
+    return (f"fit {fit.id} ({how}): {fit.target} from {fit.feature_set}, {fit.r2_space} target; train {fit.train_selection} "
+            f"({plural(fit.n_train, 'checkpoint')}), test {test} ({fit.n_test:,}); test R² {_fmt_r2(fit.r2_mean, fit.r2_std)}, "
+            f"R² log {_fmt_score(fit.r2_log)}, Spearman ρ {_fmt_score(fit.spearman)}")
 
 
 # --- zoo evaluate ----------------------------------------------------------------------------------------

@@ -9,11 +9,11 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.text import Text
 
-from zoo.cli.options import AsJson, parse_assignments
+from zoo.cli.options import DEFAULT_SAMPLES, AsJson, parse_assignments
 from zoo.cli.progress import make_progress
 from zoo.cli.render import console, emit_json, emit_rows, say
 from zoo.cli.state import open_catalog
-from zoo.datasets import DEFAULT_SAMPLES, add_dataset, get_dataset, list_datasets, measure_dataset, preview_dataset
+from zoo.errors import InvalidInput
 
 app = typer.Typer(help="Register image datasets, measure their variants' properties, preview them.", no_args_is_help=True)
 
@@ -38,7 +38,13 @@ def add_command(
     Examples: zoo datasets add natural-64 --source natural --image-size 64 --param n_per_class=40;
     zoo datasets add imagenette --source folder --root ~/data/imagenette/train
     """
+    from zoo.datasets import add_dataset
+
     params: dict[str, Any] = parse_assignments(param or [])
+    for flag, folder in (("--root", root), ("--allowed-root", allowed_root)):
+        if folder is not None and not folder.expanduser().is_dir():
+            what = "is not a folder" if folder.expanduser().exists() else "does not exist"
+            raise InvalidInput(f"{flag}: folder {folder} {what}; give a folder with one sub-folder of images per class")
     if root is not None:
         params["root"] = str(root.expanduser().resolve())
         params["allowed_root"] = str((allowed_root or root).expanduser().resolve())
@@ -53,6 +59,8 @@ def add_command(
 
 
 def _measure(catalog: Any, name: str, samples: int) -> None:
+    from zoo.datasets import get_dataset, measure_dataset
+
     with make_progress() as progress:
         task = progress.add_task(f"measuring {name}", total=len(get_dataset(catalog, name).variants), info="")
         summary = measure_dataset(catalog, name, n_samples=samples, progress=lambda v: progress.update(task, advance=1, info=v))
@@ -70,6 +78,8 @@ def measure_command(
 
     Example: zoo datasets measure natural-64
     """
+    from zoo.datasets import get_dataset, list_datasets
+
     catalog = open_catalog(ctx)
     for dataset in [get_dataset(catalog, name)] if name else list_datasets(catalog):
         _measure(catalog, dataset.name, samples)
@@ -85,6 +95,8 @@ def list_command(
 
     Example: zoo datasets list --json
     """
+    from zoo.datasets import get_dataset, list_datasets
+
     catalog = open_catalog(ctx)
     datasets = [get_dataset(catalog, name)] if name else list_datasets(catalog)
     if as_json:
@@ -109,5 +121,7 @@ def preview_command(
 
     Example: zoo datasets preview shapes-32 --png shapes.png
     """
+    from zoo.datasets import preview_dataset
+
     path = preview_dataset(open_catalog(ctx), name, png, per_variant=per_variant)
     console.print(f"wrote {path}")

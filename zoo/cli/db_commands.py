@@ -10,7 +10,6 @@ import typer
 from zoo.cli.options import AsJson
 from zoo.cli.render import console
 from zoo.cli.state import open_catalog
-from zoo.db.migrate import current_revision, head_revision, schema_status, upgrade
 
 app = typer.Typer(help="Create, upgrade and inspect the catalog's schema (Alembic migrations).", no_args_is_help=True)
 
@@ -21,6 +20,8 @@ def upgrade_command(ctx: typer.Context) -> None:
 
     Example: zoo --db postgresql://postgres@127.0.0.1/zoo db upgrade
     """
+    from zoo.db.migrate import current_revision, upgrade
+
     catalog = open_catalog(ctx, check_schema=False)
     before = current_revision(catalog.engine)
     upgrade(catalog.engine)
@@ -37,6 +38,8 @@ def current_command(ctx: typer.Context) -> None:
 
     Example: zoo db current
     """
+    from zoo.db.migrate import current_revision, head_revision, schema_status
+
     catalog = open_catalog(ctx, check_schema=False)
     current, head = current_revision(catalog.engine), head_revision()
     status = schema_status(current)

@@ -12,23 +12,24 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from zoo import queue
-from zoo.catalog import Catalog
-from zoo.cli.options import AsCsv, AsJson, parse_assignments
+from zoo.cli.options import DEFAULT_GRACE_S, AllowPickle, AsCsv, AsJson, Device, Grace, Reference, parse_assignments, refuse_unused
 from zoo.cli.progress import RunProgress, make_progress
-from zoo.cli.render import console, emit_json, emit_rows, note, status
+from zoo.cli.render import console, emit_json, emit_rows, note, plural, showing, status
 from zoo.cli.state import open_catalog, state
 from zoo.errors import InvalidInput
-from zoo.selection import bounded_int
 
-Device = Annotated[Optional[str], typer.Option(help="Training device: cpu, cuda, cuda:1 ... Default: CUDA when available.")]
-Grace = Annotated[float, typer.Option(help="Seconds without a heartbeat after which other workers may re-queue this worker's runs; stored on each claim, so every worker judges a run by its own claimant's grace. Example: --grace 600.")]
-AllowPickle = Annotated[bool, typer.Option("--allow-pickle", help="Also read .pth/.bin files, with torch.load(weights_only=True). Off: safetensors only.")]
-Reference = Annotated[str, typer.Option(help="Where deltas are measured from: random or random:SEED, timm (pretrained via the hub), hub:ORG/NAME or hub:ORG/NAME@REVISION, file:PATH. The default, timm, needs the Hugging Face hub or its weights in the local hub cache (HF_HUB_OFFLINE=1); offline, use e.g. --reference random:0.")]
+if TYPE_CHECKING:  # the catalog and the queue (SQLAlchemy) load when a command runs, not at `zoo ingest --help`
+    from zoo.catalog import Catalog
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line or through its environment variable)."""
+    source = ctx.get_parameter_source(name)  # typer's own click: compare the enum by name
+    return source is not None and source.name != "DEFAULT"
 
 
 def _grid(name_or_path: str | None) -> tuple[Any, Path]:
@@ -61,12 +62,14 @@ def _spawn_workers(ctx: typer.Context, count: int, grid_id: int, grace: float, d
         base += ["--db", current.db]
     if current.artifacts:
         base += ["--artifacts", current.artifacts]
-    command = base + ["worker", "--grid-id", str(grid_id), "--grace", str(grace), "--quiet"] + (["--device", device] if device else [])
+    command = base + ["worker", "--grid-id", str(grid_id), "--grace", str(grace), "--quiet", "--no-summary"] + (["--device", device] if device else [])
     return [subprocess.Popen(command, env=env) for _ in range(count)]
 
 
 def _watch(catalog: Catalog, grid_id: int, children: list[subprocess.Popen[bytes]]) -> dict[str, int]:
     """Show the grid's progress from the database while worker processes drain the queue."""
+    from zoo import queue
+
     with make_progress() as progress:
         counts = queue.status_counts(catalog, grid_id)
         task = progress.add_task("runs", total=sum(counts.values()), info="")
@@ -114,24 +117,29 @@ def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueu
 
     from ingest.grids import enqueue_grid
     from ingest.worker import WorkerOptions
+    from zoo import queue
 
     grid, path = _grid(grid_ref)
     if keep_weights:
         grid = replace(grid, keep_weights=True)
     with status(f"registering and measuring the datasets of grid {grid.name} ({path})"):
         result = enqueue_grid(catalog, grid, n_samples=samples)
-    console.print(f"grid {grid.name}: {result.added} runs queued, {result.existing} already known")
+    console.print(f"grid {grid.name}: {plural(result.added, 'run')} queued, {result.existing:,} already known")
     if enqueue_only:
         return
     counts = queue.status_counts(catalog, result.grid_id)
     todo = counts["queued"] + counts["running"]
+    if not todo:
+        failed = f"; {plural(counts['failed'], 'run')} failed (`zoo runs retry --grid {grid.name}` queues them again)" if counts["failed"] else ""
+        console.print(f"grid {grid.name}: nothing to do, {counts['done']:,} of {plural(sum(counts.values()), 'run')} done{failed}")
+        return
     if workers > 1:
         counts = _run_worker_processes(ctx, catalog, workers, result.grid_id, grace, device)
     else:
         options = WorkerOptions(device=device, grace_s=grace, grid_id=result.grid_id)
         work_in_process(catalog, options, todo)
         counts = queue.status_counts(catalog, result.grid_id)
-    console.print("runs: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    console.print(f"grid {grid.name} runs: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
 
 def _ingest_external(catalog: Catalog, source: str, ref: str, arch: str | None, reference: str, properties: list[str], allow_pickle: bool, keep_weights: bool) -> None:
@@ -150,32 +158,45 @@ def _ingest_external(catalog: Catalog, source: str, ref: str, arch: str | None, 
 
 def ingest_command(
     ctx: typer.Context,
-    grid: Annotated[Optional[str], typer.Argument(help="With --run-grid: a grid TOML file or a built-in grid (demo, tiny, paper). Default: demo.")] = None,
-    run_grid: Annotated[bool, typer.Option("--run-grid", help="Queue the runs of GRID (idempotent) and work them off.")] = False,
-    enqueue_only: Annotated[bool, typer.Option(help="Only queue the runs; leave them to `zoo worker` processes.")] = False,
-    workers: Annotated[int, typer.Option(help="Worker processes to start for the grid (1: train in this process).")] = 1,
+    grid: Annotated[Optional[str], typer.Argument(help="With --run-grid: a built-in grid name (demo, tiny, paper) or a grid TOML file, e.g. grids/tiny.toml. Default: demo.")] = None,
+    run_grid: Annotated[bool, typer.Option("--run-grid", help="Queue the runs of GRID (idempotent) and work them off, e.g. --run-grid tiny.")] = False,
+    enqueue_only: Annotated[bool, typer.Option("--enqueue-only", help="With --run-grid: only queue the runs and leave them to `zoo worker` processes, e.g. --enqueue-only.")] = False,
+    workers: Annotated[int, typer.Option("--workers", help="With --run-grid: worker processes to start (1: train in this process), e.g. --workers 4.")] = 1,
     hf: Annotated[Optional[str], typer.Option("--hf", help="Catalogue a Hugging Face hub model: ORG/NAME or ORG/NAME@REVISION, e.g. --hf timm/resnet18.a1_in1k. Needs the hub, or the repo in the local hub cache (HF_HUB_OFFLINE=1).")] = None,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="Catalogue a local model file (.safetensors; .pth/.bin with --allow-pickle).")] = None,
-    arch: Annotated[Optional[str], typer.Option(help="timm architecture of the --hf / --checkpoint model, e.g. resnet50.")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="Catalogue a local model file (.safetensors; .pth/.bin with --allow-pickle), e.g. --checkpoint model.safetensors.")] = None,
+    arch: Annotated[Optional[str], typer.Option("--arch", help="With --hf / --checkpoint: the model's timm architecture, e.g. --arch resnet50.")] = None,
     reference: Reference = "timm",
-    prop: Annotated[Optional[list[str]], typer.Option("--property", help="Known training-data property of the model, NAME=VALUE (repeatable), e.g. sharpness=0.01.")] = None,
+    prop: Annotated[Optional[list[str]], typer.Option("--property", help="With --hf / --checkpoint: a known training-data property of the model, NAME=VALUE (repeatable), e.g. --property sharpness=0.01.")] = None,
     allow_pickle: AllowPickle = False,
-    keep_weights: Annotated[bool, typer.Option(help="Also store full weights as safetensors in the artifact store (for a grid: its newly queued runs, at every checkpoint).")] = False,
+    keep_weights: Annotated[bool, typer.Option("--keep-weights", help="Also store full weights as safetensors in the artifact store (for a grid: its newly queued runs, at every checkpoint), e.g. --keep-weights.")] = False,
     device: Device = None,
-    grace: Grace = queue.DEFAULT_GRACE_S,
-    samples: Annotated[int, typer.Option(help="Images per variant measured when datasets are registered.")] = 2000,
+    grace: Grace = DEFAULT_GRACE_S,
+    samples: Annotated[int, typer.Option("--samples", help="With --run-grid: images per variant measured when datasets are registered, e.g. --samples 500.")] = 2000,
 ) -> None:
     """Fill the catalog: train a grid of models, or catalogue a hub model or a model file.
 
-    Examples: zoo ingest --run-grid (the demo grid); zoo ingest --run-grid grids/tiny.toml;
-    zoo ingest --run-grid grids/paper.toml --enqueue-only; zoo ingest --hf timm/resnet18.a1_in1k --arch resnet18;
+    GRID is a built-in grid (demo: the CPU demo; tiny: a minute's smoke test; paper: 1,440 runs at 224 px,
+    for GPUs) or a path to a grid TOML file. Examples: zoo ingest --run-grid (the demo grid);
+    zoo ingest --run-grid tiny; zoo ingest --run-grid grids/paper.toml --enqueue-only;
+    zoo ingest --hf timm/resnet18.a1_in1k --arch resnet18 --reference random:0;
     zoo ingest --checkpoint model.safetensors --arch resnet50 --reference timm --property sharpness=0.02
     """
+    from zoo import queue
+
     modes = [run_grid, hf is not None, checkpoint is not None]
     if sum(modes) != 1:
         raise InvalidInput("choose exactly one of --run-grid [GRID], --hf REPO, --checkpoint FILE")
     if grid is not None and not run_grid:
         raise InvalidInput(f"{grid!r}: a grid argument goes with --run-grid")
+    given = {name: _given(ctx, name) for name in ("enqueue_only", "workers", "arch", "reference", "prop", "allow_pickle", "device", "grace", "samples")}
+    if run_grid:
+        # the grid file sets each run's reference; its own key, not --reference, decides
+        refuse_unused("--run-grid", arch=given["arch"], reference=given["reference"], property=given["prop"], allow_pickle=given["allow_pickle"])
+        if enqueue_only:
+            refuse_unused("--enqueue-only (no run is trained here)", workers=given["workers"], device=given["device"], grace=given["grace"])
+    else:
+        refuse_unused("--hf" if hf is not None else "--checkpoint", enqueue_only=given["enqueue_only"], workers=given["workers"],
+                      device=given["device"], grace=given["grace"], samples=given["samples"])
     if workers < 1:
         raise InvalidInput("--workers must be at least 1")
     queue.check_grace(grace)
@@ -189,76 +210,133 @@ def ingest_command(
 
 def worker_command(
     ctx: typer.Context,
-    forever: Annotated[bool, typer.Option(help="Keep polling for new runs instead of stopping when the queue is empty.")] = False,
-    poll: Annotated[float, typer.Option(help="Seconds between polls with --forever.")] = 5.0,
-    grace: Grace = queue.DEFAULT_GRACE_S,
-    max_runs: Annotated[Optional[int], typer.Option(help="Stop after this many finished runs.")] = None,
-    grid_id: Annotated[Optional[int], typer.Option(help="Only take runs of this grid id.")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Worker name recorded on claimed runs. Default: host:pid.")] = None,
+    forever: Annotated[bool, typer.Option("--forever", help="Keep polling for new runs instead of stopping when the queue is empty, e.g. --forever.")] = False,
+    poll: Annotated[float, typer.Option("--poll", help="With --forever: seconds between polls, e.g. --poll 10.")] = 5.0,
+    grace: Grace = DEFAULT_GRACE_S,
+    max_runs: Annotated[Optional[int], typer.Option("--max-runs", help="Stop after this many finished runs, e.g. --max-runs 10.")] = None,
+    grid: Annotated[Optional[str], typer.Option("--grid", help="Only take runs of the grid of this name (see `zoo runs`), e.g. --grid demo.")] = None,
+    grid_id: Annotated[Optional[int], typer.Option("--grid-id", help="Only take runs of the grid of this id, e.g. --grid-id 1.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Worker name recorded on claimed runs (default: host:pid), e.g. --name gpu0.")] = None,
     device: Device = None,
-    quiet: Annotated[bool, typer.Option(help="No progress display (for batch schedulers and log files).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress display (for batch schedulers and log files), e.g. --quiet.")] = False,
+    summary_line: Annotated[bool, typer.Option("--summary/--no-summary", hidden=True, help="Print the closing summary line (zoo ingest --workers turns it off).")] = True,
 ) -> None:
     """Claim queued runs from the catalog and train them until none is left (or --forever).
 
     Start as many as you like, on as many machines, against one Postgres catalog and one artifact store.
-    Example: ZOO_DATABASE_URL=postgresql://zoo@db/zoo ZOO_ARTIFACTS=/shared/zoo zoo worker --forever
+    Examples: zoo worker --grid demo;
+    ZOO_DATABASE_URL=postgresql://zoo@db/zoo ZOO_ARTIFACTS=/shared/zoo zoo worker --forever
     """
     from ingest.worker import SilentReporter, WorkerOptions, work
+    from zoo import queue
+    from zoo.selection import bounded_int
 
+    if grid is not None and grid_id is not None:
+        raise InvalidInput("give --grid NAME or --grid-id ID, not both")
+    refuse_unused("a worker that stops when the queue is empty (add --forever)", poll=_given(ctx, "poll") and not forever)
     if grid_id is not None:
         bounded_int(grid_id, "--grid-id")
+    catalog = open_catalog(ctx)
+    if grid is not None:
+        from zoo.query import grid_id_by_name
+
+        grid_id = grid_id_by_name(catalog, grid)
     options = WorkerOptions(device=device, grace_s=grace, poll_s=poll, forever=forever, max_runs=max_runs, grid_id=grid_id)
     if name:
         options.name = name
-    catalog = open_catalog(ctx)
     if quiet:
         summary = work(catalog, options, SilentReporter())
     else:
         summary = work_in_process(catalog, options, queue.status_counts(catalog, grid_id)["queued"])
-    note(f"worker {options.name}: done {summary.done}, failed {summary.failed}, retried {summary.retried}, lost {summary.lost}"
-         + (" (interrupted; the current run was re-queued)" if summary.interrupted else ""))
+    if summary_line:
+        note(f"worker {options.name}: done {summary.done}, failed {summary.failed}, retried {summary.retried}, lost {summary.lost}"
+             + (" (interrupted; the current run was re-queued)" if summary.interrupted else ""))
     if summary.interrupted:
         raise typer.Exit(code=130)
 
 
-def _first_line(text: str | None, width: int = 80) -> str | None:
-    return text.splitlines()[0][:width] if text else None
+# --- zoo runs ----------------------------------------------------------------------------------------------
+
+runs_app = typer.Typer(help="List training runs (with their grid, dataset and variant) and re-queue failed ones.",
+                       invoke_without_command=True, no_args_is_help=False)
+# What `zoo runs` shows in a terminal unless --columns says otherwise; --json and --csv get every column.
+RUN_SLIM_COLUMNS = ("id", "status", "grid", "arch", "base_dataset", "variant", "optimizer", "trial", "error")
 
 
-RUN_COLUMNS = ("id", "status", "arch", "optimizer", "trial", "attempts", "worker", "device", "images_per_second", "error")
-
-
+@runs_app.callback()
 def runs_command(
     ctx: typer.Context,
-    status: Annotated[Optional[str], typer.Option(help="Only runs with this status: queued, running, done, failed.")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Most runs to list, e.g. --limit 20.")] = None,
-    retry_failed: Annotated[bool, typer.Option(help="Queue every failed run again with a fresh attempt budget.")] = False,
+    status: Annotated[Optional[str], typer.Option("--status", help="Only runs with this status: queued, running, done, failed, e.g. --status failed.")] = None,
+    grid: Annotated[Optional[str], typer.Option("--grid", help="Only runs of the grid of this name, e.g. --grid demo.")] = None,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="Comma-separated columns to show, e.g. --columns id,status,arch,images_per_second. All: id, status, grid, arch, base_dataset, variant, optimizer, lr, image_size, trial, attempts, worker, device, images_per_second, error.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Most runs to list (0: all), e.g. --limit 100.")] = 20,
+    offset: Annotated[int, typer.Option("--offset", help="Runs to skip first (paging), e.g. --offset 20.")] = 0,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", hidden=True, help="Deprecated: use `zoo runs retry`.")] = False,
     as_json: AsJson = False,
     as_csv: AsCsv = False,
 ) -> None:
-    """List training runs by status, with counts.
+    """List training runs by status, with their grid, base dataset and variant, and counts per status.
 
-    Example: zoo runs --status failed
+    Examples: zoo runs --status failed; zoo runs --grid demo --limit 50; zoo runs retry --grid demo
     """
-    if limit is not None:
-        bounded_int(limit, "--limit")
+    if ctx.invoked_subcommand is not None:
+        listing = {n: _given(ctx, n) for n in ("status", "columns", "limit", "offset", "retry_failed", "as_json", "as_csv")}
+        refuse_unused(f"`zoo runs {ctx.invoked_subcommand}` (they are listing options; put --grid after the sub-command)",
+                      **{("json" if k == "as_json" else "csv" if k == "as_csv" else k): v for k, v in listing.items()}, grid=grid is not None)
+        return
+    from zoo.query import RUN_COLUMNS, run_table
+
     catalog = open_catalog(ctx)
     if retry_failed:
-        console.print(f"re-queued {queue.retry_failed(catalog)} failed runs")
-    runs = queue.list_runs(catalog, status=status, limit=limit)
-    rows = [[_first_line(r.error) if c == "error" else getattr(r, c) for c in RUN_COLUMNS] for r in runs]
+        note("--retry-failed is deprecated and will go; use `zoo runs retry` (with --grid NAME for one grid)", "yellow")
+        _retry(catalog, None)
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    unknown = [c for c in wanted or () if c not in RUN_COLUMNS]
+    if unknown:
+        raise InvalidInput(f"unknown run column {', '.join(map(repr, unknown))}; columns: {', '.join(RUN_COLUMNS)}")
+    table = run_table(catalog, status=status, grid=grid, limit=limit or None, offset=offset)
+    shown = wanted or (list(RUN_COLUMNS) if as_json or as_csv else list(RUN_SLIM_COLUMNS))
+    if not wanted and not (as_json or as_csv) and not any(row[-1] for row in table.rows):
+        shown.remove("error")  # no run on this page failed: the column would be all dashes
+    index = [RUN_COLUMNS.index(c) for c in shown]
+    rows = [[row[i] for i in index] for row in table.rows]
     if as_json:
-        emit_json([dict(zip(RUN_COLUMNS, row)) for row in rows])
+        emit_json([dict(zip(shown, row)) for row in rows])
         return
-    emit_rows(RUN_COLUMNS, rows, as_csv=as_csv, title="runs")
+    emit_rows(shown, rows, as_csv=as_csv, title=None if as_csv else "runs" + (f" of grid {grid}" if grid else ""), one_line=True)
     if not as_csv:
-        counts = queue.status_counts(catalog)
-        console.print("  ".join(f"{k}: {v}" for k, v in counts.items()))
+        what = " ".join(filter(None, [status, "run"]))
+        note(showing(len(rows), table.total, what, offset=offset) + "; by status: " + ", ".join(f"{k} {v:,}" for k, v in table.counts))
+
+
+@runs_app.command("retry")
+def retry_command(
+    ctx: typer.Context,
+    grid: Annotated[Optional[str], typer.Option("--grid", help="Only failed runs of the grid of this name, e.g. --grid demo.")] = None,
+) -> None:
+    """Queue every failed run again (of one grid with --grid), with a fresh attempt budget.
+
+    Then run `zoo worker` or `zoo ingest --run-grid GRID` to train them. Example: zoo runs retry --grid demo
+    """
+    catalog = open_catalog(ctx)
+    grid_id = None
+    if grid is not None:
+        from zoo.query import grid_id_by_name
+
+        grid_id = grid_id_by_name(catalog, grid)
+    _retry(catalog, grid_id)
+
+
+def _retry(catalog: Catalog, grid_id: int | None) -> None:
+    from zoo import queue
+
+    count = queue.retry_failed(catalog, grid_id)
+    console.print(f"re-queued {plural(count, 'failed run')}" + ("; `zoo worker` trains them" if count else ""))
 
 
 def featurize_command(
     ctx: typer.Context,
-    feature_set: Annotated[str, typer.Option(help="Feature set name or key (paper, paper-v1, ...).")] = "paper-v1",
+    feature_set: Annotated[str, typer.Option("--feature-set", help="Feature set name or key (paper, paper-v1, ...), e.g. --feature-set paper-v2.")] = "paper-v1",
 ) -> None:
     """Compute a feature set for every stored first-layer delta that lacks it (no retraining; idempotent).
 
@@ -273,4 +351,4 @@ def featurize_command(
     with make_progress() as progress:
         task = progress.add_task(f"featurizing ({fs.key})", total=total, info="")
         done = featurize_catalog(catalog, fs.key, progress=lambda n: progress.advance(task, n))
-    console.print(f"{fs.key}: computed {done} metric vectors" + ("" if done else " (all checkpoints already had it)"))
+    console.print(f"{fs.key}: computed {plural(done, 'metric vector')}" + ("" if done else " (all checkpoints already had it)"))

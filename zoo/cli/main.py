@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 from typing import Annotated, Any, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from zoo import __version__
 from zoo.cli import analysis_commands, datasets_commands, db_commands, ingest_commands
 from zoo.cli.render import print_error
-from zoo.cli.report_command import report_command
-from zoo.cli.serve_command import serve_command
 from zoo.cli.sql_command import sql_command
 from zoo.cli.state import state
 from zoo.config import ARTIFACTS_ENV, DATABASE_URL_ENV
 from zoo.errors import ZooError
 
+# Commands whose modules import the analysis or web stack at load: imported only when run or asked for --help.
+LAZY_COMMANDS = {"report": ("zoo.cli.report_command", "report_command"), "serve": ("zoo.cli.serve_command", "serve_command")}
+
+
+def _summary(module: str, function: str) -> str:
+    """The first paragraph of a command function's docstring, read from its source without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return ""
+    with open(spec.origin, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            return " ".join((ast.get_docstring(node) or "").split("\n\n")[0].split())
+    return ""
+
 
 class ZooGroup(TyperGroup):
-    """Turns library errors into one line on stderr and exit code 1 instead of a traceback."""
+    """Turns library errors into one line on stderr and exit code 1 instead of a traceback; loads the
+    commands of :data:`LAZY_COMMANDS` only when they are used (their summary in ``zoo --help`` is read from
+    their source)."""
+
+    _listing = False
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -27,6 +48,29 @@ class ZooGroup(TyperGroup):
         except ZooError as error:
             print_error(str(error))
             raise typer.Exit(code=1) from None
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in LAZY_COMMANDS if name not in self.commands)]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in LAZY_COMMANDS:
+            return found
+        module, function = LAZY_COMMANDS[cmd_name]
+        if self._listing:  # `zoo --help` lists it: a stand-in with its summary, nothing imported
+            return TyperCommand(cmd_name, help=_summary(module, function))
+        single = typer.Typer()
+        single.command(cmd_name)(getattr(importlib.import_module(module), function))
+        command = typer.main.get_command(single)
+        self.add_command(command, cmd_name)
+        return command
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
 
 app = typer.Typer(
@@ -82,7 +126,7 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(datasets_commands.app, name="datasets")
 app.command("ingest")(ingest_commands.ingest_command)
 app.command("worker")(ingest_commands.worker_command)
-app.command("runs")(ingest_commands.runs_command)
+app.add_typer(ingest_commands.runs_app, name="runs")
 app.command("featurize")(ingest_commands.featurize_command)
 app.command("sql")(sql_command)
 app.command("query")(analysis_commands.query_command)
@@ -91,8 +135,6 @@ app.command("fits")(analysis_commands.fits_command)
 app.command("predict")(analysis_commands.predict_command)
 app.command("evaluate")(analysis_commands.evaluate_command)
 app.command("show")(analysis_commands.show_command)
-app.command("report")(report_command)
-app.command("serve")(serve_command)
 
 
 def main() -> None:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from zoo.catalog import Catalog
+from zoo.cli.options import SQL_DEFAULT_LIMIT as DEFAULT_LIMIT
+from zoo.cli.options import SQL_DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES
+from zoo.cli.options import SQL_DEFAULT_TIMEOUT_S as DEFAULT_TIMEOUT_S
 from zoo.cli.options import AsCsv, AsJson
 from zoo.cli.render import console, emit_rows, err_console, format_cell
 from zoo.cli.state import open_catalog, state
 from zoo.config import READER_URL_ENV, reader_database_url
-from zoo.sql import DEFAULT_LIMIT, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, QueryResult, parse_size, run_query
+
+if TYPE_CHECKING:  # SQLAlchemy loads when the query runs, not at `zoo sql --help`
+    from zoo.sql import QueryResult
 
 
 def sql_command(
@@ -43,6 +47,9 @@ def sql_command(
 
     Examples: zoo sql "SELECT arch, count(*) FROM checkpoints GROUP BY arch"; zoo sql - < query.sql
     """
+    from zoo.catalog import Catalog
+    from zoo.sql import parse_size, run_query
+
     if query == "-":
         query = sys.stdin.read()
     url = reader_database_url(reader_url)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 
-from zoo.catalog import Catalog
+if TYPE_CHECKING:  # the catalog (SQLAlchemy, Alembic) loads when a command opens it, not at `zoo --help`
+    from zoo.catalog import Catalog
 
 
 @dataclass
@@ -17,6 +19,8 @@ class CliState:
 
     def catalog(self, *, check_schema: bool = True) -> Catalog:
         if self._catalog is None:
+            from zoo.catalog import Catalog
+
             self._catalog = Catalog.open(self.db, artifacts=self.artifacts, check_schema=check_schema)
         return self._catalog
 
