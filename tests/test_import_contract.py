@@ -20,19 +20,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 INGEST_STACK = {"torch", "torchvision", "timm", "safetensors", "huggingface_hub"}
 SERVE_STACK = {"starlette", "jinja2", "uvicorn"}
 POSTGRES_STACK = {"psycopg"}
-
-# Known violations, each to be moved; remove an entry once its move lands (the strict xfail below fails
-# as soon as the list is out of date).
-#  - zoo/metamodel/predict.py: predicting from a model file reads the file with ingest.external (torch);
-#    that belongs in ingest/, while zoo keeps prediction from a feature matrix.
-KNOWN_ZOO_TO_INGEST = {"zoo/metamodel/predict.py"}
 
 
 @dataclass(frozen=True)
@@ -149,13 +141,7 @@ def test_relative_imports_are_resolved_against_their_package() -> None:
 
 def test_no_module_under_zoo_outside_the_cli_imports_ingest() -> None:
     found = zoo_modules_importing_ingest()
-    unexpected = {path: hits for path, hits in found.items() if path not in KNOWN_ZOO_TO_INGEST}
-    assert not unexpected, f"zoo must not import ingest (only zoo/cli/ may, lazily): {unexpected}"
-
-
-@pytest.mark.xfail(strict=True, reason="zoo/metamodel/predict.py still reads model files through ingest.external")
-def test_the_known_zoo_to_ingest_imports_are_gone() -> None:
-    assert not set(zoo_modules_importing_ingest()) & KNOWN_ZOO_TO_INGEST
+    assert not found, f"zoo must not import ingest (only zoo/cli/ may, lazily): {found}"
 
 
 def test_no_module_under_zoo_imports_the_ingest_stack_at_module_level() -> None:

@@ -8,8 +8,9 @@ The hash is checked on every read.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, select
@@ -109,6 +110,27 @@ def reference_weight(session: Session, reference: int) -> np.ndarray:
     if row is None:
         raise NotFound(f"reference {reference} does not exist")
     return get_tensor(session, row.tensor_id)
+
+
+def catalog_reference_kinds(catalog: Catalog) -> list[str]:
+    """The kinds of reference (``random``, ``timm``, ``hub``, ``file``) the catalog's checkpoints were measured from."""
+    query = select(ReferenceWeights.kind).join(Checkpoint, Checkpoint.reference_id == ReferenceWeights.id).distinct()
+    with catalog.session() as session:
+        return sorted(session.scalars(query))
+
+
+def find_external_checkpoint(session: Session, *, source: str, arch: str, reference: int, file_sha256: str) -> int | None:
+    """The checkpoint already catalogued from the same weights file (``source`` hub or file), architecture and reference."""
+    return session.scalars(select(Checkpoint.id).where(
+        Checkpoint.file_sha256 == file_sha256, Checkpoint.arch == arch,
+        Checkpoint.reference_id == reference, Checkpoint.source == source,
+    ).order_by(Checkpoint.id)).first()
+
+
+def put_labels(session: Session, checkpoint_id: int, labels: Mapping[str, float]) -> None:
+    """Set known property values of a checkpoint (a label given again replaces the old value)."""
+    for name, value in labels.items():
+        session.merge(CheckpointLabel(checkpoint_id=checkpoint_id, property=name, value=value))
 
 
 def learned_weights(session: Session, checkpoint: Checkpoint) -> np.ndarray:

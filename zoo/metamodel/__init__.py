@@ -8,7 +8,8 @@ Modules, in the order data flows through them:
 * :mod:`zoo.metamodel.scores` — R² (chosen space and log), Spearman ρ, R² per variant kind, bootstrap;
 * :mod:`zoo.metamodel.fitting` — :func:`fit_meta_model` and stored fits' rows;
 * :mod:`zoo.metamodel.stored` — listing stored fits and predicting from metric vectors;
-* :mod:`zoo.metamodel.predict` — ``zoo predict`` on a model file: reference kind, interval, domain;
+* :mod:`zoo.metamodel.predict` — ``zoo predict`` from metric vectors: fits chosen, reference kind, interval,
+  domain (reading the model file is :mod:`ingest.predict_file`);
 * :mod:`zoo.metamodel.evaluate` — ``zoo evaluate``: the generalization matrix.
 """
 
@@ -45,7 +46,7 @@ from zoo.metamodel.forest import (
     predict_trees,
     save_forest,
 )
-from zoo.metamodel.predict import ModelPrediction, PropertyPrediction, predict_model
+from zoo.metamodel.predict import PredictionPlan, PropertyPrediction, plan_prediction, predict_properties
 from zoo.metamodel.scores import Scores, r2, r2_log, score_predictions, spearman
 from zoo.metamodel.stored import (
     FeaturePrediction,
@@ -60,10 +61,10 @@ from zoo.metamodel.stored import (
 
 __all__ = [
     "AXES", "DEFAULT_REPEATS", "DEFAULT_SPLIT", "DEFAULT_TEST_FRACTION", "DEFAULT_TREES", "DOMAIN_PERCENTILE", "SPLITS",
-    "TARGETS", "FeaturePrediction", "FitRecord", "FitResult", "GeneralizationMatrix", "MatrixCell", "ModelPrediction",
+    "TARGETS", "FeaturePrediction", "FitRecord", "FitResult", "GeneralizationMatrix", "MatrixCell", "PredictionPlan",
     "PredictionRecord", "PropertyPrediction", "Scores", "apply_scaler", "axis_meaning", "domain_arrays", "domain_scores",
     "evaluate_generalization", "fit_meta_model", "fit_predictions", "fit_scaler", "forest_arrays", "forests_arrays",
-    "get_fit", "latest_fit", "list_fits", "load_feature_matrix", "load_forest", "parse_selection_with_metrics",
-    "predict_forest", "predict_from_features", "predict_model", "predict_trees", "predict_with_fit", "r2", "r2_log",
+    "get_fit", "latest_fit", "list_fits", "load_feature_matrix", "load_forest", "parse_selection_with_metrics", "plan_prediction",
+    "predict_forest", "predict_from_features", "predict_properties", "predict_trees", "predict_with_fit", "r2", "r2_log",
     "save_forest", "score_predictions", "spearman", "split_by_group", "split_by_run", "split_metric_wheres", "train_forests",
 ]

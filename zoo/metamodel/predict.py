@@ -1,4 +1,9 @@
-"""Predicting training-data properties of a model outside the catalog, and saying how far to trust it.
+"""Predicting training-data properties from a metric vector with stored fits, and saying how far to trust it.
+
+This is the torch-free half of ``zoo predict``; reading a model file and measuring its delta is
+:mod:`ingest.predict_file`, which calls the functions here in this order: :func:`plan_prediction` (fits
+chosen and the reference decided before any file is read), :func:`make_missing_fits`, then
+:func:`predict_properties` on the model's metric vectors.
 
 * **Reference kind.** A fit learned deltas measured from one kind of starting point (a seeded random
   init, timm's pretrained weights, a hub repo, a file). A delta measured from another kind measures
@@ -11,12 +16,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from zoo.catalog import Catalog
+from zoo.checkpoints import catalog_reference_kinds
 from zoo.errors import InvalidInput
 from zoo.filters import DEFAULT_FEATURE_SET, get_feature_set
 from zoo.grids import parse_reference
@@ -38,7 +44,7 @@ UNKNOWN_INIT_NOTE = (
 
 @dataclass(frozen=True)
 class PropertyPrediction:
-    """A predicted property of a model file, with its interval, its applicability domain, and the fit."""
+    """A predicted property of a model, with its interval, its applicability domain, and the fit."""
 
     target: str
     value: float
@@ -62,19 +68,18 @@ class PropertyPrediction:
 
 
 @dataclass(frozen=True)
-class ModelPrediction:
-    """What :func:`predict_model` read and predicted, and what the user should know about it."""
+class PredictionPlan:
+    """What a prediction will use, decided before any model is read.
 
-    arch: str
-    origin: str
-    file_sha256: str
+    ``fits`` holds (target, stored fit or None for one still to be made on the whole catalog, how chosen);
+    ``reference`` is the spec the model's delta is to be measured from, ``forced`` whether it differs from
+    the fits' kind by ``force``; new fits use ``feature_set``.
+    """
+
+    fits: tuple[tuple[str, FitRecord | None, str], ...]
     reference: str
-    reference_kind: str
-    fit_reference_kinds: tuple[str, ...]
     forced: bool
-    notes: tuple[str, ...]
-    features: dict[str, dict[str, float]]  # feature set key -> metric -> value
-    predictions: tuple[PropertyPrediction, ...]
+    feature_set: str
 
 
 def choose_fits(catalog: Catalog, fit_ids: Sequence[int], targets: Sequence[str], feature_set: str | None = None) -> list[tuple[str, FitRecord | None, str]]:
@@ -128,89 +133,64 @@ def resolve_reference_spec(reference: str | None, fit_kinds: set[str], fit_names
     return reference, False
 
 
-def predict_model(
+def plan_prediction(
     catalog: Catalog,
-    source: str,
-    ref: str,
-    arch: str,
     reference: str | None = None,
     *,
     fit_ids: Sequence[int] = (),
     targets: Sequence[str] = (),
     feature_set: str | None = None,
-    log_target: bool = True,
     force: bool = False,
-    allow_pickle: bool = False,
-) -> ModelPrediction:
-    """Predict training-data properties of a model that is not in the catalog (nothing about it is stored).
+) -> PredictionPlan:
+    """Choose the fits and the reference of a prediction, refusing bad requests before anything is read.
 
-    Parameters
-    ----------
-    catalog : Catalog
-    source, ref : str
-        ``"file"`` and a path, or ``"hub"`` and ``ORG/NAME[@REV]`` (read by :func:`ingest.external.read_external`).
-    arch : str
-        timm architecture of the weights.
-    reference : str, optional
-        What the delta is measured from: ``random[:SEED]``, ``timm``, ``hub:ORG/NAME[@REV]``, ``file:PATH``.
-        Default: the kind the fits were trained on (``random`` or ``timm``; hub and file need naming).
-    fit_ids : sequence of int
-        Stored fits to apply.
-    targets : sequence of str
-        Properties to predict with the most recent fit of each (of ``feature_set`` when given); a target
-        without one gets a fit made on the whole catalog (log target unless ``log_target=False``) and
-        stored. With neither ``fit_ids`` nor ``targets``: every target that has a fit.
-    feature_set : str, optional
-        Only fits of this feature set are chosen, and new ones use it.
-    force : bool, default False
-        Predict even when the reference kind differs from the fits' (the result's ``forced`` says so).
-    allow_pickle : bool, default False
-        Also read pickle checkpoints (``torch.load(weights_only=True)``).
-
-    Returns
-    -------
-    ModelPrediction
-        The model's metric vectors are exactly those ``zoo ingest --checkpoint`` would store.
+    ``fit_ids`` are stored fits to apply; each of ``targets`` gets the most recent fit of that target (of
+    ``feature_set`` when given), or one to be made on the whole catalog. With neither: every target that
+    has a fit. ``reference`` defaults to the kind the fits (or, for fits still to be made, the catalog's
+    checkpoints) were measured from; see :func:`resolve_reference_spec`.
     """
-    from ingest.external import read_external  # torch and timm load only here
-    from zoo.checkpoints import compute_metrics
-
     if feature_set is not None:
         feature_set = get_feature_set(feature_set).key
-    plan = choose_fits(catalog, fit_ids, targets, feature_set)
-    known = {k for _, fit, _ in plan if fit is not None for k in fit.reference_kinds}
-    if any(fit is None for _, fit, _ in plan) or not known:  # a fit still to be made, or fits stored before kinds were kept
-        known |= set(_catalog_reference_kinds(catalog))
-    named = [str(fit.id) for _, fit, _ in plan if fit is not None] + [f"of {t} (to be made on the whole catalog)" for t, fit, _ in plan if fit is None]
+    chosen = choose_fits(catalog, fit_ids, targets, feature_set)
+    known = {k for _, fit, _ in chosen if fit is not None for k in fit.reference_kinds}
+    if any(fit is None for _, fit, _ in chosen) or not known:  # a fit still to be made, or fits stored before kinds were kept
+        known |= set(catalog_reference_kinds(catalog))
+    named = [str(fit.id) for _, fit, _ in chosen if fit is not None] + [f"of {t} (to be made on the whole catalog)" for t, fit, _ in chosen if fit is None]
     spec, forced = resolve_reference_spec(reference, known, named, force)
-    model = read_external(source, ref, arch, spec, allow_pickle=allow_pickle)
-    fits = [(target, fit if fit is not None else fit_whole_catalog(catalog, target, feature_set, log_target), how) for target, fit, how in plan]
-    kinds = tuple(sorted({k for _, fit, _ in fits for k in fit.reference_kinds}))
-    notes = _notes(model.reference.info.kind, spec, kinds, forced)
-    vectors = compute_metrics(model.delta, sorted({fit.feature_set for _, fit, _ in fits}))
-    features = {f"{name}-v{version}": values for (name, version), values in vectors.items()}
+    return PredictionPlan(tuple(chosen), spec, forced, feature_set or DEFAULT_FEATURE_SET)
+
+
+def make_missing_fits(catalog: Catalog, plan: PredictionPlan, log_target: bool = True) -> list[tuple[str, FitRecord, str]]:
+    """The plan's fits, those still to be made fitted now on the whole catalog (log target unless told)."""
+    return [(target, fit if fit is not None else fit_whole_catalog(catalog, target, plan.feature_set, log_target), how)
+            for target, fit, how in plan.fits]
+
+
+def predict_properties(
+    catalog: Catalog, fits: Sequence[tuple[str, FitRecord, str]], features: Mapping[str, Mapping[str, float]]
+) -> tuple[PropertyPrediction, ...]:
+    """Each fit applied to one model's metric vectors (``features``: feature set key -> metric -> value).
+
+    Raises
+    ------
+    InvalidInput
+        ``features`` lacks the feature set or a metric one of the fits was trained on.
+    """
     predictions = []
     for target, fit, how in fits:
         metrics = get_feature_set(fit.feature_set).metrics
-        [made] = predict_from_features(catalog, fit, np.array([[features[fit.feature_set][m] for m in metrics]]))
+        missing = [m for m in metrics if m not in features.get(fit.feature_set, {})]
+        if missing:
+            raise InvalidInput(f"fit {fit.id} needs {fit.feature_set} metrics the model has none of: {', '.join(missing)}")
+        [made] = predict_from_features(catalog, fit, np.array([[features[fit.feature_set][m] for m in metrics]], dtype=np.float64))
         predictions.append(PropertyPrediction(
             target, made.value, made.low, made.high, made.in_domain, made.domain_score, made.nn_distance, fit.id,
             fit.r2_mean, fit.r2_std, fit.spearman, fit.r2_space, fit.feature_set, fit.split, how))
-    return ModelPrediction(arch, model.origin, model.file_sha256, model.reference.info.key, model.reference.info.kind, kinds,
-                           forced, notes, features, tuple(predictions))
+    return tuple(predictions)
 
 
-def _catalog_reference_kinds(catalog: Catalog) -> list[str]:
-    from sqlalchemy import select
-
-    from zoo.db.models import Checkpoint, ReferenceWeights
-
-    query = select(ReferenceWeights.kind).join(Checkpoint, Checkpoint.reference_id == ReferenceWeights.id).distinct()
-    with catalog.session() as session:
-        return sorted(session.scalars(query))
-
-
-def _notes(kind: str, spec: str, fit_kinds: tuple[str, ...], forced: bool) -> tuple[str, ...]:
+def prediction_notes(kind: str, spec: str, fit_kinds: Sequence[str], forced: bool) -> tuple[str, ...]:
+    """What the user should know about a prediction from a delta measured from a ``kind`` reference."""
     notes = []
     if forced:
         notes.append(f"--force: the delta is measured from a {kind} reference but the fits learned deltas from "

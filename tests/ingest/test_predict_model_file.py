@@ -1,4 +1,5 @@
-"""`zoo predict` on a model file: the same features as ingesting that file, and a fit chosen or made."""
+"""`zoo predict` on a model file (ingest.predict_file): the same features as ingesting that file, and a fit
+chosen or made; and the torch-free half it calls (zoo.metamodel.predict: prediction from metric vectors)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ import pytest
 from clirunner import run_zoo
 from synthetic_catalog import build_catalog
 from zoo.catalog import Catalog
-from zoo.metamodel import fit_meta_model, list_fits, predict_with_fit
+from zoo.errors import InvalidInput
+from zoo.metamodel import (
+    fit_meta_model,
+    get_fit,
+    list_fits,
+    load_feature_matrix,
+    plan_prediction,
+    predict_properties,
+    predict_with_fit,
+)
 from zoo.query import query_checkpoints
 from zoo.selection import PAPER_METRIC_COLUMNS, Selection
 
@@ -141,3 +151,24 @@ def test_a_reference_kind_the_fit_never_saw_is_refused_unless_forced(zoo_env: di
     forced = json.loads(run_zoo("predict", str(model_file), "--arch", "resnet18", "--fit", str(fit), "--reference", f"file:{start}",
                                 "--force", "--json").stdout)
     assert forced["forced"] is True and forced["reference_kind"] == "file" and any("--force" in n for n in forced["notes"])
+
+
+def test_prediction_from_metric_vectors_needs_no_model_file(catalog: Catalog) -> None:
+    """zoo's half of zoo predict: a plan (fit, reference) and a prediction from a feature dict, no torch involved."""
+    build_catalog(catalog, n_variants=6, trials=2, epochs=2, n_external=0)
+    made = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)),
+                          n_estimators=5, repeats=1, log_target=True)
+    plan = plan_prediction(catalog, fit_ids=[made.id])  # type: ignore[list-item]
+    assert plan.reference == "random" and not plan.forced and [(t, how) for t, _, how in plan.fits] == [("sharpness", "given")]
+    _, _, X, _, names = load_feature_matrix(catalog, Selection(archs=("resnet18",)), "sharpness")
+    fit = get_fit(catalog, made.id)  # type: ignore[arg-type]
+    features = {fit.feature_set: dict(zip(names, X[3]))}
+    [p] = predict_properties(catalog, [("sharpness", fit, "given")], features)
+    assert p.value == pytest.approx(predict_with_fit(catalog, fit, X[3:4])[0], rel=1e-12)
+    assert (p.target, p.fit_id, p.chosen, p.feature_set) == ("sharpness", fit.id, "given", fit.feature_set)
+    del features[fit.feature_set][names[-1]]
+    with pytest.raises(InvalidInput, match=names[-1]):
+        predict_properties(catalog, [("sharpness", fit, "given")], features)
+    with pytest.raises(InvalidInput, match="random references, not timm.*--force"):
+        plan_prediction(catalog, "timm", fit_ids=[fit.id])
+    assert plan_prediction(catalog, "timm", fit_ids=[fit.id], force=True).forced

@@ -1,0 +1,99 @@
+"""``zoo predict`` on a model outside the catalog: read the file (or hub repo), measure its first-layer delta
+from the reference the fits learned from, and predict with :mod:`zoo.metamodel.predict` (torch-free).
+
+Nothing about the model is stored; a target without a fit gets one made on the whole catalog, which is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ingest.external import read_external
+from zoo.catalog import Catalog
+from zoo.checkpoints import compute_metrics
+from zoo.metamodel.predict import (
+    PropertyPrediction,
+    make_missing_fits,
+    plan_prediction,
+    predict_properties,
+    prediction_notes,
+)
+
+
+@dataclass(frozen=True)
+class ModelPrediction:
+    """What :func:`predict_model` read and predicted, and what the user should know about it."""
+
+    arch: str
+    origin: str
+    file_sha256: str
+    reference: str
+    reference_kind: str
+    fit_reference_kinds: tuple[str, ...]
+    forced: bool
+    notes: tuple[str, ...]
+    features: dict[str, dict[str, float]]  # feature set key -> metric -> value
+    predictions: tuple[PropertyPrediction, ...]
+
+
+def predict_model(
+    catalog: Catalog,
+    source: str,
+    ref: str,
+    arch: str,
+    reference: str | None = None,
+    *,
+    fit_ids: Sequence[int] = (),
+    targets: Sequence[str] = (),
+    feature_set: str | None = None,
+    log_target: bool = True,
+    force: bool = False,
+    allow_pickle: bool = False,
+) -> ModelPrediction:
+    """Predict training-data properties of a model that is not in the catalog (nothing about it is stored).
+
+    Parameters
+    ----------
+    catalog : Catalog
+    source, ref : str
+        ``"file"`` and a path, or ``"hub"`` and ``ORG/NAME[@REV]`` (read by :func:`ingest.external.read_external`).
+    arch : str
+        timm architecture of the weights.
+    reference : str, optional
+        What the delta is measured from: ``random[:SEED]``, ``timm``, ``hub:ORG/NAME[@REV]``, ``file:PATH``.
+        Default: the kind the fits were trained on (``random`` or ``timm``; hub and file need naming).
+    fit_ids : sequence of int
+        Stored fits to apply.
+    targets : sequence of str
+        Properties to predict with the most recent fit of each (of ``feature_set`` when given); a target
+        without one gets a fit made on the whole catalog (log target unless ``log_target=False``) and
+        stored. With neither ``fit_ids`` nor ``targets``: every target that has a fit.
+    feature_set : str, optional
+        Only fits of this feature set are chosen, and new ones use it.
+    force : bool, default False
+        Predict even when the reference kind differs from the fits' (the result's ``forced`` says so).
+    allow_pickle : bool, default False
+        Also read pickle checkpoints (``torch.load(weights_only=True)``).
+
+    Returns
+    -------
+    ModelPrediction
+        The model's metric vectors are exactly those ``zoo ingest --checkpoint`` would store.
+
+    Raises
+    ------
+    zoo.errors.InvalidInput, zoo.errors.NotFound
+        A bad request (unknown fit or target, a reference kind the fits never saw), before the model is read.
+    """
+    plan = plan_prediction(catalog, reference, fit_ids=fit_ids, targets=targets, feature_set=feature_set, force=force)
+    model = read_external(source, ref, arch, plan.reference, allow_pickle=allow_pickle)  # before any fit is made
+    fits = make_missing_fits(catalog, plan, log_target)
+    kinds = tuple(sorted({k for _, fit, _ in fits for k in fit.reference_kinds}))
+    vectors = compute_metrics(model.delta, sorted({fit.feature_set for _, fit, _ in fits}))
+    features = {f"{name}-v{version}": values for (name, version), values in vectors.items()}
+    return ModelPrediction(
+        arch, model.origin, model.file_sha256, model.reference.info.key, model.reference.info.kind, kinds, plan.forced,
+        prediction_notes(model.reference.info.kind, plan.reference, kinds, plan.forced), features,
+        predict_properties(catalog, fits, features),
+    )
