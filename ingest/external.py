@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
 
 from ingest.first_conv import delta as layer_delta
 from ingest.first_conv import first_conv_weight
 from ingest.references import ResolvedReference, resolve_reference
 from ingest.weights import build_model, download_hub_weights, load_state_dict_file, parse_hub_ref
 from zoo.catalog import Catalog
-from zoo.checkpoints import add_checkpoint, compute_metrics, put_reference
-from zoo.db.models import Checkpoint, CheckpointLabel
+from zoo.checkpoints import add_checkpoint, compute_metrics, find_external_checkpoint, put_labels, put_reference
 from zoo.errors import InvalidInput
 from zoo.filters import DEFAULT_FEATURE_SET
 from zoo.store import sha256_file
@@ -107,14 +105,11 @@ def ingest_external(
     weights_sha = catalog.store.put_file(model.path) if keep_weights else None  # file first, then rows
     with catalog.session(write=True) as session:
         reference_id = put_reference(session, model.reference.info, model.reference.weight)
-        existing = session.scalars(select(Checkpoint).where(
-            Checkpoint.file_sha256 == model.file_sha256, Checkpoint.arch == model.arch,
-            Checkpoint.reference_id == reference_id, Checkpoint.source == model.source,
-        )).first()
+        existing = find_external_checkpoint(session, source=model.source, arch=model.arch, reference=reference_id,
+                                            file_sha256=model.file_sha256)
         if existing is not None:
-            for name, value in labels.items():
-                session.merge(CheckpointLabel(checkpoint_id=existing.id, property=name, value=value))
-            return existing.id, False
+            put_labels(session, existing, labels)
+            return existing, False
         checkpoint_id = add_checkpoint(
             session, source=model.source, arch=model.arch, reference=reference_id,
             layer_name=model.reference.info.layer_name, learned=model.learned, delta=model.delta,

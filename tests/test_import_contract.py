@@ -7,6 +7,8 @@
   ``zoo/web/``, and ``zoo/web`` itself only lazily (by ``zoo serve``); psycopg (the ``postgres`` extra)
   never at module level.
 * ``ingest`` may import ``zoo`` (except the CLI, the top layer).
+* One storage layer: only the storage modules (:data:`STORAGE_MODULES`) import the ORM (``zoo.db.models``);
+  everything else, in ``zoo`` and in ``ingest``, works with frozen records and storage functions.
 
 Imports are read from the AST of every module, so a lazy import inside a function counts as an import
 (the first rule) but not as a module-level one (the others). ``if TYPE_CHECKING:`` blocks never run.
@@ -20,11 +22,30 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 INGEST_STACK = {"torch", "torchvision", "timm", "safetensors", "huggingface_hub"}
 SERVE_STACK = {"starlette", "jinja2", "uvicorn"}
 POSTGRES_STACK = {"psycopg"}
+
+ORM = "zoo.db.models"
+# The storage layer: the only modules that build queries on ORM rows or write them (docs/ARCHITECTURE.md).
+STORAGE_MODULES = {
+    "zoo/catalog.py",  # engine, artifact store and session scope
+    "zoo/datasets.py",  # datasets, variants, property measurements
+    "zoo/checkpoints.py",  # tensors, references, checkpoints, labels, metric vectors
+    "zoo/queue.py",  # the run queue's writes (claim, heartbeat, complete, fail, release)
+    "zoo/run_stats.py",  # the run queue read-only: health, grids
+    "zoo/query.py",  # checkpoint and run queries
+    "zoo/metamodel/features.py",  # the meta-model's feature matrix: metric values and reference kinds, read-only
+    "zoo/metamodel/stored.py",  # fits and their predictions
+}
+# Known violations, each to be moved into a storage function; remove an entry once it lands (the strict
+# xfail below fails as soon as the list is out of date).
+#  - ingest/worker.py: reads a run's variant and base dataset, and sets the run's reference, on rows.
+KNOWN_ORM_USERS = {"ingest/worker.py"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +53,12 @@ class Import:
     module: str  # the imported module, absolute (``ingest.external``, ``torch.nn``)
     module_level: bool  # runs when the importing module is imported
     line: int
+    names: tuple[str, ...] = ()  # ``from module import a, b``: a and b
+
+    def reaches(self, target: str) -> bool:
+        """True when this imports ``target`` itself or from within it (``from zoo.db import models`` reaches zoo.db.models)."""
+        return (self.module == target or self.module.startswith(target + ".")
+                or any(f"{self.module}.{name}" == target for name in self.names))
 
 
 class _ImportCollector(ast.NodeVisitor):
@@ -68,7 +95,7 @@ class _ImportCollector(ast.NodeVisitor):
             module = ".".join(base + ([node.module] if node.module else []))
         else:
             module = node.module or ""
-        self.found.append(Import(module, self.depth == 0, node.lineno))
+        self.found.append(Import(module, self.depth == 0, node.lineno, tuple(alias.name for alias in node.names)))
 
 
 def imports_of(path: Path) -> list[Import]:
@@ -98,6 +125,18 @@ def zoo_modules_importing_ingest() -> dict[str, list[str]]:
         if rel(path).startswith("zoo/cli/"):
             continue
         hits = [f"line {i.line}: {i.module}" for i in imports_of(path) if top(i.module) == "ingest"]
+        if hits:
+            found[rel(path)] = hits
+    return found
+
+
+def orm_users() -> dict[str, list[str]]:
+    """Modules outside ``zoo/db/`` that import the ORM, lazily or not."""
+    found: dict[str, list[str]] = {}
+    for path in modules_under("zoo") + modules_under("ingest"):
+        if rel(path).startswith("zoo/db/"):
+            continue
+        hits = [f"line {i.line}: {i.module}" for i in imports_of(path) if i.reaches(ORM)]
         if hits:
             found[rel(path)] = hits
     return found
@@ -142,6 +181,28 @@ def test_relative_imports_are_resolved_against_their_package() -> None:
 def test_no_module_under_zoo_outside_the_cli_imports_ingest() -> None:
     found = zoo_modules_importing_ingest()
     assert not found, f"zoo must not import ingest (only zoo/cli/ may, lazily): {found}"
+
+
+def test_the_collector_sees_the_orm_however_it_is_imported() -> None:
+    source = "from zoo.db import models\ndef f():\n    from zoo.db.models import Run\nimport zoo.db.engine\n"
+    collector = _ImportCollector("zoo.web")
+    collector.visit(ast.parse(source))
+    assert [i.reaches(ORM) for i in collector.found] == [True, True, False]
+
+
+def test_only_the_storage_modules_touch_orm_rows() -> None:
+    found = orm_users()
+    unexpected = {path: hits for path, hits in found.items() if path not in STORAGE_MODULES | KNOWN_ORM_USERS}
+    assert not unexpected, (
+        f"only the storage modules import {ORM}; call a storage function that returns frozen records "
+        f"(zoo/records.py) instead, or add one to a storage module: {unexpected}"
+    )
+    assert {rel(p) for p in modules_under("zoo")} >= STORAGE_MODULES, "a storage module listed here no longer exists"
+
+
+@pytest.mark.xfail(strict=True, reason="ingest/worker.py still reads dataset rows and sets the run's reference on its row")
+def test_the_known_orm_users_are_gone() -> None:
+    assert not set(orm_users()) & KNOWN_ORM_USERS
 
 
 def test_no_module_under_zoo_imports_the_ingest_stack_at_module_level() -> None:

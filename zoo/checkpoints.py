@@ -148,6 +148,19 @@ def learned_weights(session: Session, checkpoint: Checkpoint) -> np.ndarray:
     return (reference + delta).astype(np.float32)
 
 
+def filter_banks(catalog: Catalog, checkpoint_id: int) -> dict[str, np.ndarray]:
+    """The reference, learned and delta first-layer banks ``(N, C, n, n)`` of a checkpoint (hash-checked)."""
+    with catalog.session() as session:
+        row = session.get(Checkpoint, checkpoint_id)
+        if row is None:
+            raise NotFound(f"there is no checkpoint {checkpoint_id}; find ids with `zoo query`")
+        return {
+            "reference": reference_weight(session, row.reference_id),
+            "learned": learned_weights(session, row),
+            "delta": get_tensor(session, row.delta_tensor_id),
+        }
+
+
 MetricVectors = Mapping[tuple[str, int], Mapping[str, float]]
 
 

@@ -16,9 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from zoo.catalog import Catalog
-from zoo.checkpoints import get_tensor, learned_weights, reference_weight
-from zoo.db.models import Checkpoint
-from zoo.errors import InvalidInput, NotFound
+from zoo.checkpoints import filter_banks  # also imported from here by zoo.web.figures
+from zoo.errors import InvalidInput
 from zoo.files import write_atomically
 from zoo.metamodel import FitRecord, FitResult, PredictionRecord
 
@@ -32,19 +31,6 @@ FIT_FIGURE_DPI = 100
 
 
 # --- Figure 3: filters -----------------------------------------------------------------------------------
-
-
-def filter_banks(catalog: Catalog, checkpoint_id: int) -> dict[str, np.ndarray]:
-    """The reference, learned and delta first-layer banks ``(N, C, n, n)`` of a checkpoint (hash-checked)."""
-    with catalog.session() as session:
-        row = session.get(Checkpoint, checkpoint_id)
-        if row is None:
-            raise NotFound(f"there is no checkpoint {checkpoint_id}; find ids with `zoo query`")
-        return {
-            "reference": reference_weight(session, row.reference_id),
-            "learned": learned_weights(session, row),
-            "delta": get_tensor(session, row.delta_tensor_id),
-        }
 
 
 def _grid_shape(n_filters: int) -> tuple[int, int]:

@@ -83,3 +83,12 @@ class DatasetRecord:
     images_sha256: str
     skipped: list[Any]
     variants: tuple[VariantRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class GridRecord:
+    id: int
+    name: str
+    spec: dict[str, Any]
+    spec_sha256: str
+    created_at: datetime

@@ -32,11 +32,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from zoo.catalog import Catalog
-from zoo.db.models import Grid
 from zoo.errors import InvalidInput, ZooError
 from zoo.files import write_atomically
 from zoo.filters import DEFAULT_FEATURE_SET, get_feature_set
 from zoo.metamodel import AXES, FitResult, GeneralizationMatrix, evaluate_generalization, fit_meta_model
+from zoo.run_stats import list_grids
 from zoo.selection import CHECKPOINT_FEATURES, Selection
 
 TRAIN_ARCH, TEST_ARCH, PREFERRED_HELD_OUT = "resnet50", "resnet18", "convnext_tiny"
@@ -205,8 +205,7 @@ def matrix_markdown(matrix: GeneralizationMatrix) -> str:
 
 
 def _grids(catalog: Catalog) -> list[dict[str, Any]]:
-    with catalog.session() as session:
-        return [{"name": g.name, "spec": g.spec} for g in session.scalars(select(Grid).order_by(Grid.id))]
+    return [{"name": g.name, "spec": g.spec} for g in list_grids(catalog)]
 
 
 def _figure3_checkpoint(catalog: Catalog) -> int | None:

@@ -17,10 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert
 
 from zoo.catalog import Catalog
-from zoo.db.models import Fit, Prediction
 from zoo.errors import InvalidInput
 from zoo.filters import DEFAULT_FEATURE_SET, FeatureSet, get_feature_set
 from zoo.metamodel.features import (
@@ -308,23 +306,20 @@ def fit_details(result: FitResult, train_where: tuple[MetricWhere, ...], test_wh
 
 def _store_fit(catalog: Catalog, result: FitResult, fs: FeatureSet, train: Selection, test: Selection | None, sha: str,
                test_rows: Rows, predicted: np.ndarray, train_where: tuple[MetricWhere, ...], test_where: tuple[MetricWhere, ...]) -> int:
-    """One write transaction: the fit row and a prediction row per (test checkpoint, seed)."""
-    with catalog.session(write=True) as session:
-        fit = Fit(
-            target=result.target, feature_set=fs.name, feature_set_version=fs.version, train_selection=train.to_dict(),
-            test_selection=(test if test is not None else train).to_dict(), test_fraction=result.test_fraction,
-            log_target=result.log_target, n_estimators=result.n_estimators, seeds=list(result.seeds), n_train=result.n_train,
-            n_test=result.n_test, r2_mean=_finite(result.r2_mean), r2_std=result.r2_std, r2_scores=[_finite(s) for s in result.r2_scores],
-            importances=result.importances, model_sha256=sha, label=result.label,
-            details=fit_details(result, train_where, test_where if test is not None else train_where),
-        )
-        session.add(fit)
-        session.flush()
-        session.execute(insert(Prediction.__table__), [
-            {"fit_id": fit.id, "checkpoint_id": int(c), "seed": s, "y_true": float(t), "y_pred": float(p)}
-            for s, row in zip(result.seeds, predicted) for c, t, p in zip(test_rows.ids, test_rows.y, row)
-        ])
-        return fit.id
+    """The fit row and a prediction row per (test checkpoint, seed), stored in one transaction."""
+    from zoo.metamodel.stored import store_fit  # zoo.metamodel.stored imports this module's records
+
+    columns = dict(
+        target=result.target, feature_set=fs.name, feature_set_version=fs.version, train_selection=train.to_dict(),
+        test_selection=(test if test is not None else train).to_dict(), test_fraction=result.test_fraction,
+        log_target=result.log_target, n_estimators=result.n_estimators, seeds=list(result.seeds), n_train=result.n_train,
+        n_test=result.n_test, r2_mean=_finite(result.r2_mean), r2_std=result.r2_std, r2_scores=[_finite(s) for s in result.r2_scores],
+        importances=result.importances, model_sha256=sha, label=result.label,
+        details=fit_details(result, train_where, test_where if test is not None else train_where),
+    )
+    predictions = [{"checkpoint_id": int(c), "seed": s, "y_true": float(t), "y_pred": float(p)}
+                   for s, row in zip(result.seeds, predicted) for c, t, p in zip(test_rows.ids, test_rows.y, row)]
+    return store_fit(catalog, columns, predictions)
 
 
 def _finite(value: float | None) -> float | None:

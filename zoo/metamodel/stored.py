@@ -7,12 +7,13 @@ applicability-domain score of the feature vector against the fit's training set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from zoo.catalog import Catalog
 from zoo.db.models import Fit, Prediction
@@ -82,6 +83,18 @@ def fit_record(row: Fit) -> FitRecord:
         n_reference_left_out=details.get("n_reference_left_out"), reference_kinds=tuple(details.get("reference_kinds") or ()),
         importances=dict(row.importances), model_sha256=row.model_sha256, label=row.label, details=details,
     )
+
+
+def store_fit(catalog: Catalog, columns: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]]) -> int:
+    """Store a fit in one write transaction: its row (``columns`` of the fits table) and its test predictions
+    (``checkpoint_id``, ``seed``, ``y_true``, ``y_pred`` each); returns the fit's id."""
+    with catalog.session(write=True) as session:
+        fit = Fit(**columns)
+        session.add(fit)
+        session.flush()
+        if predictions:
+            session.execute(insert(Prediction.__table__), [{"fit_id": fit.id, **p} for p in predictions])
+        return fit.id
 
 
 def list_fits(catalog: Catalog, target: str | None = None) -> list[FitRecord]:

@@ -20,7 +20,7 @@ from zoo.metamodel import fit_predictions, get_fit, list_fits
 from zoo.query import get_checkpoint, query_checkpoints
 from zoo.selection import PAPER_METRIC_COLUMNS, PROPERTY_COLUMNS, Selection, parse_selection
 from zoo.sql import DEFAULT_LIMIT, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, run_query
-from zoo.web.health import queue_health
+from zoo.run_stats import queue_health
 
 # The records of `zoo runs --json` (see zoo/cli/ingest_commands.py).
 RUN_COLUMNS = ("id", "status", "arch", "optimizer", "trial", "attempts", "worker", "device", "images_per_second", "error")

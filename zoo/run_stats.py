@@ -1,16 +1,20 @@
-"""Queue health for the overview page: runs per status, recent throughput and stale claims."""
+"""Reading the run queue without changing it: its health (runs per status, pace, stale claims) and the grids
+it holds. A storage module: it reads ``runs`` and ``grids`` and hands back frozen records; the queue's
+writes (claims, heartbeats, completion) are :mod:`zoo.queue`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zoo import queue
 from zoo.catalog import Catalog
-from zoo.db.models import Run
+from zoo.db.models import Grid, Run
+from zoo.records import GridRecord, from_row
 
 THROUGHPUT_WINDOW_S = 600.0  # runs finished in the last ten minutes give the current pace
 
@@ -48,17 +52,14 @@ class QueueHealth:
 
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; the catalog stores UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _stale_claims(session: Session, now: datetime, grace_s: float) -> int:
     """Running runs whose last heartbeat is older than their claim's grace (``grace_s`` where none is stored)."""
-    claim_grace = getattr(Run, "claim_grace_s", None)  # stored per claim by newer catalogs
-    columns = [Run.heartbeat_at] + ([claim_grace] if claim_grace is not None else [])
     stale = 0
-    for row in session.execute(select(*columns).where(Run.status == "running")):
-        heartbeat, grace = row[0], (row[1] if len(row) > 1 and row[1] else grace_s)
-        if heartbeat is not None and (now - _aware(heartbeat)).total_seconds() > grace:
+    for heartbeat, claim_grace in session.execute(select(Run.heartbeat_at, Run.claim_grace_s).where(Run.status == "running")):
+        if heartbeat is not None and (now - _aware(heartbeat)).total_seconds() > (claim_grace or grace_s):
             stale += 1
     return stale
 
@@ -66,7 +67,7 @@ def _stale_claims(session: Session, now: datetime, grace_s: float) -> int:
 def queue_health(catalog: Catalog, *, grace_s: float = queue.DEFAULT_GRACE_S, window_s: float = THROUGHPUT_WINDOW_S) -> QueueHealth:
     """Read (never change) the queue: counts per status, pace over the last ``window_s``, stale claims."""
     counts = queue.status_counts(catalog)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     recent = select(func.count(), func.avg(Run.images_per_second)).where(
         Run.status == "done", Run.finished_at >= now - timedelta(seconds=window_s))
     with catalog.session() as session:
@@ -78,3 +79,9 @@ def queue_health(catalog: Catalog, *, grace_s: float = queue.DEFAULT_GRACE_S, wi
         images_per_second=None if images_per_second is None else float(images_per_second),
         stale_claims=stale_claims, grace_s=grace_s, checked_at=now,
     )
+
+
+def list_grids(catalog: Catalog) -> list[GridRecord]:
+    """Every grid submitted to the catalog, oldest first, with its spec as parsed."""
+    with catalog.session() as session:
+        return [from_row(GridRecord, row) for row in session.scalars(select(Grid).order_by(Grid.id))]
