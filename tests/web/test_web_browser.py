@@ -143,6 +143,30 @@ def test_dataset_preview_and_fit_plot_decode(page, base_url, web) -> None:
     assert "R²" in page.inner_text("main")
 
 
+def test_the_generalization_matrix_from_the_fits_pages(page, base_url, web) -> None:
+    page.goto(base_url + "/fits")
+    page.click("#matrix-links >> text=sharpness")
+    page.wait_for_url("**/evaluate?target=sharpness")
+    assert page.inner_text("h1") == "Generalization matrix"
+    assert "Fitted for this request" in page.inner_text("#matrix-fitted")
+    assert _decoded(page, "#matrix") > 400  # the heatmap of zoo evaluate --png
+    cells = page.locator("#matrix-table tbody tr td:first-child").count()
+    assert cells > 3
+    page.fill("#evaluate-selection", "arch=resnet*")
+    page.fill("#evaluate-form input[name=trees]", "5")
+    page.fill("#evaluate-form input[name=repeats]", "1")
+    page.click("#evaluate-form button")
+    page.wait_for_url("**/evaluate?*trees=5*")
+    assert "arch=resnet*" in page.inner_text("#matrix-summary") and "5 trees" in page.inner_text("#matrix-summary")
+    assert _decoded(page, "#matrix") > 400
+    page.fill("#evaluate-form input[name=trees]", "0")
+    page.click("#evaluate-form button")
+    assert "trees must be between 1 and 200" in page.inner_text("#error-message")
+    page.goto(f"{base_url}/fits/{web.fit_id}")
+    page.click("#matrix-link")
+    assert page.inner_text("h1") == "Generalization matrix" and page.is_checked("input[name=raw_target]")
+
+
 def test_submitting_a_selection_filters_the_checkpoints(page, base_url, web, catalog) -> None:
     from zoo.query import query_checkpoints
     from zoo.selection import parse_selection

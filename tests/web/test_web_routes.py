@@ -77,7 +77,10 @@ def test_checkpoints_page_selects_with_the_query_language_and_pages(client, web)
 def test_runs_filter_by_status_arch_and_grid(client, web) -> None:
     assert [r["id"] for r in client.get("/runs?status=failed&format=json").json()] == [web.failed_run]
     assert {r["arch"] for r in client.get("/runs?arch=resnet5*&format=json").json()} == {"resnet50"}
-    assert client.get("/runs?grid=999&format=json").json() == []
+    grid = client.get("/runs?format=json").json()[0]["grid"]  # by name, as zoo runs --grid NAME
+    assert {r["grid"] for r in client.get(f"/runs?grid={grid}&format=json").json()} == {grid}
+    missing = client.get("/runs?grid=no-such-grid&format=json")
+    assert missing.status_code == 404 and grid in missing.json()["error"]  # the message names the grids there are
     run = client.get(f"/runs/{web.failed_run}?format=json").json()
     assert run["run"]["error"] == web.failed_error and len(run["checkpoints"]) == 2
 

@@ -16,7 +16,7 @@ target and Spearman ρ, each the mean over forest seeds. Axes (those with at lea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -145,6 +145,7 @@ def evaluate_generalization(
     folds: int = DEFAULT_FOLDS,
     seed: int = 0,
     metric_wheres: tuple[MetricWhere, ...] = (),
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> GeneralizationMatrix:
     """Fit and score every cell of the generalization matrix (nothing is stored).
 
@@ -167,6 +168,9 @@ def evaluate_generalization(
     seed : int
     metric_wheres : tuple of (metric, op, value)
         Conditions on the feature set's metrics.
+    on_progress : callable, optional
+        Called as ``on_progress(done, total)`` with the cells fitted so far and the cells to fit: once
+        with ``done=0`` when the cells are known, then after each cell.
 
     Returns
     -------
@@ -193,11 +197,15 @@ def evaluate_generalization(
     seeds = tuple(seed + i for i in range(repeats))
     holdouts = _holdouts(rows, folds, seed)
     cells, fold_predictions = [], []
-    for axis, label, mask in holdouts:
+    if on_progress is not None:
+        on_progress(0, len(holdouts))
+    for done, (axis, label, mask) in enumerate(holdouts, start=1):
         cell, predicted = _cell(axis, label, rows, mask, n_estimators, seeds, log_target, seed)
         cells.append(cell)
         if axis == POOLED_AXIS:
             fold_predictions.append((mask, predicted))
+        if on_progress is not None:
+            on_progress(done, len(holdouts))
     pooled = _pooled(rows, fold_predictions, log_target, seed)
     cells += [pooled] if pooled is not None else []
     axes = tuple(dict.fromkeys(cell.axis for cell in cells))

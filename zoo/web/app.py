@@ -32,7 +32,7 @@ from zoo.catalog import Catalog
 from zoo.errors import DatabaseError, InvalidInput, NotFound, ZooError
 from zoo.sql import DEFAULT_MAX_BYTES
 from zoo.sql import _size as size_text  # "64 MiB", as the byte-budget error words it
-from zoo.web import figures, views
+from zoo.web import figures, matrices, views
 
 logger = logging.getLogger("zoo.web")
 READ_METHODS = ("GET", "HEAD")
@@ -151,6 +151,7 @@ class ZooWeb:
         self.sql_max_bytes = sql_max_bytes
         self.templates = make_templates(queue_refresh_s)
         self.figures = figures.FigureCache()
+        self.matrices = matrices.MatrixCache()
 
     @property
     def sql_catalog(self) -> Catalog:
@@ -213,6 +214,16 @@ class ZooWeb:
 
     def fit(self, request: Request) -> Response:
         return self.answer(request, lambda: views.fit_page(self.catalog, request.path_params["fit_id"]))
+
+    def evaluate(self, request: Request) -> Response:
+        params = request.query_params
+        if params.get("format", "html") != "html":
+            return self.answer(request, lambda: views.evaluate_page(self.catalog, params, self.matrices, require_target=True))
+        try:
+            return self.render(request, views.evaluate_page(self.catalog, params, self.matrices))
+        except ZooError as error:  # keep the form, with the message above it
+            context = {**views.evaluate_form(params), "error": str(error)}
+            return self.render(request, views.Page("evaluate.html", context), status_code=status_for(error))
 
     def _sql_page(self, request: Request, *, require_query: bool = False) -> views.Page:
         page = views.sql_page(self.sql_catalog, request.query_params, require_query=require_query, max_bytes=self.sql_max_bytes)
@@ -284,6 +295,14 @@ class ZooWeb:
     def fit_png(self, request: Request) -> Response:
         return self.png(request, lambda: figures.fit_png(self.figures, self.catalog, request.path_params["fit_id"]))
 
+    def matrix_png(self, request: Request) -> Response:
+        def draw() -> tuple[str, bytes]:
+            settings = matrices.settings_from(request.query_params)
+            if settings is None:
+                raise InvalidInput("target is required, e.g. /evaluate/matrix.png?target=sharpness")
+            return figures.matrix_png(self.figures, self.matrices.get(self.catalog, settings).matrix)
+        return self.png(request, draw)
+
     def preview_png(self, request: Request) -> Response:
         return self.png(request, lambda: figures.preview_png(self.figures, self.catalog, request.path_params["name"]))
 
@@ -329,6 +348,8 @@ def create_app(catalog: Catalog, *, queue_refresh_s: float = QUEUE_REFRESH_S, re
         Route("/fits", web.fits),
         Route("/fits/{fit_id:int}", web.fit),
         Route("/fits/{fit_id:int}/predictions.png", web.fit_png),
+        Route("/evaluate", web.evaluate),
+        Route("/evaluate/matrix.png", web.matrix_png),
         Route("/sql", web.sql),
         Mount("/static", StaticFiles(packages=[("zoo.web", "static")]), name="static"),
     ]

@@ -18,8 +18,8 @@ from typing import Callable
 
 from zoo.catalog import Catalog
 from zoo.datasets import get_dataset, preview_dataset
-from zoo.metamodel import fit_predictions, get_fit
-from zoo.plots import BANKS, filter_banks, write_filter_figure, write_fit_figure
+from zoo.metamodel import GeneralizationMatrix, fit_predictions, get_fit
+from zoo.plots import BANKS, filter_banks, write_filter_figure, write_fit_figure, write_matrix_figure
 
 CACHE_ENTRIES = 256
 PREVIEW_PER_VARIANT = 6
@@ -81,3 +81,9 @@ def preview_png(cache: FigureCache, catalog: Catalog, name: str) -> tuple[str, b
     variants = json.dumps([[v.name, v.kind, v.params, v.seed] for v in dataset.variants], default=str)
     key = _digest("preview", dataset.images_sha256, str(PREVIEW_PER_VARIANT), variants)
     return key, cache.get_or_draw(key, lambda path: preview_dataset(catalog, name, path, per_variant=PREVIEW_PER_VARIANT))
+
+
+def matrix_png(cache: FigureCache, matrix: GeneralizationMatrix) -> tuple[str, bytes]:
+    """(hash, PNG) of a generalization matrix's heatmap (as ``zoo evaluate --png``)."""
+    key = _digest("matrix", json.dumps(asdict(matrix), default=str, sort_keys=True))
+    return key, cache.get_or_draw(key, lambda path: write_matrix_figure(matrix, path))

@@ -11,19 +11,20 @@ import fnmatch
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
+from urllib.parse import urlencode
 
 from zoo import queue
 from zoo.catalog import Catalog
 from zoo.datasets import get_dataset, list_datasets
 from zoo.errors import InvalidInput, NotFound
-from zoo.metamodel import fit_predictions, get_fit, list_fits
-from zoo.query import get_checkpoint, query_checkpoints
+from zoo.filters import feature_set_names
+from zoo.metamodel import AXES, TARGETS, fit_predictions, get_fit, list_fits
+from zoo.query import get_checkpoint, query_checkpoints, run_table
+from zoo.run_stats import list_grids, queue_health
 from zoo.selection import PAPER_METRIC_COLUMNS, PROPERTY_COLUMNS, Selection, parse_selection
 from zoo.sql import DEFAULT_LIMIT, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, run_query
-from zoo.run_stats import queue_health
+from zoo.web.matrices import MatrixCache, MatrixSettings, matrix_records, settings_from
 
-# The records of `zoo runs --json` (see zoo/cli/ingest_commands.py).
-RUN_COLUMNS = ("id", "status", "arch", "optimizer", "trial", "attempts", "worker", "device", "images_per_second", "error")
 RUNS_PER_PAGE = 100
 CHECKPOINTS_PER_PAGE = 50
 MAX_PER_PAGE = 1000
@@ -124,23 +125,18 @@ def dataset_page(catalog: Catalog, name: str) -> Page:
     return Page("dataset.html", {"dataset": dataset, "properties": DATASET_PROPERTIES}, asdict(dataset))
 
 
-def _run_row(run: Any) -> dict[str, Any]:
-    error = run.error.splitlines()[0][:80] if run.error else None
-    return {c: error if c == "error" else getattr(run, c) for c in RUN_COLUMNS}
-
-
 def runs_page(catalog: Catalog, params: Mapping[str, str]) -> Page:
     status = params.get("status", "").strip() or None
     arch = params.get("arch", "").strip() or None
-    grid = int_param(params, "grid", 0, low=0) or None
+    grid = params.get("grid", "").strip() or None  # a grid's name, as in zoo runs --grid NAME
     page, per_page = paging(params, RUNS_PER_PAGE)
-    runs = [r for r in queue.list_runs(catalog, status=status)
-            if (arch is None or fnmatch.fnmatchcase(r.arch, arch)) and (grid is None or r.grid_id == grid)]
+    table = run_table(catalog, status=status, grid=grid, limit=None)  # the records of zoo runs --json
+    runs = [r for r in table.records() if arch is None or fnmatch.fnmatchcase(r["arch"], arch)]
     pages = Paging(page, per_page, len(runs))
-    shown = [_run_row(r) for r in runs[pages.offset:pages.offset + per_page]]
+    shown = runs[pages.offset:pages.offset + per_page]
     filters = {"status": status or "", "arch": arch or "", "grid": grid or ""}
-    context = {"runs": shown, "columns": RUN_COLUMNS, "paging": pages, "filters": filters,
-               "statuses": queue.status_counts(catalog), "archs": sorted({r.arch for r in runs})}
+    context = {"runs": shown, "columns": table.columns, "paging": pages, "filters": filters, "statuses": dict(table.counts),
+               "grids": [g.name for g in list_grids(catalog)], "archs": sorted({r["arch"] for r in runs})}
     return Page("runs.html", context, shown)
 
 
@@ -202,3 +198,30 @@ def sql_page(catalog: Catalog, params: Mapping[str, str], *, require_query: bool
     result = run_query(catalog, text, limit=limit, timeout_s=timeout, max_bytes=max_bytes)
     context["result"], context["warnings"] = result, result.warnings
     return Page("sql.html", context, [dict(zip(result.columns, row)) for row in result.rows])
+
+
+def evaluate_form(params: Mapping[str, str]) -> dict[str, Any]:
+    """The selection form of /evaluate as the user filled it (or zoo evaluate's defaults)."""
+    defaults = MatrixSettings(target="sharpness").query()
+    form = {name: params.get(name, default) for name, default in defaults.items()}
+    form["raw_target"] = params.get("raw_target", "").strip().lower() in ("1", "true", "on", "yes")
+    return {"form": form, "targets": TARGETS, "feature_sets": feature_set_names(), "computed": None, "error": None}
+
+
+def evaluate_page(catalog: Catalog, params: Mapping[str, str], matrices: MatrixCache, *, require_target: bool = False) -> Page:
+    """The form; with ``target``, the generalization matrix (fitted on demand, or from ``matrices``), its
+    heatmap and what each row measures. The JSON twin is what ``zoo evaluate --json`` prints."""
+    context = evaluate_form(params)
+    settings = settings_from(params)
+    if settings is None:
+        if require_target:
+            raise InvalidInput("target is required, e.g. /evaluate?target=sharpness&format=json")
+        return Page("evaluate.html", context, None)
+    computed = matrices.get(catalog, settings)
+    matrix = computed.matrix
+    context.update(
+        settings=settings, computed=computed, matrix=matrix, command=settings.command(),
+        axes=[(axis, AXES[axis][1], matrix.row(axis)) for axis in matrix.axes],
+        png_url="/evaluate/matrix.png?" + urlencode(settings.query()),
+    )
+    return Page("evaluate.html", context, matrix_records(matrix))
