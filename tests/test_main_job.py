@@ -44,7 +44,7 @@ def test_grid_then_report_reproduces_the_table_1_protocol(zoo_env, tmp_path: Pat
     grid.write_text(MINI_GRID)
     assert "24 runs queued" in run_zoo("ingest", "--run-grid", str(grid), "--samples", "12").output
     out = tmp_path / "report"
-    rows = json.loads(run_zoo("report", "--out", str(out), "--repeats", "2", "--json").output)
+    rows = json.loads(run_zoo("report", "--out", str(out), "--repeats", "2", "--json").stdout)  # progress lines go to stderr
     by_key = {(r["experiment"], r["target"], r["space"]): r for r in rows}
     for target in ("sharpness", "noisiness", "object_scale"):
         row = by_key[("resnet50 → resnet18", target, "raw")]

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import io
+import json
 import time
+from pathlib import Path
+from typing import Any, Iterator
 
+import pytest
 from rich.console import Console
 from rich.progress import Progress
 
+from clirunner import run_zoo
+from zoo.catalog import Catalog
 from zoo.cli.progress import PlainProgress, RunProgress, make_progress
+from zoo.metamodel import evaluate_generalization
+from zoo.metamodel.evaluate import POOLED_AXIS
+from zoo.report import MATRIX_TARGETS, build_report
 
 
 class Clock:
@@ -91,3 +100,91 @@ def test_runs_lines_show_outcomes_and_the_current_run_without_lines_of_its_own()
     assert "runs: 4/4 (100%)" in text and "done 4  failed 1" in text
     assert "| now: resnet18 blur-2 epoch 1  loss 2.250  40 img/s" in text  # the 15 s line names the current run
     assert not any(line.startswith("resnet18") for line in text.splitlines())
+
+
+# --- the library's progress callbacks and the commands' lines in a log ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, dict[str, str]]]:
+    """A small synthetic SQLite catalog (trained checkpoints with metrics) and the environment naming it."""
+    from synthetic_catalog import build_catalog
+
+    folder = tmp_path_factory.mktemp("progress")
+    url = f"sqlite:///{folder / 'catalog.db'}"
+    catalog = Catalog.open(url, artifacts=str(folder / "artifacts"))
+    build_catalog(catalog, n_variants=4, trials=1, epochs=2)
+    yield catalog, {"ZOO_DATABASE_URL": url, "ZOO_ARTIFACTS": str(folder / "artifacts"), "ZOO_HOME": str(folder / "home")}
+    catalog.close()
+
+
+@pytest.fixture
+def synthetic_env(synthetic: tuple[Catalog, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> Catalog:
+    for key, value in synthetic[1].items():
+        monkeypatch.setenv(key, value)
+    return synthetic[0]
+
+
+def _fitted_cells(matrix: Any) -> int:
+    return sum(cell.axis != POOLED_AXIS or cell.held_out.startswith("fold") for cell in matrix.cells)
+
+
+def test_evaluate_generalization_reports_each_cell(synthetic) -> None:
+    calls: list[tuple[int, int]] = []
+    matrix = evaluate_generalization(synthetic[0], "sharpness", n_estimators=3, repeats=1, on_progress=lambda d, t: calls.append((d, t)))
+    cells = _fitted_cells(matrix)
+    assert cells >= 4 and calls == [(done, cells) for done in range(cells + 1)]  # 0/N first, then one call per cell
+
+
+def test_build_report_counts_table_rows_then_matrix_cells(synthetic) -> None:
+    calls: list[tuple[int, int]] = []
+    report = build_report(synthetic[0], repeats=1, n_estimators=3, store=False, on_progress=lambda d, t: calls.append((d, t)))
+    assert calls[0] == (0, len(report.rows) + len(MATRIX_TARGETS))  # each matrix counts one until its cells are known
+    total = len(report.rows) + sum(_fitted_cells(m) for m in report.matrices) + len(report.matrix_notes)
+    assert calls[-1] == (total, total) and len(report.matrices) == 2
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))  # done never goes back
+    assert all(done <= of for done, of in calls)
+    assert len(calls) > len(report.rows) + 2  # cells report one by one
+
+
+def _progress_lines(stderr: str, description: str) -> list[str]:
+    assert "\x1b" not in stderr  # plain text: stderr is not a terminal here
+    return [line for line in stderr.splitlines() if line.startswith(description + ": ")]
+
+
+def test_zoo_evaluate_prints_progress_lines_off_a_terminal(synthetic_env) -> None:
+    result = run_zoo("evaluate", "--target", "sharpness", "--trees", "3", "--repeats", "1", "--json")
+    cells = _fitted_cells(evaluate_generalization(synthetic_env, "sharpness", n_estimators=3, repeats=1))
+    lines = _progress_lines(result.stderr, "generalization matrix of sharpness: cells")
+    assert json.loads(result.stdout)["target"] == "sharpness"  # stdout stays JSON
+    assert lines[0].startswith("generalization matrix of sharpness: cells: 0 done") or lines[0].startswith(f"generalization matrix of sharpness: cells: 0/{cells} ")
+    assert lines[-1].startswith(f"generalization matrix of sharpness: cells: {cells}/{cells} (100%)")
+    assert len(lines) >= 5  # the start, tenths along the way, the end
+
+
+def test_zoo_report_prints_progress_lines_off_a_terminal(synthetic_env, tmp_path: Path) -> None:
+    result = run_zoo("report", "--out", str(tmp_path / "report"), "--repeats", "1", "--trees", "3")
+    lines = _progress_lines(result.stderr, "report: Table 1 fits and generalization-matrix cells")
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert len(lines) >= 5, result.stderr  # the start, tenths along the way, the end
+    assert f"0/{len(report['rows']) + 2} (0%)" in "\n".join(lines)
+    assert "(100%)" in lines[-1] and "finished" in lines[-1] and lines[-1].endswith(f"wrote {len(list((tmp_path / 'report').iterdir()))} files")
+    assert "Table 1" in result.stdout
+
+
+def test_ingest_run_grid_prints_a_line_per_dataset_off_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridfiles import write_grid
+
+    monkeypatch.setenv("ZOO_DATABASE_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
+    monkeypatch.setenv("ZOO_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    grid = write_grid(tmp_path, variants=("original",))
+    second = grid.read_text().split("[[datasets]]")[1].replace('name = "natural-16"', 'name = "natural-16b"')
+    grid.write_text(grid.read_text() + "\n[[datasets]]" + second)
+    result = run_zoo("ingest", "--run-grid", str(grid), "--enqueue-only", "--samples", "8")
+    lines = _progress_lines(result.stderr, "registering and measuring the datasets of grid test")
+    assert lines[0].startswith("registering and measuring the datasets of grid test: 0/2 (0%)")
+    assert any(line.startswith("registering and measuring the datasets of grid test: 1/2 (50%)") and "dataset natural-16b" in line
+               for line in lines), lines
+    assert lines[-1].startswith("registering and measuring the datasets of grid test: 2/2 (100%)") and lines[-1].endswith("runs queued")
+    assert "2 runs queued" in result.stdout

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func, select
 
@@ -127,29 +127,72 @@ class Report:
     matrix_notes: tuple[str, ...] = ()
 
 
+Progress = Callable[[int, int], None]
+
+
 def build_matrices(catalog: Catalog, *, feature_set: str, n_estimators: int, seed: int,
-                   targets: tuple[str, ...] = MATRIX_TARGETS) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
-    """The generalization matrix of each target on trained checkpoints (log target); targets it cannot fit say why."""
+                   targets: tuple[str, ...] = MATRIX_TARGETS,
+                   on_progress: Progress | None = None) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
+    """The generalization matrix of each target on trained checkpoints (log target); targets it cannot fit say why.
+
+    ``on_progress(done, total)`` counts the matrices' cells (see :func:`build_report`)."""
+    return _matrices(catalog, feature_set, n_estimators, seed, targets, _Steps(len(targets), on_progress))
+
+
+def _matrices(catalog: Catalog, feature_set: str, n_estimators: int, seed: int, targets: tuple[str, ...],
+              steps: _Steps) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
     matrices, notes = [], []
     for target in targets:
         try:
             matrices.append(evaluate_generalization(catalog, target, Selection(min_epoch=1), feature_set=feature_set,
-                                                    n_estimators=n_estimators, repeats=MATRIX_REPEATS, seed=seed))
+                                                    n_estimators=n_estimators, repeats=MATRIX_REPEATS, seed=seed,
+                                                    on_progress=steps.part))
         except ZooError as error:
             notes.append(f"{target}: {error}")
+        steps.part_done()
     return tuple(matrices), tuple(notes)
 
 
+class _Steps:
+    """Counts steps for ``on_progress(done, total)``: each planned step counts one until a step reports its own
+    parts (a matrix its cells), which then take its place in the total."""
+
+    def __init__(self, planned: int, on_progress: Progress | None) -> None:
+        self.total, self.done, self.on_progress = planned, 0, on_progress
+        self._parts: tuple[int, int] = (0, 1)  # the current step: (parts done, parts)
+        self._report()
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.done + self._parts[0], self.total - 1 + self._parts[1] if self.total else 0)
+
+    def part(self, done: int, total: int) -> None:
+        """The current step's progress, in parts of its own."""
+        self._parts = (done, max(total, 1))
+        self._report()
+
+    def part_done(self) -> None:
+        """The current step finished (or failed): its parts join ``done`` for good."""
+        parts = self._parts[1]
+        self.done, self.total, self._parts = self.done + parts, self.total - 1 + parts, (0, 1)
+        self._report()
+
+
 def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, seed: int = 0, store: bool = True,
-                 feature_set: str = DEFAULT_FEATURE_SET, matrix: bool = True) -> Report:
+                 feature_set: str = DEFAULT_FEATURE_SET, matrix: bool = True, on_progress: Progress | None = None) -> Report:
     """Fit every Table 1 experiment the catalog can support (rows it cannot fit say why), and the
-    generalization matrices unless ``matrix=False``."""
+    generalization matrices unless ``matrix=False``.
+
+    ``on_progress(done, total)`` is called as the work advances: one step per Table 1 row, one per cell of
+    each matrix (a matrix counts as one step until its cells are known, so ``total`` may grow)."""
     feature_set = get_feature_set(feature_set).key
     archs = catalog_archs(catalog)
     if not archs:
         raise InvalidInput("the catalog has no trained checkpoints yet; run `zoo ingest --run-grid` first")
+    planned = experiments(archs)
+    steps = _Steps(len(planned) + (len(MATRIX_TARGETS) if matrix else 0), on_progress)
     rows, results = [], []
-    for experiment in experiments(archs):
+    for experiment in planned:
         try:
             result = fit_meta_model(
                 catalog, experiment.target, experiment.train, experiment.test, n_estimators=n_estimators,
@@ -159,10 +202,12 @@ def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, 
         except ZooError as error:  # e.g. no object_scale ground truth, or an architecture missing
             rows.append(_row(experiment, None, note=str(error)))
             results.append(None)
+            steps.part_done()
             continue
         rows.append(_row(experiment, result))
         results.append(result)
-    matrices, notes = build_matrices(catalog, feature_set=feature_set, n_estimators=n_estimators, seed=seed) if matrix else ((), ())
+        steps.part_done()
+    matrices, notes = _matrices(catalog, feature_set, n_estimators, seed, MATRIX_TARGETS, steps) if matrix else ((), ())
     return Report(tuple(rows), tuple(results), tuple(archs), feature_set, matrices, notes)
 
 

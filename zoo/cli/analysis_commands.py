@@ -363,9 +363,13 @@ def evaluate_command(
 
     chosen, metric_wheres = _selection_with_metrics(None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial,
                                                     epoch, min_epoch, max_epoch, where)
-    with status(f"fitting the generalization matrix for {target}"):
+    from zoo.cli.progress import make_progress
+
+    with make_progress() as progress:  # Rich bars on a terminal, plain lines in a log
+        task = progress.add_task(f"generalization matrix of {target}: cells", total=None, info="")
         matrix = evaluate_generalization(open_catalog(ctx), target, chosen, feature_set=feature_set, log_target=not raw_target,
-                                         n_estimators=trees, repeats=repeats, folds=folds, seed=seed, metric_wheres=metric_wheres)
+                                         n_estimators=trees, repeats=repeats, folds=folds, seed=seed, metric_wheres=metric_wheres,
+                                         on_progress=lambda done, total: progress.update(task, completed=done, total=total))
     if png is not None:
         from zoo.plots import write_matrix_figure
 

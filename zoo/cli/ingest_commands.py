@@ -122,8 +122,16 @@ def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueu
     grid, path = _grid(grid_ref)
     if keep_weights:
         grid = replace(grid, keep_weights=True)
-    with status(f"registering and measuring the datasets of grid {grid.name} ({path})"):
-        result = enqueue_grid(catalog, grid, n_samples=samples)
+    with make_progress() as progress:  # Rich bars on a terminal, plain lines in a log
+        task = progress.add_task(f"registering and measuring the datasets of grid {grid.name}", total=len(grid.datasets), info=str(path))
+        started: list[str] = []
+
+        def next_dataset(what: str) -> None:  # called as each dataset starts: the ones before it are done
+            started.append(what)
+            progress.update(task, completed=len(started) - 1, info=what)
+
+        result = enqueue_grid(catalog, grid, n_samples=samples, progress=next_dataset)
+        progress.update(task, completed=len(grid.datasets), info="runs queued")
     console.print(f"grid {grid.name}: {plural(result.added, 'run')} queued, {result.existing:,} already known")
     if enqueue_only:
         return
