@@ -88,13 +88,16 @@ BACKFILL = (
 # touched checkpoints' rows once per statement.
 PG_FUNCTIONS = (
     # The touched vectors go through an array joined as a set, so both queries look their rows up by
-    # primary key whatever their number.
-    f"""CREATE FUNCTION zoo_paper_v1_metrics_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+    # primary key whatever their number; planned for each call (a cached generic plan does not know how
+    # many there are and scans metric_values whole).
+    f"""CREATE FUNCTION zoo_paper_v1_metrics_refresh() RETURNS trigger LANGUAGE plpgsql
+SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     touched integer[];
 BEGIN
-    SELECT array_agg(mvec.id) INTO touched FROM (SELECT DISTINCT vector_id FROM changed_rows) ch
-        JOIN metric_vectors mvec ON mvec.id = ch.vector_id WHERE {PAPER_VECTOR};
+    touched := ARRAY(SELECT DISTINCT vector_id FROM changed_rows);
+    SELECT array_agg(mvec.id) INTO touched FROM unnest(touched) t(id)
+        JOIN metric_vectors mvec ON mvec.id = t.id WHERE {PAPER_VECTOR};
     IF touched IS NULL THEN
         RETURN NULL;
     END IF;
