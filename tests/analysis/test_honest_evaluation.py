@@ -116,6 +116,14 @@ def test_the_generalization_matrix_holds_out_every_axis_the_catalog_varies(catal
     assert sum(c.n_test for c in folds[:-1]) == 96
 
 
+def test_the_generalization_matrix_is_the_same_every_time(catalog: Catalog) -> None:
+    """Tied predictions must break the same way on every call, or Spearman's rho jumps between runs."""
+    build_catalog(catalog, archs=("resnet18", "resnet50"), n_variants=6, n_external=0)
+    first, second = (evaluate_generalization(catalog, "sharpness", **QUICK) for _ in range(2))
+    scores = [[(c.held_out, c.r2, c.r2_log, c.spearman) for c in first.row(axis)] for axis in first.axes]
+    assert scores == [[(c.held_out, c.r2, c.r2_log, c.spearman) for c in second.row(axis)] for axis in second.axes]
+
+
 def test_evaluate_cli_prints_every_cell_as_json_and_draws_a_heatmap(zoo_env: dict[str, str], tmp_path: Path) -> None:
     with _open(zoo_env) as catalog:
         build_catalog(catalog, n_variants=8)

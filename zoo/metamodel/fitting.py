@@ -127,7 +127,9 @@ def train_forests(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, 
     forests, predictions, importances = [], np.empty((len(seeds), len(X_test))), []
     for i, seed in enumerate(seeds):
         forest = RandomForestRegressor(n_estimators=n_estimators, random_state=seed, n_jobs=-1).fit(Z_train, y_train)
-        predictions[i] = forest.predict(Z_test) if len(X_test) else []
+        # Predict on one thread: with n_jobs=-1 the trees are summed in the order threads finish, so tied
+        # predictions break differently from run to run and Spearman's rho is not reproducible.
+        predictions[i] = forest.set_params(n_jobs=1).predict(Z_test) if len(X_test) else []
         importances.append(forest.feature_importances_)
         forests.append(forest)
     return TrainedForests(tuple(forests), scaler, predictions, np.mean(importances, axis=0))
