@@ -12,6 +12,7 @@ from PIL import Image
 from clirunner import run_zoo
 from synthetic_catalog import build_catalog
 from zoo.catalog import Catalog
+from zoo.files import TEMP_PREFIX
 from zoo.plots import FIT_FIGURE_DPI, FIT_FIGURE_SIZE, bank_image, filter_figure_size
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -25,7 +26,7 @@ def assert_real_png(path: Path, size: tuple[int, int]) -> np.ndarray:
         assert image.size == size
         pixels = np.asarray(image.convert("RGB"))
     assert pixels.std() > 0 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1
-    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # written atomically, nothing left over
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(TEMP_PREFIX)]  # written atomically, nothing left over
     return pixels
 
 

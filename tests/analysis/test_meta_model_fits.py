@@ -18,6 +18,7 @@ from zoo.selection import Selection
 R50 = Selection(archs=("resnet50",))
 R18 = Selection(archs=("resnet18",))
 QUICK = {"n_estimators": 10, "repeats": 2}
+SHAPE_METRICS = ("spatial_roughness", "bregman_distance", "dist_to_gaussian")  # paper-v1 smoothness metrics (nearly) unchanged by scaling the delta
 
 
 def _count(catalog: Catalog, table: str) -> int:
@@ -32,7 +33,12 @@ def test_properties_encoded_in_the_metrics_transfer_from_resnet50_to_resnet18(ca
     assert result.n_train == result.n_test == 48 and len(result.r2_scores) == 5  # 24 epoch-0 checkpoints per side left out
     assert result.n_reference_left_out == 48
     assert result.r2_mean > {"sharpness": 0.9, "noisiness": 0.35}[target]  # the synthetic deltas mix noise into smoothness
-    assert max(result.importances, key=result.importances.get) in ("laplacian_variance", "wavelet_noise_sigma", "convex_hull_volume", "spatial_roughness", "bregman_distance", "dist_to_gaussian")
+    importance = result.importances
+    assert importance["channel_saturation"] < 0.05  # no property of the synthetic data touches colour
+    # The synthetic properties set the delta's shape (smoothness, white-noise share) at a size that differs by
+    # architecture and epoch, so the metrics of shape carry them across architectures; those of size cannot.
+    assert sum(importance[m] for m in SHAPE_METRICS) > {"sharpness": 0.9, "noisiness": 0.4}[target]
+    assert max(importance, key=importance.get) in SHAPE_METRICS
 
 
 def test_shuffled_targets_are_not_learnable(catalog: Catalog) -> None:

@@ -9,6 +9,7 @@ import timm
 import torch
 from torch import nn
 
+from clirunner import run_zoo
 from ingest.first_conv import (
     NoFirstConvError,
     delta,
@@ -100,7 +101,20 @@ def test_a_pretrained_tag_in_the_architecture_name_is_accepted():
 def test_an_architecture_without_a_convolution_raises_no_first_conv_naming_it():
     with pytest.raises(NoFirstConvError, match=NO_CONV_ARCH):
         first_conv_from_state_dict({}, NO_CONV_ARCH)
-    assert issubclass(NoFirstConvError, InvalidInput)
+
+
+def test_zoo_ingest_reports_a_model_without_a_convolution_in_one_line(zoo_env, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The error reaches the user as the CLI's one line and exit status 1 (the model is made conv-less by
+    patching the finder, since a timm architecture without a convolution is too large to build in a test)."""
+    import ingest.external
+
+    path = tmp_path / "resnet18.safetensors"
+    safetensors.torch.save_file(timm.create_model("resnet18", num_classes=10).state_dict(), str(path))
+    no_conv = nn.Sequential(nn.Flatten(), nn.Linear(12, 4))
+    monkeypatch.setattr(ingest.external, "first_conv_weight", lambda model: first_conv_weight(no_conv))
+    result = run_zoo("ingest", "--checkpoint", str(path), "--arch", "resnet18", "--reference", "random:0", expect=1)
+    assert result.output.splitlines() == ["Error: Sequential has no 2-D convolution, so it has no first-layer filters"]
+    assert run_zoo("query", "--json").stdout.strip() == "[]"  # nothing was catalogued
 
 
 def test_a_plain_model_without_a_convolution_raises_no_first_conv():
