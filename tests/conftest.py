@@ -80,3 +80,15 @@ def zoo_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dic
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture
+def scratch_registries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registrations a test makes (metrics, feature sets, properties, transforms, image sources) go into
+    copies of the registries, discarded afterwards, so no test sees another's."""
+    from zoo.filters import featuresets
+    from zoo.images import properties, sources, transforms
+
+    for module, name in ((featuresets, "_METRICS"), (featuresets, "_FEATURE_SETS"), (properties, "_PROPERTIES"),
+                         (transforms, "_KINDS"), (sources, "_SOURCES")):
+        monkeypatch.setattr(module, name, dict(getattr(module, name)))

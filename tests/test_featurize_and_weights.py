@@ -26,7 +26,7 @@ def _train_tiny(catalog: Catalog, tmp_path: Path, **settings) -> None:  # type: 
     assert work(catalog, WorkerOptions(device="cpu")).done == 2
 
 
-def test_featurize_computes_a_new_feature_set_from_stored_deltas_once(zoo_env, catalog: Catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_featurize_computes_a_new_feature_set_from_stored_deltas_once(zoo_env, catalog: Catalog, tmp_path: Path, scratch_registries) -> None:  # type: ignore[no-untyped-def]
     _train_tiny(catalog, tmp_path)
     register_feature_set(EXTRA)
     assert "computed 6 metric vectors" in run_zoo("featurize", "--feature-set", EXTRA.key).output

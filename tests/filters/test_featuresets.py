@@ -24,13 +24,6 @@ PAPER_ORDER = (
 )
 
 
-@pytest.fixture
-def scratch_registries(monkeypatch):
-    """Registrations made in a test go into copies of the registries, discarded afterwards."""
-    monkeypatch.setattr(featuresets, "_METRICS", dict(featuresets._METRICS))
-    monkeypatch.setattr(featuresets, "_FEATURE_SETS", dict(featuresets._FEATURE_SETS))
-
-
 def banks_of_mixed_shapes(seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     shapes = [(64, 3, 7, 7), (16, 3, 3, 3), (96, 3, 4, 4), (64, 3, 7, 7), (8, 3, 16, 16), (16, 3, 3, 3)]
