@@ -15,7 +15,6 @@ from skimage.restoration import estimate_sigma
 from zoo.errors import InvalidInput, NotFound
 from zoo.images.properties import (
     Measurement,
-    is_grayscale,
     mean_saturation,
     measure_properties,
     noise_sigma,
@@ -106,15 +105,6 @@ def test_sharper_and_noisier_images_measure_higher() -> None:
     noisy = clean + 0.05 * np.random.default_rng(9).standard_normal(clean.shape).astype(np.float32)
     assert (sharpness(noisy) > sharpness(clean)).all()
     assert (noise_sigma(noisy) > noise_sigma(clean)).all()
-
-
-def test_is_grayscale_flags_exactly_equal_channels() -> None:
-    rng = np.random.default_rng(10)
-    gray = np.repeat(rng.integers(0, 256, (2, 8, 8, 1), dtype=np.uint8), 3, axis=3)
-    colour = gray.copy()
-    colour[1, 3, 4, 2] ^= 1  # a single differing channel value is enough
-    assert is_grayscale(gray).tolist() == [True, True]
-    assert is_grayscale(colour).tolist() == [True, False]
 
 
 def test_mean_saturation_equals_skimage_hsv_and_is_guarded_on_black() -> None:

@@ -43,7 +43,6 @@ __all__ = [
     "Measurement",
     "PreparedBatch",
     "PropertyMethod",
-    "is_grayscale",
     "mean_saturation",
     "measure_properties",
     "noise_sigma",
@@ -331,24 +330,6 @@ def _saturation(images: np.ndarray) -> np.ndarray:
 @register_property("saturation", method="hsv-saturation-mean", version=1)
 def _saturation_kernel(batch: PreparedBatch) -> np.ndarray:
     return _saturation(batch.images)
-
-
-def is_grayscale(images: np.ndarray) -> np.ndarray:
-    """Whether each image has three identical channels.
-
-    Parameters
-    ----------
-    images : ndarray, shape (B, H, W, 3)
-        ``uint8`` or float RGB images.
-
-    Returns
-    -------
-    ndarray, shape (B,), bool
-        True where R == G == B at every pixel (exact equality: grayscale sources store 3 equal channels).
-    """
-    images = _validated_batch(images)
-    same = (images[..., 0] == images[..., 1]) & (images[..., 1] == images[..., 2])
-    return same.all(axis=(1, 2))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -56,7 +56,6 @@ __all__ = [
     "separable_matrices",
     "transform_kind",
     "transform_kinds",
-    "variant_by_name",
 ]
 
 Params = dict[str, float | int | str]
@@ -477,7 +476,6 @@ PAPER_VARIANTS: tuple[VariantSpec, ...] = (
     *(_variant("blur", f"blur-k{k}-s{s:g}", kernel=k, sigma=s) for k, s in ((3, 1), (7, 2), (11, 3), (15, 4), (19, 5))),
     *(_variant("noise", f"noise-{s:g}", sigma=s) for s in (0.1, 0.25, 0.5, 0.75, 1.0)),
 )
-_VARIANTS_BY_NAME = {v.name: v for v in PAPER_VARIANTS}
 
 
 def paper_variants(noise: str = NOISE_DRAWS[0]) -> tuple[VariantSpec, ...]:
@@ -494,11 +492,3 @@ def paper_variants(noise: str = NOISE_DRAWS[0]) -> tuple[VariantSpec, ...]:
 def noise_draw(params: Mapping[str, object]) -> str:
     """``"fixed"`` or ``"per-step"``: how a variant with ``params`` draws noise (per-step for non-noise kinds)."""
     return str(params.get("draw", NOISE_DRAWS[0]))
-
-
-def variant_by_name(name: str) -> VariantSpec:
-    """The paper variant called ``name`` (e.g. ``"blur-k7-s2"``); raises :class:`NotFound` listing all."""
-    try:
-        return _VARIANTS_BY_NAME[name]
-    except (KeyError, TypeError):
-        raise NotFound(f"unknown variant {name!r}; valid: {', '.join(_VARIANTS_BY_NAME)}") from None
