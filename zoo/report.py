@@ -15,7 +15,9 @@ and noisiness on the log target: leave one architecture, base dataset, optimizer
 size out, and k folds of base dataset × variant groups, each row explained in words.
 
 Only trained checkpoints count (``min_epoch=1``): an epoch-0 snapshot is the reference itself, with a
-zero delta. The report writes ``report.md`` (table, grids, software versions), the Figure 3 filters of a
+zero delta. A ``selection`` (``zoo report --grid demo --arch 'resnet*'``) narrows every experiment's own
+train and test selections and the matrices' selection; the report says which grids, image sizes and
+architectures the checkpoints it fitted on came from (:class:`Pooled`). The report writes ``report.md`` (table, grids, software versions), the Figure 3 filters of a
 ResNet-50 and a Figure 4 plot per row to a folder.
 """
 
@@ -23,13 +25,13 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from zoo.catalog import Catalog
 from zoo.errors import InvalidInput, ZooError
@@ -37,7 +39,8 @@ from zoo.files import write_atomically
 from zoo.filters import DEFAULT_FEATURE_SET, get_feature_set
 from zoo.metamodel import AXES, FitResult, GeneralizationMatrix, evaluate_generalization, fit_meta_model
 from zoo.run_stats import list_grids
-from zoo.selection import CHECKPOINT_FEATURES, Selection
+from zoo.metamodel.features import MetricWhere
+from zoo.selection import CHECKPOINT_FEATURES, Selection, parse_selection, selection_clause
 
 TRAIN_ARCH, TEST_ARCH, PREFERRED_HELD_OUT = "resnet50", "resnet18", "convnext_tiny"
 # The paper's Table 1: (training samples, testing samples, test R²).
@@ -75,10 +78,15 @@ class Experiment:
     log_target: bool = False
 
 
-def catalog_archs(catalog: Catalog) -> list[str]:
-    """Architectures with trained checkpoints, most checkpoints first."""
+TRAINED = Selection(min_epoch=1)
+
+
+def catalog_archs(catalog: Catalog, selection: Selection | None = None) -> list[str]:
+    """Architectures with trained checkpoints (in ``selection``, if given), most checkpoints first."""
     view = CHECKPOINT_FEATURES
-    query = select(view.c.arch, func.count()).where(view.c.epoch >= 1).group_by(view.c.arch).order_by(func.count().desc(), view.c.arch)
+    chosen = TRAINED.narrowed(selection or Selection())
+    query = (select(view.c.arch, func.count()).where(selection_clause(chosen, catalog.dialect)).group_by(view.c.arch)
+             .order_by(func.count().desc(), view.c.arch))
     with catalog.session() as session:
         return [arch for arch, _ in session.execute(query)]
 
@@ -91,7 +99,8 @@ def held_out_arch(archs: list[str]) -> str | None:
 
 
 def experiments(archs: list[str]) -> list[Experiment]:
-    trained = Selection(min_epoch=1)
+    """Table 1's experiments for a catalog with trained checkpoints of ``archs``, each with its own selections."""
+    trained = TRAINED
     r50, r18 = trained.narrowed(Selection(archs=(TRAIN_ARCH,))), trained.narrowed(Selection(archs=(TEST_ARCH,)))
     rows = [Experiment("resnet50 → resnet18", "resnet50 → resnet18", t, r50, r18) for t in ("sharpness", "noisiness", "object_scale")]
     held = held_out_arch(archs)
@@ -113,6 +122,67 @@ def _row(experiment: Experiment, result: FitResult | None, note: str = "") -> Re
     )
 
 
+def within(experiment: Experiment, selection: Selection, archs: list[str]) -> Experiment | str:
+    """``experiment`` with both sides narrowed by ``selection``, or why it cannot run inside it.
+
+    The experiment names its architectures itself; a selection that also names architectures (``--arch``)
+    keeps the experiment when both of its sides' architectures are among ``archs`` (those with trained
+    checkpoints in the selection) and otherwise says which one the selection lacks."""
+    if selection.archs:
+        missing = [a for side in (experiment.train, experiment.test) for a in side.archs if a not in archs]
+        if missing:
+            return f"the selection ({selection}) has no trained {', '.join(dict.fromkeys(missing))} checkpoints"
+        selection = replace(selection, archs=())
+    return replace(experiment, train=experiment.train.narrowed(selection), test=experiment.test.narrowed(selection))
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """What the report's fits drew from: trained checkpoints (having the target) of the fitted rows' and the
+    matrices' selections, counted per grid, image size and architecture (most first).
+
+    ``grids`` names checkpoints without a grid (hub or file checkpoints) ``"(none)"``; ``image_sizes`` holds
+    ``None`` for checkpoints whose training image size is unknown."""
+
+    n_checkpoints: int
+    grids: tuple[tuple[str, int], ...]
+    image_sizes: tuple[tuple[int | None, int], ...]
+    archs: tuple[tuple[str, int], ...]
+
+    def describe(self) -> str:
+        """One sentence, e.g. ``480 trained checkpoints from grid demo (480); image size 32 px (480); ...``."""
+        if not self.n_checkpoints:
+            return "no checkpoints were fitted on"
+
+        def counted(items: tuple[tuple[Any, int], ...], unit: str = "") -> str:
+            return ", ".join(f"{'unknown' if name is None else f'{name}{unit}'} ({n:,})" for name, n in items)
+
+        return (f"{self.n_checkpoints:,} trained checkpoint{'s' if self.n_checkpoints != 1 else ''} from "
+                f"grid{'s' if len(self.grids) != 1 else ''} {counted(self.grids)}; "
+                f"image size{'s' if len(self.image_sizes) != 1 else ''} {counted(self.image_sizes, ' px')}; "
+                f"architecture{'s' if len(self.archs) != 1 else ''} {counted(self.archs)}")
+
+
+def pooled(catalog: Catalog, uses: list[tuple[Selection, str]]) -> Pooled:
+    """Count the checkpoints that ``uses`` (selection, target) draw on, once each, by grid, image size, arch."""
+    view = CHECKPOINT_FEATURES
+    if not uses:
+        return Pooled(0, (), (), ())
+    used = or_(*(and_(selection_clause(chosen, catalog.dialect), view.c[target].isnot(None)) for chosen, target in uses))
+    query = select(view.c.grid, view.c.image_size, view.c.arch, func.count()).where(used).group_by(view.c.grid, view.c.image_size, view.c.arch)
+    with catalog.session() as session:
+        counts = [tuple(row) for row in session.execute(query)]
+
+    def by(index: int) -> tuple[tuple[Any, int], ...]:
+        totals: dict[Any, int] = {}
+        for row in counts:
+            key = "(none)" if index == 0 and row[0] is None else row[index]
+            totals[key] = totals.get(key, 0) + row[3]
+        return tuple(sorted(totals.items(), key=lambda item: (-item[1], str(item[0]))))
+
+    return Pooled(sum(row[3] for row in counts), by(0), by(1), by(2))
+
+
 MATRIX_TARGETS = ("sharpness", "noisiness")
 MATRIX_REPEATS = 3
 
@@ -125,28 +195,33 @@ class Report:
     feature_set: str = DEFAULT_FEATURE_SET
     matrices: tuple[GeneralizationMatrix, ...] = ()
     matrix_notes: tuple[str, ...] = ()
+    selection: str = "all"  # the selection given to build_report, in text form
+    pooled: Pooled = Pooled(0, (), (), ())
 
 
 Progress = Callable[[int, int], None]
 
 
 def build_matrices(catalog: Catalog, *, feature_set: str, n_estimators: int, seed: int,
-                   targets: tuple[str, ...] = MATRIX_TARGETS,
+                   targets: tuple[str, ...] = MATRIX_TARGETS, selection: Selection | None = None,
+                   metric_wheres: tuple[MetricWhere, ...] = (),
                    on_progress: Progress | None = None) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
-    """The generalization matrix of each target on trained checkpoints (log target); targets it cannot fit say why.
+    """The generalization matrix of each target on trained checkpoints (of ``selection``, if given; log
+    target); targets it cannot fit say why.
 
     ``on_progress(done, total)`` counts the matrices' cells (see :func:`build_report`)."""
-    return _matrices(catalog, feature_set, n_estimators, seed, targets, _Steps(len(targets), on_progress))
+    chosen = TRAINED.narrowed(selection or Selection())
+    return _matrices(catalog, feature_set, n_estimators, seed, targets, chosen, metric_wheres, _Steps(len(targets), on_progress))
 
 
-def _matrices(catalog: Catalog, feature_set: str, n_estimators: int, seed: int, targets: tuple[str, ...],
-              steps: _Steps) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
+def _matrices(catalog: Catalog, feature_set: str, n_estimators: int, seed: int, targets: tuple[str, ...], chosen: Selection,
+              metric_wheres: tuple[MetricWhere, ...], steps: _Steps) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
     matrices, notes = [], []
     for target in targets:
         try:
-            matrices.append(evaluate_generalization(catalog, target, Selection(min_epoch=1), feature_set=feature_set,
+            matrices.append(evaluate_generalization(catalog, target, chosen, feature_set=feature_set,
                                                     n_estimators=n_estimators, repeats=MATRIX_REPEATS, seed=seed,
-                                                    on_progress=steps.part))
+                                                    metric_wheres=metric_wheres, on_progress=steps.part))
         except ZooError as error:
             notes.append(f"{target}: {error}")
         steps.part_done()
@@ -179,24 +254,38 @@ class _Steps:
 
 
 def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, seed: int = 0, store: bool = True,
-                 feature_set: str = DEFAULT_FEATURE_SET, matrix: bool = True, on_progress: Progress | None = None) -> Report:
+                 feature_set: str = DEFAULT_FEATURE_SET, matrix: bool = True, selection: Selection | None = None,
+                 metric_wheres: tuple[MetricWhere, ...] = (), on_progress: Progress | None = None) -> Report:
     """Fit every Table 1 experiment the catalog can support (rows it cannot fit say why), and the
     generalization matrices unless ``matrix=False``.
 
-    ``on_progress(done, total)`` is called as the work advances: one step per Table 1 row, one per cell of
-    each matrix (a matrix counts as one step until its cells are known, so ``total`` may grow)."""
+    ``selection`` (and ``metric_wheres``, conditions on the feature set's metrics) narrows each experiment's
+    own train and test selections (:func:`within`) and the matrices' selection; :attr:`Report.pooled` counts
+    the checkpoints that were drawn on. ``on_progress(done, total)`` is called as the work advances: one step
+    per Table 1 row, one per cell of each matrix (a matrix counts as one step until its cells are known, so
+    ``total`` may grow)."""
     feature_set = get_feature_set(feature_set).key
-    archs = catalog_archs(catalog)
+    chosen = selection or Selection()
+    archs = catalog_archs(catalog, chosen)
     if not archs:
-        raise InvalidInput("the catalog has no trained checkpoints yet; run `zoo ingest --run-grid` first")
+        if chosen.is_empty():
+            raise InvalidInput("the catalog has no trained checkpoints yet; run `zoo ingest --run-grid` first")
+        raise InvalidInput(f"no trained checkpoints match {chosen}; `zoo query --count-by arch` shows what the catalog holds")
     planned = experiments(archs)
     steps = _Steps(len(planned) + (len(MATRIX_TARGETS) if matrix else 0), on_progress)
-    rows, results = [], []
+    rows, results, uses = [], [], []
     for experiment in planned:
+        narrowed = within(experiment, chosen, archs)
+        if isinstance(narrowed, str):
+            rows.append(_row(experiment, None, note=narrowed))
+            results.append(None)
+            steps.part_done()
+            continue
         try:
             result = fit_meta_model(
-                catalog, experiment.target, experiment.train, experiment.test, n_estimators=n_estimators,
-                repeats=repeats, log_target=experiment.log_target, seed=seed, store=store, feature_set=feature_set,
+                catalog, narrowed.target, narrowed.train, narrowed.test, n_estimators=n_estimators,
+                repeats=repeats, log_target=narrowed.log_target, seed=seed, store=store, feature_set=feature_set,
+                train_where=metric_wheres, test_where=metric_wheres,
                 label=f"report: {experiment.experiment}, {experiment.target}" + (" (log)" if experiment.log_target else ""),
             )
         except ZooError as error:  # e.g. no object_scale ground truth, or an architecture missing
@@ -206,9 +295,14 @@ def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, 
             continue
         rows.append(_row(experiment, result))
         results.append(result)
+        uses += [(narrowed.train, narrowed.target), (narrowed.test, narrowed.target)]
         steps.part_done()
-    matrices, notes = _matrices(catalog, feature_set, n_estimators, seed, MATRIX_TARGETS, steps) if matrix else ((), ())
-    return Report(tuple(rows), tuple(results), tuple(archs), feature_set, matrices, notes)
+    matrices, notes = ((), ())
+    if matrix:
+        in_matrices = TRAINED.narrowed(chosen)
+        matrices, notes = _matrices(catalog, feature_set, n_estimators, seed, MATRIX_TARGETS, in_matrices, metric_wheres, steps)
+        uses += [(in_matrices, m.target) for m in matrices]
+    return Report(tuple(rows), tuple(results), tuple(archs), feature_set, matrices, notes, str(chosen), pooled(catalog, uses))
 
 
 def software_versions() -> dict[str, str]:
@@ -249,38 +343,61 @@ def matrix_markdown(matrix: GeneralizationMatrix) -> str:
     return "\n".join(lines)
 
 
-def _grids(catalog: Catalog) -> list[dict[str, Any]]:
-    return [{"name": g.name, "spec": g.spec} for g in list_grids(catalog)]
+def _grids(catalog: Catalog, report: Report) -> list[dict[str, Any]]:
+    """The specs of the grids the report pooled checkpoints from."""
+    used = {name for name, _ in report.pooled.grids}
+    return [{"name": g.name, "spec": g.spec} for g in list_grids(catalog) if g.name in used]
 
 
-def _figure3_checkpoint(catalog: Catalog) -> int | None:
-    """A trained ResNet-50 (else any architecture) on an unperturbed variant, at its last epoch."""
+def _figure3_checkpoint(catalog: Catalog, selection: Selection) -> tuple[int, str] | None:
+    """A trained ResNet-50 (else any architecture) of ``selection`` on an unperturbed variant, at its last epoch:
+    (checkpoint id, arch)."""
     view = CHECKPOINT_FEATURES
+    trained = selection_clause(TRAINED.narrowed(selection), catalog.dialect)
     for arch in (TRAIN_ARCH, None):
-        query = select(view.c.checkpoint_id).where(view.c.epoch >= 1).order_by(view.c.variant != "original", view.c.epoch.desc(), view.c.checkpoint_id)
+        query = (select(view.c.checkpoint_id, view.c.arch).where(trained)
+                 .order_by(view.c.variant != "original", view.c.epoch.desc(), view.c.checkpoint_id))
         if arch:
             query = query.where(view.c.arch == arch)
         with catalog.session() as session:
-            found = session.scalars(query.limit(1)).first()
+            found = session.execute(query.limit(1)).first()
         if found is not None:
-            return found
+            return found[0], found[1]
     return None
 
 
+def _slug(text: str) -> str:
+    """A file-name part: ``resnet50 → resnet18`` -> ``resnet50-to-resnet18``."""
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in text.replace("→", "to"))
+    return "-".join(part for part in cleaned.split("-") if part)
+
+
+def figure3_name(checkpoint_id: int, arch: str) -> str:
+    """``fig3-checkpoint-42-resnet50.png``: Figure 3's file name names its checkpoint."""
+    return f"fig3-checkpoint-{checkpoint_id}-{_slug(arch)}.png"
+
+
+def figure4_name(row: ReportRow) -> str:
+    """``fig4-sharpness-resnet50-to-resnet18.png`` (``-log-`` after the target for a log-target row)."""
+    space = "-log" if row.space == "log" else ""
+    return f"fig4-{_slug(row.target)}{space}-{_slug(row.experiment)}.png"
+
+
 def write_report(catalog: Catalog, report: Report, folder: str | Path) -> list[Path]:
-    """Write report.md, report.json, figure3-filters.png and one figure4-*.png per fitted row."""
+    """Write report.md, report.json, the Figure 3 filters of one checkpoint (:func:`figure3_name`), one Figure 4
+    per fitted row (:func:`figure4_name`) and a heatmap per generalization matrix (``matrix-TARGET.png``)."""
     from zoo.plots import write_filter_figure, write_fit_figure
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    checkpoint = _figure3_checkpoint(catalog)
-    if checkpoint is not None:
-        written.append(write_filter_figure(catalog, checkpoint, folder / "figure3-filters.png"))
-    for index, (row, result) in enumerate(zip(report.rows, report.results), start=1):
+    shown = _figure3_checkpoint(catalog, parse_selection(report.selection))
+    checkpoint = shown[0] if shown else None
+    if shown is not None:
+        written.append(write_filter_figure(catalog, shown[0], folder / figure3_name(*shown)))
+    for row, result in zip(report.rows, report.results):
         if result is not None:
-            name = f"figure4-{index}-{row.target}-{row.space}.png"
-            written.append(write_fit_figure(result, folder / name))
+            written.append(write_fit_figure(result, folder / figure4_name(row)))
     from zoo.plots import write_matrix_figure
 
     for matrix in report.matrices:
@@ -292,7 +409,15 @@ def write_report(catalog: Catalog, report: Report, folder: str | Path) -> list[P
 
 def report_json(report: Report) -> dict[str, Any]:
     return {"rows": [asdict(row) for row in report.rows], "archs": list(report.archs), "feature_set": report.feature_set,
+            "selection": report.selection, "pooled": pooled_json(report.pooled),
             "matrices": [asdict(m) for m in report.matrices], "matrix_notes": list(report.matrix_notes)}
+
+
+def pooled_json(pooled: Pooled) -> dict[str, Any]:
+    """:class:`Pooled` for JSON: ``{"n_checkpoints": N, "grids": {"demo": 480}, "image_sizes": {"32": 480}, ...}``."""
+    return {"n_checkpoints": pooled.n_checkpoints, "grids": dict(pooled.grids),
+            "image_sizes": {str(size): n for size, n in pooled.image_sizes}, "archs": dict(pooled.archs),
+            "description": pooled.describe()}
 
 
 def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures: list[Path]) -> str:
@@ -301,7 +426,8 @@ def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures:
         f"Random forests (30 trees) on the {report.feature_set} first-layer metric vectors of trained checkpoints (epoch ≥ 1); "
         "R² on the test selection, mean ± std over seeds. `raw target` rows follow the paper and are dominated by the "
         "largest values of the property (for sharpness and noisiness: the noise variants); `log target` rows fit and score "
-        "the logarithm of the property, so every order of magnitude counts alike.", "", markdown_table(report.rows), "",
+        "the logarithm of the property, so every order of magnitude counts alike.", "",
+        f"Selection: `{report.selection}`. Pooled: {report.pooled.describe()}.", "", markdown_table(report.rows), "",
     ]
     for matrix in report.matrices:
         parts += [f"## Generalization matrix: {matrix.target}", "",
@@ -314,7 +440,7 @@ def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures:
     if checkpoint is not None:
         parts += ["", f"Figure 3 shows checkpoint {checkpoint}: reference, learned and delta filters."]
     parts += ["", "## Grids", ""]
-    for grid in _grids(catalog):
+    for grid in _grids(catalog, report):
         parts += [f"### {grid['name']}", "", "```json", json.dumps(grid["spec"], indent=2), "```", ""]
     parts += ["## Software", ""] + [f"- {name}: {version}" for name, version in software_versions().items()]
     return "\n".join(parts) + "\n"

@@ -7,13 +7,16 @@ from typing import Annotated
 
 import typer
 
-from zoo.cli.analysis_commands import print_matrix
-from zoo.cli.options import AsJson
-from zoo.cli.progress import make_progress
+from zoo.cli.analysis_commands import _selection_with_metrics, print_matrix
+from zoo.cli.options import (
+    ArchOpt, AsJson, BaseOpt, EpochOpt, GridOpt, KindOpt, MaxEpochOpt, MinEpochOpt, OptimizerOpt, SourceOpt, TrialOpt,
+    VariantOpt, WhereOpt,
+)
 from zoo.cli.render import console, emit_json, emit_rows, note, say
 from zoo.cli.state import open_catalog
-from zoo.metamodel.evaluate import AXES
-from zoo.report import build_report, report_json, write_report
+
+# zoo.report, the meta-model and the catalog (SQLAlchemy, scikit-learn) load inside report_command, so
+# `zoo report --help` starts without them.
 
 
 def report_command(
@@ -24,28 +27,40 @@ def report_command(
     seed: Annotated[int, typer.Option(help="First seed, e.g. --seed 0.")] = 0,
     feature_set: Annotated[str, typer.Option("--feature-set", help="Feature set of every row and matrix, e.g. --feature-set paper-v2 (default: the paper's paper-v1).")] = "paper-v1",
     matrix: Annotated[bool, typer.Option("--matrix/--no-matrix", help="Also fit the generalization matrices (zoo evaluate) for sharpness and noisiness, e.g. --no-matrix to skip them.")] = True,
+    arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
+    optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
+    epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
     as_json: AsJson = False,
 ) -> None:
     """Fit the paper's Table 1 experiments on the catalog and print the table (resnet50 → resnet18 for
     sharpness, noisiness, object scale; others → held-out architecture for sharpness and noisiness; log-target
     rows beside), then the generalization matrix of sharpness and noisiness (log target: leave one
     architecture, base dataset, optimizer, learning rate, image size out, and k folds of base dataset ×
-    variant groups), each row explained in words; then write the report folder.
+    variant groups), each row explained in words; then write the report folder. The selection options
+    narrow every experiment (trained checkpoints only: epochs >= 1); the output says which grids, image
+    sizes and architectures were pooled.
 
-    Example: zoo report --out report --feature-set paper-v2
+    Examples: zoo report --out report --feature-set paper-v2; zoo report --grid demo --base natural-32
     """
+    from zoo.cli.progress import make_progress
+    from zoo.metamodel.evaluate import AXES
+    from zoo.report import build_report, report_json, write_report
+
+    chosen, metric_wheres = _selection_with_metrics(None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial,
+                                                    epoch, min_epoch, max_epoch, where)
     catalog = open_catalog(ctx)
     # Rich bars on a terminal; plain lines (each tenth, at least every 15 s) in a log: Table 1 rows, then matrix cells.
     with make_progress() as progress:
         task = progress.add_task("report: Table 1 fits and generalization-matrix cells", total=None, info="")
         report = build_report(catalog, repeats=repeats, n_estimators=trees, seed=seed, feature_set=feature_set, matrix=matrix,
-                              on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+                              selection=chosen, metric_wheres=metric_wheres, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
         progress.update(task, info="writing the figures and report.md")
         written = write_report(catalog, report, out)
         progress.update(task, info=f"wrote {len(written)} files")
-    if as_json:  # Table 1's rows, as before; report.json in the folder also holds the matrices
+    if as_json:  # Table 1's rows, as before; report.json in the folder also holds the selection, pooled and matrices
         emit_json(report_json(report)["rows"])
         return
+    say(f"selection: {report.selection}; pooled {report.pooled.describe()}")
     columns = ["experiment", "target", "R² on", "train", "test", "test R²", "paper"]
     rows = [
         [r.experiment, r.target, r.space, r.n_train, r.n_test,

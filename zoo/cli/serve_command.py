@@ -7,13 +7,14 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from zoo.catalog import Catalog
+from zoo.cli.options import SQL_DEFAULT_MAX_BYTES
 from zoo.cli.render import note
 from zoo.cli.state import open_catalog, state
 from zoo.config import READER_URL_ENV, reader_database_url
 from zoo.errors import InvalidInput
 from zoo.extras import require_extra
-from zoo.sql import DEFAULT_MAX_BYTES, parse_size
+
+# zoo.catalog and zoo.sql (SQLAlchemy) load inside serve_command, so `zoo serve --help` starts without them.
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -35,7 +36,7 @@ def serve_command(
     max_bytes: Annotated[
         str,
         typer.Option("--max-bytes", help="Most bytes of values one SQL page query may fetch, as zoo sql --max-bytes. Example: --max-bytes 16MiB"),
-    ] = f"{DEFAULT_MAX_BYTES // (1 << 20)}MiB",
+    ] = f"{SQL_DEFAULT_MAX_BYTES // (1 << 20)}MiB",
 ) -> None:
     """Serve a read-only web view of the catalog: overview and queue health, datasets, runs, checkpoints
     (with the zoo query selection language), fits and the generalization matrix, and read-only SQL; every
@@ -43,6 +44,9 @@ def serve_command(
 
     Example: zoo serve --port 8080, then open http://127.0.0.1:8080/
     """
+    from zoo.catalog import Catalog
+    from zoo.sql import parse_size
+
     if not 0 < port < 65536:
         raise InvalidInput(f"--port must be between 1 and 65535, not {port}")
     sql_max_bytes = parse_size(max_bytes)
