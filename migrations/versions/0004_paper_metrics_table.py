@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import numpy as np
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = '0004'
 down_revision: Union[str, None] = '0003'
