@@ -1,0 +1,95 @@
+"""`zoo report` narrowed by the shared selection options, and saying what it pooled.
+
+build_report(selection=...) narrows each Table 1 experiment's own train and test selections and the
+matrices' selection; Report.pooled counts the checkpoints drawn on per grid, image size and architecture, and
+the CLI prints it, and writes it to report.md and report.json. Synthetic catalog: trial 0 trains at 32 px,
+trial 1 at 64 px; variants v00..v03 cycle over natural-32, shapes_32, shapesX32, natural-32.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from clirunner import run_zoo
+from synthetic_catalog import build_catalog
+from zoo.catalog import Catalog
+from zoo.errors import InvalidInput
+from zoo.report import build_report
+from zoo.selection import Selection
+
+ARCHS = ("resnet18", "resnet50", "mobilenetv3_large_100")
+
+
+@pytest.fixture
+def catalog(zoo_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    with Catalog.open(zoo_env["ZOO_DATABASE_URL"], artifacts=zoo_env["ZOO_ARTIFACTS"]) as opened:
+        build_catalog(opened, archs=ARCHS, n_variants=4, trials=2, epochs=3, n_external=0)
+        yield opened
+
+
+def test_a_selection_narrows_every_experiment_and_the_report_says_what_it_pooled(catalog: Catalog) -> None:
+    everything = build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False)
+    assert everything.selection == "all"
+    assert dict(everything.pooled.image_sizes) == {32: 24, 64: 24}  # 3 archs x 4 variants x 2 trials x epochs 1, 2
+    assert dict(everything.pooled.archs) == dict.fromkeys(ARCHS, 16) and everything.pooled.grids == (("synthetic-0", 48),)
+
+    chosen = Selection(bases=("natural-32",), trials=(0,))
+    report = build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=chosen)
+    assert report.selection == "base=natural-32,trial=0"
+    first = report.rows[0]
+    assert (first.experiment, first.target) == ("resnet50 → resnet18", "sharpness")
+    assert first.n_train == first.n_test == 4  # natural-32's two variants, trial 0, epochs 1 and 2 (was 16 each)
+    assert everything.rows[0].n_train == 16
+    assert report.results[0].train_selection.startswith("arch=resnet50,base=natural-32,trial=0")
+    assert dict(report.pooled.image_sizes) == {32: 12}  # trial 0 only: 32 px
+    assert dict(report.pooled.archs) == dict.fromkeys(ARCHS, 4) and report.pooled.n_checkpoints == 12
+    assert "image size 32 px (12)" in report.pooled.describe() and "grid synthetic-0 (12)" in report.pooled.describe()
+
+
+def test_an_arch_selection_keeps_the_experiments_it_can_and_says_why_not_the_others(catalog: Catalog) -> None:
+    report = build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=Selection(archs=("resnet18",)))
+    pair = [r for r in report.rows if r.experiment == "resnet50 → resnet18"]
+    assert pair and all(r.n_train == 0 and r.fit_id is None and r.r2_mean is None for r in pair)
+    assert all("has no trained resnet50 checkpoints" in r.note and "arch=resnet18" in r.note for r in pair)
+    assert report.pooled.n_checkpoints == 0  # nothing was fitted
+    resnets = build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=Selection(archs=("resnet*",)))
+    assert all(r.note == "" for r in resnets.rows) and not any(r.experiment.startswith("others") for r in resnets.rows)
+    assert dict(resnets.pooled.archs) == {"resnet18": 16, "resnet50": 16}
+
+
+def test_a_selection_matching_nothing_is_refused_in_words(catalog: Catalog) -> None:
+    with pytest.raises(InvalidInput, match="no trained checkpoints match grid=nope"):
+        build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=Selection(grids=("nope",)))
+
+
+def test_zoo_report_takes_the_selection_options_and_writes_what_it_pooled(catalog: Catalog, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = run_zoo("report", "--grid", "synthetic-*", "--kind", "identity", "--kind", "resize", "--min-epoch", "2",
+                     "--trees", "3", "--repeats", "1", "--no-matrix", "--out", str(out))
+    line = next(line for line in result.stdout.splitlines() if line.startswith("selection:"))
+    assert line.startswith("selection: kind=identity|resize,grid=synthetic-*,min_epoch=2; pooled 12 trained checkpoints")
+    assert "image sizes 32 px (6), 64 px (6)" in line  # natural-32's v00 (identity) and v03 (resize), epoch 2
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["selection"] == "kind=identity|resize,grid=synthetic-*,min_epoch=2"
+    assert saved["pooled"]["n_checkpoints"] == 12 and saved["pooled"]["image_sizes"] == {"32": 6, "64": 6}
+    assert saved["pooled"]["archs"] == dict.fromkeys(ARCHS, 4) and saved["pooled"]["grids"] == {"synthetic-0": 12}
+    assert all(row["n_train"] == 4 for row in saved["rows"] if row["note"] == "" and row["experiment"] == "resnet50 → resnet18")
+    markdown = (out / "report.md").read_text()
+    assert "Selection: `kind=identity|resize,grid=synthetic-*,min_epoch=2`. Pooled: 12 trained checkpoints" in markdown
+    assert "### synthetic-0" in markdown  # the pooled grid's spec
+    figures = sorted(p.name for p in out.glob("*.png"))  # named by what they show
+    fig3 = [name for name in figures if name.startswith("fig3-checkpoint-")]
+    assert len(fig3) == 1 and fig3[0].endswith("-resnet50.png")
+    assert Image.open(out / fig3[0]).text["Title"].startswith(f"checkpoint {fig3[0].split('-')[2]}: resnet50 on natural-32 / v0")
+    assert {"fig4-sharpness-resnet50-to-resnet18.png", "fig4-sharpness-log-resnet50-to-resnet18.png",
+            "fig4-noisiness-others-to-mobilenetv3_large_100.png"} <= set(figures)
+    assert len([name for name in figures if name.startswith("fig4-")]) == len(saved["rows"])
+
+
+def test_zoo_report_refuses_an_empty_selection_in_one_line(catalog: Catalog, tmp_path: Path) -> None:
+    result = run_zoo("report", "--arch", "vgg16", "--out", str(tmp_path / "r"), expect=1)
+    assert "no trained checkpoints match arch=vgg16" in result.output and "Traceback" not in result.output
