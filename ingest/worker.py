@@ -14,8 +14,8 @@ or ``HOLD_LIMIT_S`` passes; process tests use it to act on a run that is surely 
 
 from __future__ import annotations
 
-import os
 import copy
+import os
 import signal
 import threading
 import time
@@ -27,19 +27,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest.references import ResolvedReference, resolve_reference
-from zoo.grids import parse_reference
 from ingest.train import DeviceData, Interrupted, Snapshot, TrainConfig, Trainer, pick_device, to_device
 from zoo import queue
 from zoo.catalog import Catalog
 from zoo.checkpoints import add_checkpoint, compute_metrics, put_reference
-from zoo.datasets import load_images, variant_is_saved, variant_uint8
-from zoo.db.models import BaseDataset, DatasetVariant, Run
+from zoo.datasets import get_variant, load_images, variant_is_saved, variant_uint8
 from zoo.errors import ZooError
 from zoo.filters import DEFAULT_FEATURE_SET
+from zoo.grids import parse_reference
 from zoo.records import DatasetRecord, RunRecord, VariantRecord
 
 
@@ -143,17 +141,9 @@ class RunInputs:
 
 
 def _run_inputs(catalog: Catalog, run: RunRecord) -> RunInputs:
-    from zoo.datasets import get_dataset
-
-    with catalog.session() as session:
-        variant = session.get(DatasetVariant, run.variant_id)
-        assert variant is not None
-        base_name = session.scalars(select(BaseDataset.name).where(BaseDataset.id == variant.base_dataset_id)).one()
-        vname = variant.name
-    dataset = get_dataset(catalog, base_name)
-    record = next(v for v in dataset.variants if v.id == run.variant_id)
-    title = f"run {run.id}: {run.arch} on {base_name}/{vname} ({run.optimizer}, trial {run.trial})"
-    return RunInputs(dataset, record, title)
+    dataset, variant = get_variant(catalog, run.variant_id)
+    title = f"run {run.id}: {run.arch} on {dataset.name}/{variant.name} ({run.optimizer}, trial {run.trial})"
+    return RunInputs(dataset, variant, title)
 
 
 class DataCache:
@@ -216,9 +206,8 @@ def _weights_artifact(catalog: Catalog, state: dict[str, torch.Tensor] | None) -
 
 
 def _writer(run: RunRecord, reference: ResolvedReference, snapshots: list[Snapshot], metrics: list[Any], weights: list[str | None]):  # type: ignore[no-untyped-def]
-    def write(session: Session) -> None:
+    def write(session: Session) -> int:
         reference_id = put_reference(session, reference.info, reference.weight)
-        session.get(Run, run.id).reference_id = reference_id  # type: ignore[union-attr]
         for snap, vectors, weights_sha in zip(snapshots, metrics, weights):
             add_checkpoint(
                 session, source="run", arch=run.arch, reference=reference_id, layer_name=reference.info.layer_name,
@@ -226,6 +215,7 @@ def _writer(run: RunRecord, reference: ResolvedReference, snapshots: list[Snapsh
                 run_id=run.id, epoch=snap.epoch, step=snap.step, val_accuracy=snap.val_accuracy,
                 train_loss=snap.train_loss, weights_sha256=weights_sha,
             )
+        return reference_id  # stored on the run by queue.complete
     return write
 
 

@@ -22,8 +22,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 INGEST_STACK = {"torch", "torchvision", "timm", "safetensors", "huggingface_hub"}
@@ -42,10 +40,6 @@ STORAGE_MODULES = {
     "zoo/metamodel/features.py",  # the meta-model's feature matrix: metric values and reference kinds, read-only
     "zoo/metamodel/stored.py",  # fits and their predictions
 }
-# Known violations, each to be moved into a storage function; remove an entry once it lands (the strict
-# xfail below fails as soon as the list is out of date).
-#  - ingest/worker.py: reads a run's variant and base dataset, and sets the run's reference, on rows.
-KNOWN_ORM_USERS = {"ingest/worker.py"}
 
 
 @dataclass(frozen=True)
@@ -192,17 +186,12 @@ def test_the_collector_sees_the_orm_however_it_is_imported() -> None:
 
 def test_only_the_storage_modules_touch_orm_rows() -> None:
     found = orm_users()
-    unexpected = {path: hits for path, hits in found.items() if path not in STORAGE_MODULES | KNOWN_ORM_USERS}
+    unexpected = {path: hits for path, hits in found.items() if path not in STORAGE_MODULES}
     assert not unexpected, (
         f"only the storage modules import {ORM}; call a storage function that returns frozen records "
         f"(zoo/records.py) instead, or add one to a storage module: {unexpected}"
     )
     assert {rel(p) for p in modules_under("zoo")} >= STORAGE_MODULES, "a storage module listed here no longer exists"
-
-
-@pytest.mark.xfail(strict=True, reason="ingest/worker.py still reads dataset rows and sets the run's reference on its row")
-def test_the_known_orm_users_are_gone() -> None:
-    assert not set(orm_users()) & KNOWN_ORM_USERS
 
 
 def test_no_module_under_zoo_imports_the_ingest_stack_at_module_level() -> None:

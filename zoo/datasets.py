@@ -61,6 +61,16 @@ def get_dataset(catalog: Catalog, name: str) -> DatasetRecord:
         return _dataset_record(session, base)
 
 
+def get_variant(catalog: Catalog, variant_id: int) -> tuple[DatasetRecord, VariantRecord]:
+    """The variant with this id and the base dataset it belongs to (with all its variants)."""
+    with catalog.session() as session:
+        variant = session.get(DatasetVariant, variant_id)
+        if variant is None:
+            raise NotFound(f"no dataset variant with id {variant_id}; list the datasets with `zoo datasets list`")
+        dataset = _dataset_record(session, session.get_one(BaseDataset, variant.base_dataset_id))
+    return dataset, next(v for v in dataset.variants if v.id == variant_id)
+
+
 def list_datasets(catalog: Catalog) -> list[DatasetRecord]:
     with catalog.session() as session:
         return [_dataset_record(session, base) for base in session.scalars(select(BaseDataset).order_by(BaseDataset.id))]

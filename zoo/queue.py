@@ -36,10 +36,11 @@ from sqlalchemy import Select, exc, func, select, text, update
 from sqlalchemy.orm import Session
 
 from zoo.catalog import Catalog
-from zoo.db.models import RUN_STATUSES, Grid, Run
+from zoo.db.models import Grid, Run
 from zoo.errors import DatabaseError, InvalidInput, ZooError
 from zoo.grids import GridSpec, RunSpec
 from zoo.records import RunRecord, from_row
+from zoo.vocabulary import RUN_STATUSES
 
 DEFAULT_GRACE_S = 300.0
 # Postgres: the longest one queue statement waits for a row lock held by another transaction.
@@ -326,13 +327,17 @@ def heartbeat(catalog: Catalog, run: RunRecord) -> bool:
 def complete(
     catalog: Catalog,
     run: RunRecord,
-    write_results: Callable[[Session], None],
+    write_results: Callable[[Session], int | None],
     *,
     device: str,
     train_seconds: float,
     images_per_second: float,
 ) -> None:
-    """Mark the run done and write its results in the same transaction, or raise :class:`ClaimLost`."""
+    """Mark the run done and write its results in the same transaction, or raise :class:`ClaimLost`.
+
+    ``write_results`` writes the run's checkpoints with the storage functions on the session it is given
+    and returns the id of the reference weights they were measured from (or None); it is stored on the run.
+    """
     with _transaction(catalog, f"completing run {run.id}") as session:
         done = session.execute(
             update(Run).where(_fenced(run)).values(
@@ -342,7 +347,11 @@ def complete(
         ).rowcount
         if done != 1:
             raise ClaimLost(f"run {run.id}: this worker's claim was lost; another worker owns it now")
-        write_results(session)
+        reference_id = write_results(session)
+        if reference_id is not None:
+            session.execute(
+                update(Run).where(Run.id == run.id).values(reference_id=reference_id).execution_options(synchronize_session=False)
+            )
 
 
 def fail(catalog: Catalog, run: RunRecord, error: str) -> str:

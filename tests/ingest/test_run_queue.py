@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import select, update
 
@@ -19,8 +20,10 @@ from gridfiles import write_grid
 from ingest.grids import enqueue_grid
 from zoo import queue
 from zoo.catalog import Catalog
+from zoo.checkpoints import ReferenceInfo, put_reference
+from zoo.datasets import get_dataset, get_variant
 from zoo.db.models import Run
-from zoo.errors import InvalidInput
+from zoo.errors import InvalidInput, NotFound
 from zoo.grids import load_grid
 
 
@@ -108,6 +111,30 @@ def test_completion_writes_results_in_the_same_transaction(catalog: Catalog, que
     with pytest.raises(RuntimeError):
         queue.complete(catalog, run, explode, device="cpu", train_seconds=1, images_per_second=1)
     assert queue.get_run(catalog, run.id).status == "running"  # rolled back together
+
+
+def test_completion_stores_the_reference_the_results_were_measured_from(catalog: Catalog, queued) -> None:  # type: ignore[no-untyped-def]
+    run = queue.claim_next(catalog, "w")
+    assert queue.get_run(catalog, run.id).reference_id is None
+    info = ReferenceInfo(key="random:resnet18:0", kind="random", arch="resnet18", source="timm", layer_name="conv1.weight", seed=0)
+    queue.complete(
+        catalog, run, lambda session: put_reference(session, info, np.ones((4, 3, 3, 3), np.float32)),
+        device="cpu", train_seconds=1, images_per_second=1,
+    )
+    done = queue.get_run(catalog, run.id)
+    assert done.status == "done" and done.reference_id is not None
+    other = queue.claim_next(catalog, "w")
+    queue.complete(catalog, other, lambda session: None, device="cpu", train_seconds=1, images_per_second=1)
+    assert queue.get_run(catalog, other.id).reference_id is None  # nothing returned, nothing stored
+
+
+def test_a_run_finds_its_variant_and_dataset_as_records(catalog: Catalog, queued) -> None:  # type: ignore[no-untyped-def]
+    run = queue.claim_next(catalog, "w")
+    dataset, variant = get_variant(catalog, run.variant_id)
+    assert variant.id == run.variant_id and variant in dataset.variants
+    assert get_dataset(catalog, dataset.name) == dataset
+    with pytest.raises(NotFound, match="no dataset variant with id 9999"):
+        get_variant(catalog, 9999)
 
 
 def _age_heartbeat(catalog: Catalog, run_id: int, seconds: float) -> None:
