@@ -61,7 +61,7 @@ def query_command(
     arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
     optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
     epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
-    columns: Annotated[Optional[str], typer.Option("--columns", help="Comma-separated columns to show, named as --where and `zoo sql` name them, e.g. --columns checkpoint_id,arch,lr,wavelet_noise_sigma. Default in a terminal: " + ",".join(SLIM_COLUMNS) + "; with --json/--csv: also optimizer, object_scale, saturation and the metrics.")] = None,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="Comma-separated columns to show, named as --where and `zoo sql` name them, e.g. --columns checkpoint_id,arch,lr,wavelet_noise_sigma. Default in a terminal: " + ", ".join(SLIM_COLUMNS) + "; with --json/--csv: also optimizer, object_scale, saturation and the metrics.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Most checkpoints to print (0: all), e.g. --limit 100.")] = 20,
     offset: Annotated[int, typer.Option("--offset", help="Checkpoints to skip first (paging), e.g. --offset 20.")] = 0,
     count_by: Annotated[str, typer.Option("--count-by", help="Summarise the selection per arch, base_dataset, variant_kind, optimizer or source, e.g. --count-by base_dataset.")] = "arch",
