@@ -34,15 +34,16 @@ import json
 import math
 import tomllib
 import zlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from zoo.errors import InvalidInput
+from zoo.vocabulary import REFERENCE_KINDS
 
 # The paper's two optimisers: Adam at 1e-4, and SGD with cosine annealing from 0.1.
 OPTIMIZER_DEFAULT_LR = {"adam": 1e-4, "sgd-cosine": 0.1}
-REFERENCE_KINDS = ("random", "timm", "hub", "file")
 GRID_KEYS = {
     "name", "description", "datasets", "archs", "optimizers", "epochs", "checkpoint_every", "trials",
     "image_size", "batch_size", "steps_per_epoch", "reference", "keep_weights", "max_attempts",

@@ -32,38 +32,58 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Boolean, Column, ColumnElement, Float, Integer, MetaData, Select, String, Table, Text, and_, or_, select, true
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Float,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    or_,
+    select,
+    true,
+)
 
 from zoo.errors import InvalidInput
-
-PROPERTY_COLUMNS = ("sharpness", "noisiness", "object_scale", "saturation")
-# The eight paper-v1 metrics, as the view (frozen in migration 0001) names its columns.
-PAPER_METRIC_COLUMNS = (
-    "channel_saturation", "convex_hull_volume", "dist_to_gaussian", "filter_variance",
-    "spatial_roughness", "bregman_distance", "laplacian_variance", "wavelet_noise_sigma",
+from zoo.vocabulary import (
+    CHECKPOINT_SOURCES,
+    PAPER_V1_METRICS,
+    PROPERTY_NAMES,
+    SELECTION_EPOCH_KEYS,
+    SELECTION_KEYS,
+    SELECTION_NAME_KEYS,
+    WHERE_COLUMNS,
+    WHERE_INTEGER_COLUMNS,
 )
-SOURCES = ("run", "hub", "file")
+
+# Names other modules import from here (the vocabulary's, under the view's words).
+PROPERTY_COLUMNS = PROPERTY_NAMES
+PAPER_METRIC_COLUMNS = PAPER_V1_METRICS
 
 _TEXT_COLUMNS = (
     "source", "arch", "grid", "optimizer", "base_dataset", "variant", "variant_kind", "variant_params",
     "reference", "origin",
 )
-_INTEGER_COLUMNS = ("checkpoint_id", "epoch", "step", "run_id", "trial", "image_size")
-_FLOAT_COLUMNS = ("val_accuracy", "train_loss", "lr", *PROPERTY_COLUMNS, *PAPER_METRIC_COLUMNS)
 _VIEW_ORDER = (
     "checkpoint_id", "source", "arch", "epoch", "step", "val_accuracy", "train_loss", "run_id", "grid", "trial",
     "optimizer", "lr", "image_size", "base_dataset", "variant", "variant_kind", "variant_params", "grayscale",
-    "reference", "origin", *PROPERTY_COLUMNS, *PAPER_METRIC_COLUMNS,
+    "reference", "origin", *PROPERTY_NAMES, *PAPER_V1_METRICS,
 )
 
 
 def _view_column(name: str) -> Column[Any]:
     if name in _TEXT_COLUMNS:
         return Column(name, Text if name == "variant_params" else String)
-    if name in _INTEGER_COLUMNS:
+    if name in WHERE_INTEGER_COLUMNS:
         return Column(name, Integer)
     if name == "grayscale":
         return Column(name, Boolean)
@@ -74,23 +94,16 @@ CHECKPOINT_FEATURES = Table("checkpoint_features", MetaData(), *(_view_column(n)
 """The ``checkpoint_features`` view as a Core table (its own MetaData: never created by ``create_all``)."""
 
 VIEW_COLUMNS: tuple[str, ...] = _VIEW_ORDER
-WHERE_COLUMNS: tuple[str, ...] = (*_INTEGER_COLUMNS, *_FLOAT_COLUMNS)
 WHERE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq, "!=": operator.ne,
 }
 
-# key in the text form -> (Selection field, view column); name keys hold globs, OR-ed.
-_NAME_KEYS = {
-    "arch": ("archs", "arch"),
-    "base": ("bases", "base_dataset"),
-    "variant": ("variants", "variant"),
-    "kind": ("variant_kinds", "variant_kind"),
-    "optimizer": ("optimizers", "optimizer"),
-    "grid": ("grids", "grid"),
-    "source": ("sources", "source"),
-}
-_EPOCH_KEYS = ("epoch", "min_epoch", "max_epoch")
-SELECTION_KEYS: tuple[str, ...] = (*_NAME_KEYS, "trial", *_EPOCH_KEYS)
+# name key in the text form (zoo.vocabulary.SELECTION_NAME_KEYS) -> (Selection field, view column); globs, OR-ed.
+_NAME_KEYS = dict(zip(SELECTION_NAME_KEYS, (
+    ("archs", "arch"), ("bases", "base_dataset"), ("variants", "variant"), ("variant_kinds", "variant_kind"),
+    ("optimizers", "optimizer"), ("grids", "grid"), ("sources", "source"),
+), strict=True))
+_EPOCH_KEYS = SELECTION_EPOCH_KEYS
 
 _TERM = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op><=|>=|!=|==|=|<|>)\s*(?P<value>.*?)\s*$")
 
@@ -216,9 +229,9 @@ class Selection:
     def __post_init__(self) -> None:
         for key, (name, _) in _NAME_KEYS.items():
             object.__setattr__(self, name, _names(getattr(self, name), key))
-        bad = sorted(set(self.sources) - set(SOURCES))
+        bad = sorted(set(self.sources) - set(CHECKPOINT_SOURCES))
         if bad:
-            raise InvalidInput(f"unknown source {', '.join(bad)}; sources: {', '.join(SOURCES)}")
+            raise InvalidInput(f"unknown source {', '.join(bad)}; sources: {', '.join(CHECKPOINT_SOURCES)}")
         object.__setattr__(self, "trials", tuple(_integer(t, "trial") for t in self.trials))
         for key in _EPOCH_KEYS:
             value = getattr(self, key)
@@ -237,7 +250,7 @@ class Selection:
         return item[0], item[1], item[2]
 
     @classmethod
-    def parse(cls, text: str) -> "Selection":
+    def parse(cls, text: str) -> Selection:
         """Read the text form, e.g. ``Selection.parse("arch=resnet50,min_epoch=1,sharpness<0.01")``.
 
         Raises
@@ -263,7 +276,7 @@ class Selection:
                 raise InvalidInput(f"unknown selection key {name!r}; {_valid_lists()}")
         return cls(**{k: tuple(v) for k, v in lists.items()}, **scalars, wheres=tuple(wheres))
 
-    def narrowed(self, other: "Selection") -> "Selection":
+    def narrowed(self, other: Selection) -> Selection:
         """Checkpoints in both selections (AND). A name key set on both sides is refused: say it once."""
         changes: dict[str, Any] = {}
         for name in [n for n, _ in _NAME_KEYS.values()] + ["trials"]:
@@ -293,7 +306,7 @@ class Selection:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Selection":
+    def from_dict(cls, data: Mapping[str, Any]) -> Selection:
         """Inverse of :meth:`to_dict`; unknown fields are refused."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)

@@ -9,7 +9,7 @@ callers receive.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Optional
 
 from sqlalchemy import (
@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from zoo.vocabulary import CHECKPOINT_SOURCES, PAPER_V1_METRICS, REFERENCE_KINDS, RUN_STATUSES
+
 # Named constraints keep migrations portable: SQLite batch mode and Postgres both refer to them by name.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -38,13 +40,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-RUN_STATUSES = ("queued", "running", "done", "failed")
-CHECKPOINT_SOURCES = ("run", "hub", "file")
-REFERENCE_KINDS = ("timm", "hub", "file", "random")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -265,12 +264,6 @@ class MetricValue(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
-PAPER_V1_METRIC_COLUMNS = (
-    "channel_saturation", "convex_hull_volume", "dist_to_gaussian", "filter_variance",
-    "spatial_roughness", "bregman_distance", "laplacian_variance", "wavelet_noise_sigma",
-)
-
-
 class PaperV1Metrics(Base):
     """paper-v1's metrics as columns, one row per checkpoint with a paper-v1 vector (revision 0004).
 
@@ -279,7 +272,7 @@ class PaperV1Metrics(Base):
     """
 
     __tablename__ = "paper_v1_metrics"
-    __table_args__ = tuple(Index(f"ix_paper_v1_metrics_{m}", m) for m in PAPER_V1_METRIC_COLUMNS)
+    __table_args__ = tuple(Index(f"ix_paper_v1_metrics_{m}", m) for m in PAPER_V1_METRICS)
 
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id", ondelete="CASCADE"), primary_key=True)
     channel_saturation: Mapped[Optional[float]] = mapped_column(Float)

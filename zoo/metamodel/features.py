@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -26,9 +27,10 @@ from zoo.catalog import Catalog
 from zoo.db.models import Checkpoint, MetricValue, MetricVector, ReferenceWeights
 from zoo.errors import InvalidInput
 from zoo.filters import DEFAULT_FEATURE_SET, FeatureSet, get_feature_set
-from zoo.selection import PROPERTY_COLUMNS, SELECTION_KEYS, Selection, parse_selection, select_checkpoints
+from zoo.selection import Selection, parse_selection, select_checkpoints
+from zoo.vocabulary import PROPERTY_NAMES, SELECTION_KEYS
 
-TARGETS: tuple[str, ...] = PROPERTY_COLUMNS
+TARGETS: tuple[str, ...] = PROPERTY_NAMES  # the fit targets are the measured properties
 SPLITS: tuple[str, ...] = ("variant", "run", "base")
 DEFAULT_SPLIT = "variant"
 # Columns of the view kept with every row: what splits, the generalization matrix and scores group by.
@@ -138,7 +140,7 @@ class Rows:
     meta: dict[str, np.ndarray] = field(default_factory=dict)
     reference_kinds: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
 
-    def take(self, index: np.ndarray) -> "Rows":
+    def take(self, index: np.ndarray) -> Rows:
         return Rows(self.ids[index], self.run_ids[index], self.X[index], self.y[index],
                     {k: v[index] for k, v in self.meta.items()}, self.reference_kinds[index])
 
