@@ -3,13 +3,15 @@
 The commands are read from the README's ```bash blocks (comments stripped), so an example that stops
 working, or a new one, is tested without editing this file. A few need what a test machine lacks; each is
 listed in SKIPPED with the reason, and that list must stay short. The rest run in order, in-process, on one
-synthetic catalog (tests/synthetic_catalog.py), and each must exit 0.
+synthetic catalog (tests/synthetic_catalog.py), and each must exit 0. Slow ones get cheaper settings through
+options they already accept (CHEAPER); `pytest -s` prints each command's time.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,15 @@ SKIPPED = {
     "zoo serve": "serves until stopped; covered by tests/web",
     "zoo --db postgresql://": "needs the PostgreSQL server named in the example",
     "zoo db create-reader": "creates a PostgreSQL role; covered by tests/db/test_sql_reader.py",
+}
+
+# Command prefix -> options the command already accepts, appended here so it runs in a fraction of a second
+# on the tiny catalog (fewer trees, seeds and measured images); a later option overrides the README's value.
+CHEAPER = {
+    "zoo report": ("--trees", "3", "--repeats", "1"),
+    "zoo evaluate": ("--trees", "3", "--repeats", "1"),
+    "zoo fit ": ("--trees", "3", "--repeats", "1"),
+    "zoo datasets add": ("--samples", "16"),
 }
 
 
@@ -62,7 +73,7 @@ def test_the_readme_has_commands_and_few_are_skipped() -> None:
 def readme_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("readme")
     with Catalog.open(str(folder / "catalog.db"), artifacts=str(folder / "artifacts")) as catalog:
-        build_catalog(catalog, archs=("resnet18", "resnet50", "mobilenetv3_large_100", "convnext_tiny"), n_variants=8, trials=2, epochs=3, n_external=0)
+        build_catalog(catalog, archs=("resnet18", "resnet50", "mobilenetv3_large_100", "convnext_tiny"), n_variants=6, trials=2, epochs=2, n_external=0)
         with catalog.session(write=True) as session:  # the grids the README names (their runs are the synthetic ones)
             session.add_all(Grid(name=name, spec={}, spec_sha256=f"{i:064x}") for i, name in enumerate(("demo", "paper"), start=1))
     return folder
@@ -73,13 +84,19 @@ def test_every_readme_command_runs(readme_catalog: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("ZOO_ARTIFACTS", str(readme_catalog / "artifacts"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(readme_catalog)
-    ran = []
+    ran, timings = [], []
     for command in readme_commands():
         if skip_reason(command):
             continue
         args = shlex.split(command)[1:]
         args = [a.replace("~", str(readme_catalog)) for a in args]
+        args += next((list(extra) for prefix, extra in CHEAPER.items() if command.startswith(prefix)), [])
+        start = time.perf_counter()
         result = run_zoo(*args, expect=None)
+        timings.append((time.perf_counter() - start, command))
         assert result.exit_code == 0, f"README command failed: {command}\n{result.output}"
         ran.append(command)
     assert len(ran) >= 20, ran
+    print("README commands, slowest first (seconds):")  # shown with pytest -s
+    for took, command in sorted(timings, reverse=True):
+        print(f"  {took:6.2f}  {command}")
