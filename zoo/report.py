@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
@@ -38,8 +39,8 @@ from zoo.errors import InvalidInput, ZooError
 from zoo.files import write_atomically
 from zoo.filters import DEFAULT_FEATURE_SET, get_feature_set
 from zoo.metamodel import AXES, FitResult, GeneralizationMatrix, evaluate_generalization, fit_meta_model
-from zoo.run_stats import list_grids
 from zoo.metamodel.features import MetricWhere
+from zoo.run_stats import list_grids
 from zoo.selection import CHECKPOINT_FEATURES, Selection, parse_selection, selection_clause
 
 TRAIN_ARCH, TEST_ARCH, PREFERRED_HELD_OUT = "resnet50", "resnet18", "convnext_tiny"
@@ -422,7 +423,7 @@ def pooled_json(pooled: Pooled) -> dict[str, Any]:
 
 def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures: list[Path]) -> str:
     parts = [
-        "# zoo report", "", f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} from `{catalog.url}`.", "",
+        "# zoo report", "", f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} from `{catalog.url}`.", "",
         f"Random forests (30 trees) on the {report.feature_set} first-layer metric vectors of trained checkpoints (epoch ≥ 1); "
         "R² on the test selection, mean ± std over seeds. `raw target` rows follow the paper and are dominated by the "
         "largest values of the property (for sharpness and noisiness: the noise variants); `log target` rows fit and score "

@@ -9,8 +9,19 @@ import typer
 
 from zoo.cli.analysis_commands import _selection_with_metrics, print_matrix
 from zoo.cli.options import (
-    ArchOpt, AsJson, BaseOpt, EpochOpt, GridOpt, KindOpt, MaxEpochOpt, MinEpochOpt, OptimizerOpt, SourceOpt, TrialOpt,
-    VariantOpt, WhereOpt,
+    ArchOpt,
+    AsJson,
+    BaseOpt,
+    EpochOpt,
+    GridOpt,
+    KindOpt,
+    MaxEpochOpt,
+    MinEpochOpt,
+    OptimizerOpt,
+    SourceOpt,
+    TrialOpt,
+    VariantOpt,
+    WhereOpt,
 )
 from zoo.cli.render import console, emit_json, emit_rows, note, say
 from zoo.cli.state import open_catalog
