@@ -399,18 +399,6 @@ def status_counts(catalog: Catalog, grid_id: int | None = None) -> dict[str, int
     return {status: counts.get(status, 0) for status in RUN_STATUSES}
 
 
-def list_runs(catalog: Catalog, *, status: str | None = None, limit: int | None = None) -> list[RunRecord]:
-    if status is not None and status not in RUN_STATUSES:
-        raise InvalidInput(f"unknown run status {status!r}; choose from {', '.join(RUN_STATUSES)}")
-    query = select(Run).order_by(Run.id)
-    if status is not None:
-        query = query.where(Run.status == status)
-    if limit is not None:
-        query = query.limit(limit)
-    with catalog.session() as session:
-        return [_record(run) for run in session.scalars(query)]
-
-
 def latest_done(catalog: Catalog, grid_id: int | None = None) -> RunRecord | None:
     """The most recently finished successful run (for progress displays)."""
     query = select(Run).where(Run.status == "done").order_by(Run.finished_at.desc(), Run.id.desc()).limit(1)

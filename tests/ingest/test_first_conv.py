@@ -1,4 +1,4 @@
-"""Finding and reading the first convolution of timm models and of saved state dicts."""
+"""Finding and reading the first convolution of timm models, built or loaded from a saved state dict."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from clirunner import run_zoo
 from ingest.first_conv import (
     NoFirstConvError,
     delta,
-    first_conv_from_state_dict,
     first_conv_name,
     first_conv_weight,
 )
+from ingest.weights import build_model, load_state_dict_file
 from zoo.errors import InvalidInput, NotFound
 
 FIRST_CONVS = {
@@ -56,51 +56,35 @@ def test_saved_safetensors_state_dict_gives_the_same_filters(arch_and_model, tmp
     arch, model = arch_and_model
     path = tmp_path / f"{arch}.safetensors"
     safetensors.torch.save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path)
-    name, weight = first_conv_from_state_dict(safetensors.torch.load_file(path), arch)
-    assert name == FIRST_CONVS[arch][0]
-    np.testing.assert_array_equal(weight, first_conv_weight(model))
+    loaded = build_model(arch, load_state_dict_file(path))
+    assert first_conv_name(loaded) == FIRST_CONVS[arch][0]
+    np.testing.assert_array_equal(first_conv_weight(loaded), first_conv_weight(model))
 
 
-@pytest.mark.parametrize("prefix", ["module.", "model.", "module.model.", "_orig_mod."])
-def test_wrapper_prefixes_in_state_dict_keys_are_accepted(prefix):
-    weight = torch.randn(64, 3, 7, 7)
-    state_dict = {f"{prefix}conv1.weight": weight, f"{prefix}fc.bias": torch.zeros(1000)}
-    name, found = first_conv_from_state_dict(state_dict, "resnet18")
-    assert name == "conv1.weight"
-    np.testing.assert_array_equal(found, weight.numpy())
-
-
-def test_numpy_and_half_precision_state_dicts_are_read_as_float32():
-    weight = np.random.default_rng(0).standard_normal((16, 3, 3, 3))
-    for value in (weight, torch.from_numpy(weight).to(torch.bfloat16), torch.from_numpy(weight).half()):
-        _, found = first_conv_from_state_dict({"conv_stem.weight": value}, "mobilenetv3_large_100")
+def test_half_precision_models_are_read_as_float32():
+    model = nn.Sequential(nn.Conv2d(3, 16, 3))
+    weight = first_conv_weight(model)
+    for dtype in (torch.bfloat16, torch.float16):
+        found = first_conv_weight(model.to(dtype))
         assert found.dtype == np.float32 and found.shape == (16, 3, 3, 3)
         np.testing.assert_allclose(found, weight, rtol=1e-2, atol=1e-2)
 
 
 def test_a_state_dict_of_another_architecture_is_refused_naming_key_and_shapes():
-    with pytest.raises(InvalidInput, match=r"'conv1.weight' has shape \(16, 3, 3, 3\).*\(64, 3, 7, 7\)"):
-        first_conv_from_state_dict({"conv1.weight": torch.zeros(16, 3, 3, 3)}, "resnet50")
-
-
-def test_a_state_dict_without_the_first_conv_is_refused_naming_the_key():
-    with pytest.raises(InvalidInput, match=r"no key 'stem.0.weight'.*convnext_tiny.*head.fc.weight"):
-        first_conv_from_state_dict({"head.fc.weight": torch.zeros(10, 768)}, "convnext_tiny")
+    with pytest.raises(InvalidInput, match=r"conv1.weight expects \(64, 3, 7, 7\), found \(16, 3, 3, 3\)"):
+        build_model("resnet50", {"conv1.weight": torch.zeros(16, 3, 3, 3)})
 
 
 def test_an_unknown_architecture_is_not_found_with_suggestions():
     with pytest.raises(NotFound, match=r"timm has no architecture 'resnet181'; did you mean .*resnet18"):
-        first_conv_from_state_dict({}, "resnet181")
-
-
-def test_a_pretrained_tag_in_the_architecture_name_is_accepted():
-    name, _ = first_conv_from_state_dict({"conv1.weight": torch.zeros(64, 3, 7, 7)}, "resnet18.a1_in1k")
-    assert name == "conv1.weight"
+        build_model("resnet181", {})
 
 
 def test_an_architecture_without_a_convolution_raises_no_first_conv_naming_it():
+    with torch.device("meta"):
+        model = timm.create_model(NO_CONV_ARCH, pretrained=False)
     with pytest.raises(NoFirstConvError, match=NO_CONV_ARCH):
-        first_conv_from_state_dict({}, NO_CONV_ARCH)
+        first_conv_name(model)
 
 
 def test_zoo_ingest_reports_a_model_without_a_convolution_in_one_line(zoo_env, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -80,6 +80,11 @@ def _checkpoints_per_run(catalog: Catalog) -> dict[int, int]:
         return dict(session.execute(select(Checkpoint.run_id, func.count()).group_by(Checkpoint.run_id)).all())
 
 
+def _the_one_run(catalog: Catalog, run_id: int):  # type: ignore[no-untyped-def]
+    assert sum(queue.status_counts(catalog).values()) == 1
+    return queue.get_run(catalog, run_id)
+
+
 def test_a_2x2_grid_trains_end_to_end(zoo_env, catalog: Catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     grid = write_grid(tmp_path, archs=["resnet18", "mobilenetv3_large_100"])
     result = run_zoo("ingest", "--run-grid", str(grid), "--samples", "8")
@@ -127,7 +132,7 @@ def test_a_killed_worker_run_is_finished_by_another_with_one_set_of_checkpoints(
     # A process of this PID namespace that no longer exists: re-queued at once, without waiting out its grace.
     rescuer = _zoo_process(db_url, tmp_path, "worker", "--quiet")
     assert rescuer.wait(timeout=WAIT_S) == 0, rescuer.stdout.read()
-    [run] = queue.list_runs(catalog)
+    run = _the_one_run(catalog, run_id)
     assert run.id == run_id and run.status == "done" and run.attempts == 2
     assert _checkpoints_per_run(catalog) == {run.id: 2}
 
@@ -147,7 +152,7 @@ def test_a_stale_worker_resumed_after_losing_its_claim_writes_nothing(zoo_env, c
     output = stale.communicate(timeout=WAIT_S)[0]
     assert stale.returncode == 0, output
     assert "lost 1" in output
-    [run] = queue.list_runs(catalog)
+    run = _the_one_run(catalog, run_id)
     assert run.status == "done" and run.worker == "rescuer" and run.attempts == 2
     assert _checkpoints_per_run(catalog) == {run.id: 2}
 
@@ -156,11 +161,11 @@ def test_sigterm_leaves_the_current_run_requeueable(zoo_env, catalog: Catalog, d
     _queue_one_run(tmp_path)
     hold = tmp_path / "hold"
     worker = _zoo_process(db_url, tmp_path, "worker", "--quiet", hold=hold)
-    _held_run(hold, worker)
+    run_id = _held_run(hold, worker)
     worker.send_signal(signal.SIGTERM)
     output = worker.communicate(timeout=WAIT_S)[0]
     assert worker.returncode == 130, output
-    [run] = queue.list_runs(catalog)
+    run = _the_one_run(catalog, run_id)
     assert run.status == "queued" and run.attempts == 0
     assert _checkpoints_per_run(catalog) == {}
 
