@@ -55,8 +55,7 @@ def test_catalog_values_with_markup_and_emoji_codes_print_as_typed(small_catalog
 @pytest.mark.parametrize("arch", ["x[/]", "root:x:0", "[red]resnet18"])
 def test_selection_text_with_markup_or_emoji_codes_prints_as_typed(small_catalog: Catalog, arch: str) -> None:
     result = run_zoo("query", "--arch", arch)
-    assert f"checkpoints: arch={arch}" in result.output and "❌" not in result.output
-    assert "0 checkpoints" in result.output
+    assert f"no checkpoints match arch={arch};" in result.output and "❌" not in result.output
 
 
 def test_error_message_with_an_emoji_code_prints_as_typed(small_catalog: Catalog, tmp_path: Path) -> None:
@@ -95,7 +94,7 @@ def test_out_of_range_integers_are_one_line_naming_the_option(zoo_env: dict[str,
 
 def test_largest_valid_integers_are_accepted(small_catalog: Catalog) -> None:
     top = str(2**31 - 1)
-    assert "0 checkpoints" in run_zoo("query", "--min-epoch", top, "--trial", top, "--limit", top, "--offset", top).output
+    assert "no checkpoints match" in run_zoo("query", "--min-epoch", top, "--trial", top, "--limit", top, "--offset", top).output
     assert "runs" in run_zoo("runs", "--limit", top).output
 
 

@@ -90,9 +90,10 @@ def test_grid_then_report_reproduces_the_table_1_protocol(zoo_env, tmp_path: Pat
     markdown = (out / "report.md").read_text()
     assert "| resnet50 → resnet18 | sharpness | raw target |" in markdown and "## Software" in markdown and '"name": "mini"' in markdown
     figures = sorted(p.name for p in out.glob("*.png"))
-    assert "figure3-filters.png" in figures and len([f for f in figures if f.startswith("figure")]) == 1 + len(rows)
+    fig3 = [f for f in figures if f.startswith("fig3-checkpoint-")]
+    assert len(fig3) == 1 and len([f for f in figures if f.startswith("fig4-")]) == len(rows)
     assert {"matrix-sharpness.png", "matrix-noisiness.png"} <= set(figures) and "## Generalization matrix: sharpness" in markdown
-    image = np.asarray(Image.open(out / "figure4-1-sharpness-raw.png").convert("RGB"))
+    image = np.asarray(Image.open(out / "fig4-sharpness-resnet50-to-resnet18.png").convert("RGB"))
     assert image.std() > 5 and len(np.unique(image.reshape(-1, 3), axis=0)) > 10
 
 
