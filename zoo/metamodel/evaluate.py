@@ -15,15 +15,24 @@ target and Spearman ρ, each the mean over forest seeds. Axes (those with at lea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from zoo.catalog import Catalog
 from zoo.errors import InvalidInput
 from zoo.filters import DEFAULT_FEATURE_SET, FeatureSet, get_feature_set
-from zoo.metamodel.features import MetricWhere, Rows, check_metric_names, check_target, describe, load_rows, split_groups
+from zoo.metamodel.features import (
+    MetricWhere,
+    Rows,
+    check_metric_names,
+    check_target,
+    describe,
+    load_rows,
+    split_groups,
+)
 from zoo.metamodel.fitting import fit_and_score, fit_space
 from zoo.metamodel.scores import Scores, score_predictions
 from zoo.selection import Selection
