@@ -21,13 +21,8 @@ from zoo import vocabulary
 ROOT = Path(__file__).resolve().parents[1]
 VOCABULARY = ROOT / "zoo" / "vocabulary.py"
 NAMES = {key: frozenset(value) for key, value in vars(vocabulary).items() if key.isupper() and isinstance(value, tuple)}
-# Modules that still keep a copy, each to import the vocabulary instead; remove an entry once it does (the
-# strict xfail below fails as soon as the list is out of date).
-KNOWN_COPIES = {
-    "zoo/cli/datasets_commands.py",  # PROPERTY_COLUMNS, in another order
-    "zoo/filters/featuresets.py",  # paper-v1's metrics (the feature set could take PAPER_V1_METRICS)
-    "zoo/web/views.py",  # DATASET_PROPERTIES, in another order
-}
+# Modules allowed to keep a copy (none: every module imports the vocabulary).
+KNOWN_COPIES: set[str] = set()
 
 
 def copies_in(source: str) -> list[tuple[int, str]]:
@@ -67,11 +62,6 @@ def test_the_scan_finds_a_copy_in_any_order_and_ignores_parts() -> None:
 def test_nothing_re_lists_the_vocabulary() -> None:
     unexpected = {path: hits for path, hits in copies().items() if path not in KNOWN_COPIES}
     assert not unexpected, f"import these names from zoo.vocabulary instead of listing them again: {unexpected}"
-
-
-@pytest.mark.xfail(strict=True, reason="three modules outside this change's files still keep a copy")
-def test_the_known_copies_are_gone() -> None:
-    assert not set(copies()) & KNOWN_COPIES
 
 
 def test_the_names_are_the_ones_the_library_uses() -> None:

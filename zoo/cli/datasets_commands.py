@@ -14,10 +14,11 @@ from zoo.cli.progress import make_progress
 from zoo.cli.render import console, emit_json, emit_rows, say
 from zoo.cli.state import open_catalog
 from zoo.errors import InvalidInput
+from zoo.vocabulary import PROPERTY_NAMES
 
 app = typer.Typer(help="Register image datasets, measure their variants' properties, preview them.", no_args_is_help=True)
 
-PROPERTY_COLUMNS = ("sharpness", "noisiness", "saturation", "object_scale")
+PROPERTY_COLUMNS = PROPERTY_NAMES
 
 
 @app.command("add")

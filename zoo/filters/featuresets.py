@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from zoo.errors import InvalidInput, NotFound
+from zoo.vocabulary import PAPER_V1_METRICS
 
 __all__ = [
     "DEFAULT_FEATURE_SET",
@@ -447,16 +448,7 @@ PAPER_V1 = register_feature_set(
     FeatureSet(
         name="paper",
         version=1,
-        metrics=(
-            "channel_saturation",
-            "convex_hull_volume",
-            "dist_to_gaussian",
-            "filter_variance",
-            "spatial_roughness",
-            "bregman_distance",
-            "laplacian_variance",
-            "wavelet_noise_sigma",
-        ),
+        metrics=PAPER_V1_METRICS,
     )
 )
 """The eight metrics of Jorgenson et al., section 3.2, in the paper's order."""

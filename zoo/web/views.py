@@ -17,6 +17,7 @@ from zoo import queue
 from zoo.catalog import Catalog
 from zoo.datasets import get_dataset, list_datasets
 from zoo.errors import InvalidInput, NotFound
+from zoo.vocabulary import PROPERTY_NAMES
 from zoo.filters import feature_set_names
 from zoo.metamodel import AXES, TARGETS, fit_predictions, get_fit, list_fits
 from zoo.query import get_checkpoint, query_checkpoints, run_table
@@ -30,7 +31,7 @@ CHECKPOINTS_PER_PAGE = 50
 MAX_PER_PAGE = 1000
 SQL_MAX_LIMIT = 10_000
 SQL_MAX_TIMEOUT_S = 30.0
-DATASET_PROPERTIES = ("sharpness", "noisiness", "saturation", "object_scale")
+DATASET_PROPERTIES = PROPERTY_NAMES
 EXAMPLE_SQL = "SELECT arch, count(*) AS checkpoints, avg(sharpness) AS sharpness\nFROM checkpoint_features GROUP BY arch ORDER BY arch"
 
 
