@@ -29,9 +29,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "filters"))
-from oracle_metrics import oracle_featurize  # noqa: E402
-
 import zoo.filters as zf  # noqa: E402
+from oracle_metrics import oracle_featurize  # noqa: E402
 from zoo.filters import featuresets, metrics  # noqa: E402
 
 BANK_SHAPE = (64, 3, 7, 7)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 from zoo import vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]

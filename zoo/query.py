@@ -7,8 +7,9 @@ the page (and, for counting, only when the selection compares one of those colum
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select, true
 

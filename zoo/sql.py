@@ -19,9 +19,10 @@ from __future__ import annotations
 import sqlite3
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from zoo.catalog import Catalog
@@ -167,12 +168,10 @@ def _size(n: int) -> str:
 
 # PRAGMAs that only read: those taking a table or index name, and settings read without an argument.
 _READ_PRAGMAS_WITH_NAME = frozenset(
-    "table_info table_xinfo table_list index_list index_info index_xinfo foreign_key_list foreign_key_check "
-    "integrity_check quick_check".split()
+    ["table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check"]
 )
 _READ_PRAGMAS = _READ_PRAGMAS_WITH_NAME | frozenset(
-    "collation_list function_list pragma_list module_list compile_options database_list user_version "
-    "schema_version application_id page_count page_size freelist_count encoding query_only".split()
+    ["collation_list", "function_list", "pragma_list", "module_list", "compile_options", "database_list", "user_version", "schema_version", "application_id", "page_count", "page_size", "freelist_count", "encoding", "query_only"]
 )
 _DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
 

@@ -11,8 +11,8 @@ lets ``zoo sql`` say "one statement at a time" or "not DELETE" before asking the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 # A dollar-quote tag, or a PostgreSQL identifier continuing with '$' (identifiers may contain '$').
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_\u0080-\U0010ffff][\w\u0080-\U0010ffff]*)?\$")

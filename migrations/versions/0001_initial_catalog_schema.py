@@ -1,16 +1,16 @@
 """initial catalog schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28
 """
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = '0001'
 down_revision: Union[str, None] = None

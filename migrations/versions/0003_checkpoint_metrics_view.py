@@ -6,11 +6,11 @@ Create Date: 2026-12-01
 """
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = '0003'
 down_revision: Union[str, None] = '0002'

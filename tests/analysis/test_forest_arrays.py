@@ -12,7 +12,17 @@ from sklearn.ensemble import RandomForestRegressor
 from synthetic_catalog import build_catalog
 from zoo.catalog import Catalog
 from zoo.errors import IntegrityError, InvalidInput
-from zoo.metamodel import apply_scaler, fit_meta_model, fit_scaler, forest_arrays, load_feature_matrix, load_forest, predict_forest, predict_with_fit, save_forest
+from zoo.metamodel import (
+    apply_scaler,
+    fit_meta_model,
+    fit_scaler,
+    forest_arrays,
+    load_feature_matrix,
+    load_forest,
+    predict_forest,
+    predict_with_fit,
+    save_forest,
+)
 from zoo.selection import Selection
 from zoo.store import ArtifactStore
 

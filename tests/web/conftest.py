@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from conftest import REQUIRE_POSTGRES_ENV, _postgres_base_url
 from sqlalchemy import func, select
 
-from conftest import REQUIRE_POSTGRES_ENV, _postgres_base_url
 from synthetic_catalog import build_catalog
 from zoo.catalog import Catalog
 from zoo.db.models import BaseDataset, DatasetVariant, Run
@@ -57,10 +58,10 @@ def _queue_states(catalog: Catalog, run_ids: list[int]) -> tuple[int, int]:
         session.get(Run, failed).status, session.get(Run, failed).error = "failed", FAILED_ERROR
         run = session.get(Run, stale)
         run.status, run.worker = "running", "elsewhere:1"
-        run.heartbeat_at = datetime.now(timezone.utc) - timedelta(hours=1)
+        run.heartbeat_at = datetime.now(UTC) - timedelta(hours=1)
         for run_id in run_ids[:3]:
             done = session.get(Run, run_id)
-            done.finished_at, done.images_per_second = datetime.now(timezone.utc), 100.0
+            done.finished_at, done.images_per_second = datetime.now(UTC), 100.0
     return failed, stale
 
 

@@ -15,7 +15,6 @@ from PIL import Image
 from clirunner import run_zoo
 
 
-
 def _png_size(data: bytes) -> tuple[int, int]:
     with Image.open(io.BytesIO(data)) as image:
         image.load()
@@ -89,7 +88,7 @@ def test_user_text_is_escaped_on_pages(client, web) -> None:
     page = client.get(f"/runs/{web.failed_run}").text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<b>web test</b>" not in client.get("/fits").text
-    assert "&lt;b&gt;" in client.get(f"/checkpoints?q=arch%3D%3Cb%3E").text
+    assert "&lt;b&gt;" in client.get("/checkpoints?q=arch%3D%3Cb%3E").text
 
 
 @pytest.mark.parametrize(("path", "status", "message"), [

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import html
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import _postgres_base_url
 
 from clirunner import run_zoo
-from conftest import _postgres_base_url
 from zoo.catalog import Catalog
 from zoo.config import READER_URL_ENV
 from zoo.sql import SUPERUSER_WARNING

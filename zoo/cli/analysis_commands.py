@@ -15,8 +15,23 @@ import typer
 from rich.text import Text
 
 from zoo.cli.options import (
-    SELECTION_SYNTAX, ArchOpt, AsCsv, AsJson, BaseOpt, EpochOpt, FeatureSetOpt, GridOpt, KindOpt, MaxEpochOpt, MinEpochOpt,
-    OptimizerOpt, SourceOpt, Target, TrialOpt, VariantOpt, WhereOpt,
+    SELECTION_SYNTAX,
+    ArchOpt,
+    AsCsv,
+    AsJson,
+    BaseOpt,
+    EpochOpt,
+    FeatureSetOpt,
+    GridOpt,
+    KindOpt,
+    MaxEpochOpt,
+    MinEpochOpt,
+    OptimizerOpt,
+    SourceOpt,
+    Target,
+    TrialOpt,
+    VariantOpt,
+    WhereOpt,
 )
 from zoo.cli.render import emit_json, emit_rows, note, plural, say, showing, status
 from zoo.cli.state import open_catalog

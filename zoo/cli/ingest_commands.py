@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from zoo.cli.options import DEFAULT_GRACE_S, AllowPickle, AsCsv, AsJson, Device, Grace, Reference, parse_assignments, refuse_unused
+from zoo.cli.options import (
+    DEFAULT_GRACE_S,
+    AllowPickle,
+    AsCsv,
+    AsJson,
+    Device,
+    Grace,
+    Reference,
+    parse_assignments,
+    refuse_unused,
+)
 from zoo.cli.progress import RunProgress, make_progress
 from zoo.cli.render import console, emit_json, emit_rows, note, plural, showing, status
 from zoo.cli.state import open_catalog, state

@@ -12,8 +12,10 @@ import csv
 import json
 import math
 import sys
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, ContextManager, Iterable, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -161,6 +163,6 @@ def print_error(message: str) -> None:
     err_console.print(Text.assemble(("Error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
 
 
-def status(message: str) -> ContextManager[Any]:
+def status(message: str) -> AbstractContextManager[Any]:
     """A spinner with ``message`` (Rich's spinner would read a plain string as markup)."""
     return console.status(plain_text(message))

@@ -23,8 +23,6 @@ from zoo.filters.featuresets import (
     register_metric_group,
     takes_grayscale,
 )
-from zoo.filters.paper_literal import PAPER_LITERAL
-from zoo.filters.paper_v2 import PAPER_V2
 from zoo.filters.metrics import (
     bregman_distance,
     channel_saturation,
@@ -35,6 +33,8 @@ from zoo.filters.metrics import (
     spatial_roughness,
     wavelet_noise_sigma,
 )
+from zoo.filters.paper_literal import PAPER_LITERAL
+from zoo.filters.paper_v2 import PAPER_V2
 
 __all__ = [
     "DEFAULT_FEATURE_SET",

@@ -38,6 +38,7 @@ import numpy as np
 import pywt
 from scipy.spatial import ConvexHull, QhullError
 from scipy.special import ndtri
+
 from zoo.filters.featuresets import register_metric
 from zoo.filters.split_bregman import tv_denoise, tv_denoise_skimage
 

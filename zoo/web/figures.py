@@ -12,9 +12,9 @@ import json
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 from zoo.catalog import Catalog
 from zoo.datasets import get_dataset, preview_dataset

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from zoo import queue
 from zoo.catalog import Catalog
 from zoo.datasets import get_dataset, list_datasets
 from zoo.errors import InvalidInput, NotFound
-from zoo.vocabulary import PROPERTY_NAMES
 from zoo.filters import feature_set_names
 from zoo.metamodel import AXES, TARGETS, fit_predictions, get_fit, list_fits
 from zoo.query import get_checkpoint, query_checkpoints, run_table
 from zoo.run_stats import list_grids, queue_health
 from zoo.selection import PAPER_METRIC_COLUMNS, PROPERTY_COLUMNS, Selection, parse_selection
 from zoo.sql import DEFAULT_LIMIT, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, run_query
+from zoo.vocabulary import PROPERTY_NAMES
 from zoo.web.matrices import MatrixCache, MatrixSettings, matrix_records, settings_from
 
 RUNS_PER_PAGE = 100
