@@ -28,6 +28,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from zoo.metamodel import AXES, FitResult, GeneralizationMatrix, evaluate_genera
 from zoo.metamodel.features import MetricWhere
 from zoo.run_stats import list_grids
 from zoo.selection import CHECKPOINT_FEATURES, Selection, parse_selection, selection_clause
+from zoo.vocabulary import VARIANT_KINDS
 
 TRAIN_ARCH, TEST_ARCH, PREFERRED_HELD_OUT = "resnet50", "resnet18", "convnext_tiny"
 # The paper's Table 1: (training samples, testing samples, test R²).
@@ -80,6 +82,7 @@ class Experiment:
 
 
 TRAINED = Selection(min_epoch=1)
+UNDILATED_KINDS = tuple(kind for kind in VARIANT_KINDS if kind != "dilate")
 
 
 def catalog_archs(catalog: Catalog, selection: Selection | None = None) -> list[str]:
@@ -104,6 +107,11 @@ def experiments(archs: list[str]) -> list[Experiment]:
     trained = TRAINED
     r50, r18 = trained.narrowed(Selection(archs=(TRAIN_ARCH,))), trained.narrowed(Selection(archs=(TEST_ARCH,)))
     rows = [Experiment("resnet50 → resnet18", "resnet50 → resnet18", t, r50, r18) for t in ("sharpness", "noisiness", "object_scale")]
+    # Object scale without the dilation variants: dilation is bilinear upsampling, which also blurs, so the row
+    # above can be read off sharpness; here object scale varies only with the shapes' render scale.
+    undilated = Selection(variant_kinds=UNDILATED_KINDS)
+    rows.append(Experiment("resnet50 → resnet18, no dilation", "undilated", "object_scale",
+                           r50.narrowed(undilated), r18.narrowed(undilated)))
     held = held_out_arch(archs)
     if held is not None:
         others = tuple(a for a in archs if a != held)
@@ -134,6 +142,13 @@ def within(experiment: Experiment, selection: Selection, archs: list[str]) -> Ex
         if missing:
             return f"the selection ({selection}) has no trained {', '.join(dict.fromkeys(missing))} checkpoints"
         selection = replace(selection, archs=())
+    if selection.variant_kinds and experiment.train.variant_kinds:  # both name kinds: keep the kinds both allow
+        kinds = tuple(k for k in experiment.train.variant_kinds if any(fnmatch(k, p) for p in selection.variant_kinds))
+        if not kinds:
+            return f"the selection ({selection}) has none of this row's variant kinds ({', '.join(experiment.train.variant_kinds)})"
+        experiment = replace(experiment, train=replace(experiment.train, variant_kinds=kinds),
+                             test=replace(experiment.test, variant_kinds=kinds))
+        selection = replace(selection, variant_kinds=())
     return replace(experiment, train=experiment.train.narrowed(selection), test=experiment.test.narrowed(selection))
 
 

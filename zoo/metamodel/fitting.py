@@ -195,6 +195,9 @@ def check_sizes(sides: Sides, target: str, log_target: bool) -> None:
                          if sides.n_reference else "")
             raise InvalidInput(f"the {name} side has {len(rows)} usable checkpoints (need 2; {sides.n_dropped} selected "
                                f"checkpoints lack {target} or a metric{reference}); widen the selection or run `zoo featurize`")
+    if np.ptp(sides.test.y) == 0:
+        raise InvalidInput(f"{target} takes one value ({sides.test.y[0]:g}) on every test checkpoint, so R² is undefined; "
+                           f"widen the test selection to checkpoints whose training data differ in {target}")
     if log_target and (sides.train.y.min() <= 0 or sides.test.y.min() <= 0):
         bad = int((sides.train.y <= 0).sum() + (sides.test.y <= 0).sum())
         raise InvalidInput(f"a log target needs positive {target}; {bad} checkpoints have {target} <= 0 (use the raw target)")
