@@ -41,6 +41,9 @@ def create_reader(catalog: Catalog, name: str, *, password: str | None = None) -
         raw = conn.connection.driver_connection
         try:
             with raw.cursor() as cursor:
+                # Roles and grants live in cluster-wide catalogs: two create-readers at once (or two catalogs on
+                # one server) would fail with "tuple concurrently updated"; take turns on one advisory lock.
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('zoo create-reader'))")
                 schema = cursor.execute("SELECT current_schema()").fetchone()[0]
                 if schema is None:
                     raise InvalidInput("the catalog's search_path names no existing schema; run zoo db upgrade first")

@@ -21,8 +21,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-console = Console(markup=False, emoji=False)
-err_console = Console(stderr=True, markup=False, emoji=False)
+
+def _console(**options: Any) -> Console:
+    """A console that prints text literally and reads $COLUMNS when it prints, not once at import.
+
+    Rich copies $COLUMNS into a fixed width when the console is made; these consoles live as long as the
+    process (a notebook, a test session), so a later $COLUMNS must still count."""
+    made = Console(markup=False, emoji=False, **options)
+    made._width = None  # Rich's size property reads $COLUMNS and the terminal when _width is None
+    return made
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def _plain(value: Any) -> Any:
