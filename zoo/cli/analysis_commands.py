@@ -88,7 +88,7 @@ def query_command(
 
     Examples: zoo query --arch resnet18 --min-epoch 1; zoo query 'arch=resnet*,base=natural-32,sharpness<0.01' --csv;
     zoo query --where 'noisiness>=0.1' --columns checkpoint_id,arch,noisiness,wavelet_noise_sigma --json;
-    zoo query --feature-set paper-v2 --where 'spatial_roughness>1' --limit 10
+    zoo query --feature-set paper-v2 --where 'corner_power_log_ratio>-0.5' --limit 10
     """
     from zoo.query import query_checkpoints
 
