@@ -7,7 +7,7 @@ Prints, for this machine:
   *after* (the code in use), measured alternately in the same run so the machine's load hits both alike;
   their ratio, and the largest relative difference of the eight values over many random banks;
 * paper-v2 and paper-literal-v1 per bank, and each paper-v1 / paper-v2 metric's share;
-* the per-filter oracle of ``tests/filters/oracle_metrics.py`` (the slow reference);
+* the per-filter oracle of ``tests/zoo/filters/oracle_metrics.py`` (the slow reference);
 * ``featurize_many`` of many banks (10,000 by default): total seconds, before and after.
 
 Medians of wall-clock and CPU time with one thread; figures only, nothing passes or fails.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "filters"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "zoo" / "filters"))
 import zoo.filters as zf  # noqa: E402
 from oracle_metrics import oracle_featurize  # noqa: E402
 from zoo.filters import featuresets, metrics  # noqa: E402

@@ -30,10 +30,10 @@ SKIPPED = {
                              "WHOI-Plankton folders); covered by tests/ingest and scripts/demo.sh",
     "zoo ingest --hf": "needs the Hugging Face hub",
     "zoo ingest --checkpoint": "needs a model file and the hub (--reference timm); covered by tests/ingest/test_external_ingest.py",
-    "zoo predict mystery.safetensors": "needs a model file nobody documented; covered by tests/analysis/test_predict_model_file.py",
+    "zoo predict mystery.safetensors": "needs a model file nobody documented; covered by tests/ingest/test_predict_model_file.py",
     "zoo serve": "serves until stopped; covered by tests/web",
     "zoo --db postgresql://": "needs the PostgreSQL server named in the example",
-    "zoo db create-reader": "creates a PostgreSQL role; covered by tests/db/test_sql_reader.py",
+    "zoo db create-reader": "creates a PostgreSQL role; covered by tests/zoo/db/test_sql_reader.py",
 }
 
 # Command prefix -> options the command already accepts, appended here so it runs in a fraction of a second

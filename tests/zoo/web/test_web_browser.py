@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 CHROMIUM = Path(os.environ.get("ZOO_TEST_CHROMIUM", "/usr/bin/chromium"))
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
 START_TIMEOUT_S = 20.0
 WAIT_MS = 10_000
 

@@ -20,7 +20,7 @@ from zoo.db.models import Checkpoint, ReferenceWeights, Tensor
 from zoo.query import query_checkpoints
 from zoo.selection import VIEW_COLUMNS, Selection
 
-VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+VERSIONS = Path(__file__).resolve().parents[3] / "migrations" / "versions"
 README_COLUMNS = (  # the view's columns as README.md lists them; users' SQL depends on them
     "checkpoint_id", "source", "arch", "epoch", "step", "val_accuracy", "train_loss", "run_id", "grid", "trial",
     "optimizer", "lr", "image_size", "base_dataset", "variant", "variant_kind", "variant_params", "grayscale",
