@@ -11,7 +11,7 @@ if [ -z "${ZOO_TEST_POSTGRES_URL:-}" ]; then
         echo "note: no PostgreSQL at 127.0.0.1:5432; the Postgres variants of the database tests will be skipped" >&2
     fi
 fi
-# The browser tests (tests/web) drive the system's Chromium (Playwright comes with the dev extras); install
+# The browser tests (tests/zoo/web) drive the system's Chromium (Playwright comes with the dev extras); install
 # it when missing and we may (root with apt-get), otherwise they are skipped with the reason.
 if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

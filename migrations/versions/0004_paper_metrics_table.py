@@ -171,7 +171,7 @@ NEW_VIEW = "CREATE VIEW checkpoint_features AS SELECT " + ", ".join(
 # SQLite cannot drop a join on a grouped sub-query, so there the pivots would cost every query that does not
 # read a property (a count per architecture looks up each row's run, variant and pivots): SQLite keeps
 # 0001's correlated sub-selects for the four properties (it evaluates them only for rows and columns a query
-# reads) and joins paper_v1_metrics for the metrics. Same columns and values (tests/db/test_feature_view.py).
+# reads) and joins paper_v1_metrics for the metrics. Same columns and values (tests/zoo/db/test_feature_view.py).
 SQLITE_VIEW = "CREATE VIEW checkpoint_features AS SELECT " + ", ".join(
     list(BASE_COLUMNS)
     + [f"COALESCE((SELECT l.value FROM checkpoint_labels l WHERE l.checkpoint_id = c.id AND l.property = '{p}'), "

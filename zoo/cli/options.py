@@ -3,7 +3,7 @@
 This module imports only typer and :mod:`zoo.vocabulary`, so that ``zoo --help`` and every ``zoo COMMAND
 --help`` start without SQLAlchemy or the numeric stack. Defaults the help shows are the library's: the
 constants below are checked against :mod:`zoo.queue`, :mod:`zoo.datasets` and :mod:`zoo.sql` by
-``tests/cli/test_cli_start.py``.
+``tests/zoo/cli/test_cli_start.py``.
 """
 
 from __future__ import annotations

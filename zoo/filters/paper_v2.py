@@ -12,7 +12,7 @@ one architecture or recipe mis-scales another. Here every shape metric is a rati
   from the same lags for every kernel, on one fixed grid of frequencies in cycles per pixel. A 3x3 crop of
   a smooth random field and a 16x16 crop of the same field give close values for roughness, blur residual,
   Laplacian, noise, colour and spectral features (tolerances, and why they cannot be zero, in
-  ``tests/filters/test_paper_v2.py``). Four features describe the crop itself and do depend on its size:
+  ``tests/zoo/filters/test_paper_v2.py``). Four features describe the crop itself and do depend on its size:
   ``filter_norm_cv``, ``saturation_rms`` (min/max range), ``variance_fraction`` (a small crop's mean is a
   larger share of it) and ``bregman_unit`` (TV denoising's border share falls with n).
 

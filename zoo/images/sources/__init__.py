@@ -13,7 +13,7 @@ module per kind registers it with :func:`register_source`:
   WHOI-Plankton, grayscale dark-field micrographs of six kinds of plankton.
 
 Adding a source is one module here with one ``@register_source("name")`` builder, imported at the end of
-this file; ``tests/images/test_sources.py`` parametrizes over :func:`source_kinds` and fails until the new
+this file; ``tests/zoo/images/test_sources.py`` parametrizes over :func:`source_kinds` and fails until the new
 kind has its parameters there.
 """
 
