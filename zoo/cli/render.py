@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from zoo.display import cell_text
+
 
 def _console(**options: Any) -> Console:
     """A console that prints text literally and reads $COLUMNS when it prints, not once at import.
@@ -46,16 +48,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def format_cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(_plain(value))
+format_cell = cell_text  # one rule for the CLI's tables and the web pages
 
 
 def plain_text(message: str | Text, style: str = "") -> Text:

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
-import math
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +26,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zoo.catalog import Catalog
+from zoo.display import cell_text, jsonable
 from zoo.errors import DatabaseError, InvalidInput, NotFound, ZooError
 from zoo.sql import DEFAULT_MAX_BYTES
 from zoo.sql import _size as size_text  # "64 MiB", as the byte-budget error words it
@@ -50,38 +47,7 @@ QUEUE_REFRESH_S = 5
 # --- values for JSON and for the page ------------------------------------------------------------------------
 
 
-def jsonable(value: Any) -> Any:
-    """Records as JSON values: dataclasses as objects, datetimes in ISO 8601, NaN and infinities as null."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (bytes, memoryview)):
-        return f"<{len(value)} bytes>"
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
-
-
-def cell(value: Any) -> str:
-    """A table cell as people read it (floats to 4 significant digits, None as a dash)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(jsonable(value))
-    return str(value)
+cell = cell_text  # the Jinja filter
 
 
 def _with_query(request: Request, **changes: Any) -> str:
