@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,10 @@ def _postgres_base_url() -> str | None:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A URL whose search_path is a fresh, private schema; dropped afterwards."""
+@contextmanager
+def private_postgres_schema() -> Iterator[str]:
+    """A Postgres URL whose search_path is a fresh, private schema, dropped on exit (skips, or fails in CI,
+    when the server is unreachable)."""
     base = _postgres_base_url()
     schema = f"zt_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
@@ -44,10 +46,19 @@ def postgres_url() -> Iterator[str]:
             pytest.fail(f"PostgreSQL at {base} is unreachable: {error.orig}")
         pytest.skip(f"PostgreSQL at {base} is unreachable")
     separator = "&" if "?" in base else "?"
-    yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.dispose()
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose search_path is a fresh, private schema; dropped afterwards."""
+    with private_postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

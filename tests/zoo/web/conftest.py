@@ -3,8 +3,6 @@ runs in every queue state (one failed with an error holding markup, one running 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,8 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
-from conftest import REQUIRE_POSTGRES_ENV, _postgres_base_url
+from conftest import private_postgres_schema
 from sqlalchemy import func, select
 
 from synthetic_catalog import build_catalog
@@ -100,23 +97,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         url = f"sqlite:///{folder / 'catalog.db'}"
         yield from _opened(url, folder)
         return
-    base = _postgres_base_url()
-    schema = f"zt_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as error:
-        admin.dispose()
-        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
-            pytest.fail(f"PostgreSQL at {base} is unreachable: {error.orig}")
-        pytest.skip(f"PostgreSQL at {base} is unreachable")
-    try:
-        yield from _opened(f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}", folder)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with private_postgres_schema() as url:
+        yield from _opened(url, folder)
 
 
 def _opened(url: str, folder: Any) -> Iterator[tuple[Catalog, WebCatalog, str]]:
