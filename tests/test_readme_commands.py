@@ -73,7 +73,7 @@ def test_the_readme_has_commands_and_few_are_skipped() -> None:
 def readme_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("readme")
     with Catalog.open(str(folder / "catalog.db"), artifacts=str(folder / "artifacts")) as catalog:
-        build_catalog(catalog, archs=("resnet18", "resnet50", "mobilenetv3_large_100", "convnext_tiny"), n_variants=6, trials=2, epochs=2, n_external=0)
+        build_catalog(catalog, archs=("resnet18", "resnet50", "mobilenetv3_large_100", "convnext_tiny"), n_variants=9, trials=2, epochs=2, n_external=0)
         with catalog.session(write=True) as session:  # the grids the README names (their runs are the synthetic ones)
             session.add_all(Grid(name=name, spec={}, spec_sha256=f"{i:064x}") for i, name in enumerate(("demo", "paper"), start=1))
     return folder

@@ -190,3 +190,13 @@ def test_report_adds_the_generalization_matrices_and_explains_each_row(catalog: 
     markdown = (tmp_path / "report.md").read_text()
     assert "## Generalization matrix: sharpness" in markdown and "| architecture | resnet18 |" in markdown
     assert "transfer to an unseen network" in markdown and "the noise variants" in markdown
+
+
+def test_a_group_split_tests_on_two_groups_when_it_can() -> None:
+    """One base × variant group has a single target value, on which R² is undefined."""
+    from zoo.metamodel.features import split_by_group
+
+    for n_groups, expected in ((2, 1), (3, 2), (8, 2), (20, 5)):
+        groups = np.array([f"g{i % n_groups}" for i in range(4 * n_groups)], dtype=object)
+        train, test = split_by_group(groups, 0.25, seed=0)
+        assert len(set(groups[test])) == expected and not set(groups[test]) & set(groups[train])
