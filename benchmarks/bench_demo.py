@@ -20,7 +20,6 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -32,6 +31,8 @@ from sqlalchemy import select
 from zoo.catalog import Catalog
 from zoo.db.models import Run
 from zoo.grids import GridSpec, builtin_grid_path, load_grid
+from zoo.queue import DEFAULT_GRACE_S
+from zoo.worker_pool import threads_per_worker, worker_command
 
 DEFAULT_VARIANTS = "original,blur-k7-s2,noise-0.5,dilate-2,resize-0.5"
 
@@ -48,15 +49,12 @@ def sliced_grid(grid: GridSpec, variants: list[str], datasets: list[str] | None)
     return replace(grid, name=f"{grid.name}-slice", datasets=tuple(kept), trials=1)
 
 
-def worker_env(workers: int) -> dict[str, str]:
-    """What ``zoo ingest --workers N`` gives its worker processes."""
-    return {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))}
-
-
 def run_workers(db: str, artifacts: str, grid_id: int, workers: int) -> float:
-    command = [sys.executable, "-m", "zoo", "--db", db, "--artifacts", artifacts, "worker", "--grid-id", str(grid_id), "--quiet"]
+    """Spawn to exit of ``workers`` worker processes, started as ``zoo ingest --workers N`` starts them."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads_per_worker(workers))}
+    command = worker_command(grid_id, DEFAULT_GRACE_S, db=db, artifacts=artifacts)
     started = time.perf_counter()
-    children = [subprocess.Popen(command, env=worker_env(workers)) for _ in range(workers)]
+    children = [subprocess.Popen(command, env=env) for _ in range(workers)]
     for child in children:
         child.wait()
     return time.perf_counter() - started
@@ -93,7 +91,7 @@ def main() -> None:
     floor = train / args.workers
     print(f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}; grid {path.name} sliced: "
           f"{len(grid.datasets)} datasets x variants {args.variants}, {len(grid.archs)} archs, 1 trial")
-    print(f"runs: {len(done)} done of {len(runs)}; {args.workers} workers, OMP_NUM_THREADS={worker_env(args.workers)['OMP_NUM_THREADS']}")
+    print(f"runs: {len(done)} done of {len(runs)}; {args.workers} workers, OMP_NUM_THREADS={threads_per_worker(args.workers)}")
     print(f"register + measure datasets     : {setup:8.1f} s (once per catalog)")
     print(f"workers' wall time               : {wall:8.1f} s")
     print(f"sum of train_seconds / workers   : {floor:8.1f} s  ({train:.1f} s over {len(done)} runs)")

@@ -181,3 +181,31 @@ def test_a_held_run_goes_on_once_released(zoo_env, catalog: Catalog, db_url: str
     hold.with_name(hold.name + ".release").touch()
     assert worker.wait(timeout=WAIT_S) == 0, worker.stdout.read()
     assert queue.get_run(catalog, run_id).status == "done" and _checkpoints_per_run(catalog) == {run_id: 2}
+
+
+def test_a_worker_pool_forwards_sigterm_and_its_run_goes_back_to_the_queue(  # type: ignore[no-untyped-def]
+    zoo_env, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``zoo ingest --workers N``'s pool: SIGTERM to the pool reaches the held worker, which re-queues its run."""
+    from zoo.run_stats import list_grids
+    from zoo.worker_pool import run_worker_pool
+
+    _queue_one_run(tmp_path)
+    hold = tmp_path / "hold"
+    monkeypatch.setenv(HOLD_ENV, str(hold))
+    started = hold.with_name(hold.name + ".started")
+    seen: list[dict[str, int]] = []
+    signalled: list[bool] = []
+    deadline = time.monotonic() + WAIT_S
+
+    def on_progress(counts: dict[str, int], _last: object) -> None:
+        seen.append(counts)
+        if started.exists() and not signalled:
+            signalled.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler stopping `zoo ingest --workers N` would
+        assert time.monotonic() < deadline, "the pool's worker never held its run"
+
+    result = run_worker_pool(catalog, 1, list_grids(catalog)[0].id, 300.0, on_progress=on_progress)
+    assert result.stopped and result.counts["queued"] == 1 and result.counts["done"] == 0
+    assert any(c.get("running") == 1 for c in seen)  # the progress callback saw the run in training
+    assert _checkpoints_per_run(catalog) == {}

@@ -6,11 +6,6 @@ starts fast and works without a deep-learning stack.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -53,10 +48,6 @@ def _grid(name_or_path: str | None) -> tuple[Any, Path]:
     return load_grid(path), path
 
 
-def _threads_for(workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // workers)
-
-
 def work_in_process(catalog: Catalog, options: Any, total: int | None) -> Any:
     from ingest.worker import work
 
@@ -64,61 +55,27 @@ def work_in_process(catalog: Catalog, options: Any, total: int | None) -> Any:
         return work(catalog, options, RunProgress(progress, total))
 
 
-def _spawn_workers(ctx: typer.Context, count: int, grid_id: int, grace: float, device: str | None) -> list[subprocess.Popen[bytes]]:
-    current = state(ctx)
-    env = {**os.environ, "OMP_NUM_THREADS": str(_threads_for(count))}
-    base = [sys.executable, "-m", "zoo"]
-    if current.db:
-        base += ["--db", current.db]
-    if current.artifacts:
-        base += ["--artifacts", current.artifacts]
-    command = base + ["worker", "--grid-id", str(grid_id), "--grace", str(grace), "--quiet", "--no-summary"] + (["--device", device] if device else [])
-    return [subprocess.Popen(command, env=env) for _ in range(count)]
-
-
-def _watch(catalog: Catalog, grid_id: int, children: list[subprocess.Popen[bytes]]) -> dict[str, int]:
-    """Show the grid's progress from the database while worker processes drain the queue."""
+def _run_worker_processes(ctx: typer.Context, catalog: Catalog, workers: int, grid_id: int, grace: float, device: str | None) -> dict[str, int]:
+    """Start worker processes and show the grid's progress; SIGTERM or Ctrl-C stops them, their runs go back to the queue."""
     from zoo import queue
+    from zoo.worker_pool import run_worker_pool
 
+    current = state(ctx)
     with make_progress() as progress:
-        counts = queue.status_counts(catalog, grid_id)
-        task = progress.add_task("runs", total=sum(counts.values()), info="")
-        while True:
-            counts, last = queue.status_counts(catalog, grid_id), queue.latest_done(catalog, grid_id)
+        task = progress.add_task("runs", total=sum(queue.status_counts(catalog, grid_id).values()), info="")
+
+        def show(counts: dict[str, int], last: Any) -> None:
             info = f"running {counts['running']}  failed {counts['failed']}"
             if last is not None and last.images_per_second:
                 info += f"  last: {last.arch} {last.images_per_second:.0f} img/s"
             progress.update(task, completed=counts["done"], info=info)
-            if all(child.poll() is not None for child in children):
-                return counts
-            time.sleep(1.0)
 
-
-def _run_worker_processes(ctx: typer.Context, catalog: Catalog, workers: int, grid_id: int, grace: float, device: str | None) -> dict[str, int]:
-    """Start worker processes and watch them; SIGTERM or Ctrl-C here stops them, their runs go back to the queue."""
-    children = _spawn_workers(ctx, workers, grid_id, grace, device)
-    stopped: list[bool] = []
-
-    def stop_children(*_args: object) -> None:
-        stopped.append(True)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-
-    previous = signal.signal(signal.SIGTERM, stop_children)
-    try:
-        counts = _watch(catalog, grid_id, children)
-        if stopped:
-            note("stopped: unfinished runs went back to the queue; run the same command again to resume")
-            raise typer.Exit(code=143)
-        return counts
-    except KeyboardInterrupt:
-        stop_children()  # they usually got the Ctrl-C too; make sure
-        raise
-    finally:
-        for child in children:
-            child.wait()
-        signal.signal(signal.SIGTERM, previous)
+        result = run_worker_pool(catalog, workers, grid_id, grace, device=device, db=current.db,
+                                 artifacts=current.artifacts, on_progress=show)
+    if result.stopped:
+        note("stopped: unfinished runs went back to the queue; run the same command again to resume")
+        raise typer.Exit(code=143)
+    return result.counts
 
 
 def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueue_only: bool, workers: int, grace: float,
