@@ -17,9 +17,26 @@ import sys
 import time
 
 COMMANDS = (
-    [], ["ingest"], ["worker"], ["runs"], ["runs", "retry"], ["featurize"], ["sql"], ["query"], ["fit"], ["fits"],
-    ["predict"], ["evaluate"], ["show"], ["report"], ["serve"], ["datasets"], ["datasets", "add"], ["datasets", "list"],
-    ["db"], ["db", "upgrade"],
+    [],
+    ["ingest"],
+    ["worker"],
+    ["runs"],
+    ["runs", "retry"],
+    ["featurize"],
+    ["sql"],
+    ["query"],
+    ["fit"],
+    ["fits"],
+    ["predict"],
+    ["evaluate"],
+    ["show"],
+    ["report"],
+    ["serve"],
+    ["datasets"],
+    ["datasets", "add"],
+    ["datasets", "list"],
+    ["db"],
+    ["db", "upgrade"],
 )
 
 
@@ -40,14 +57,18 @@ def main() -> None:
     python = [sys.executable]
     bare = timed(python + ["-c", "pass"], args.repeats)
     typer_only = timed(python + ["-c", "import typer"], args.repeats)
-    print(f"baseline: python -c pass {bare:.3f} s; python -c 'import typer' {typer_only:.3f} s (median of {args.repeats})")
+    print(
+        f"baseline: python -c pass {bare:.3f} s; python -c 'import typer' {typer_only:.3f} s (median of {args.repeats})"
+    )
     slowest = 0.0
     for command in COMMANDS:
         took = timed(python + ["-m", "zoo", *command, "--help"], args.repeats)
         slowest = max(slowest, took)
         print(f"zoo {' '.join(command + ['--help']):<28} {took:.3f} s  ({took / bare:.1f}x bare python)")
     print(f"slowest: {slowest:.3f} s (goal <= 0.5 s)")
-    out = subprocess.run(python + ["-X", "importtime", "-c", "import zoo.cli.main"], capture_output=True, text=True).stderr
+    out = subprocess.run(
+        python + ["-X", "importtime", "-c", "import zoo.cli.main"], capture_output=True, text=True
+    ).stderr
     rows = []
     for line in out.splitlines():
         parts = line.split("|")
@@ -56,7 +77,11 @@ def main() -> None:
     print("slowest imports of zoo.cli.main (cumulative µs):")
     for micros, name in sorted(rows, reverse=True)[:10]:
         print(f"  {micros:>9}  {name.strip()}")
-    heavy = [m for m in ("sqlalchemy", "numpy", "scipy", "sklearn", "matplotlib", "torch", "alembic") if any(n.strip() == m for _, n in rows)]
+    heavy = [
+        m
+        for m in ("sqlalchemy", "numpy", "scipy", "sklearn", "matplotlib", "torch", "alembic")
+        if any(n.strip() == m for _, n in rows)
+    ]
     print("heavy packages imported by zoo.cli.main: " + (", ".join(heavy) or "none"))
 
 

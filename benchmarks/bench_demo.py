@@ -83,15 +83,21 @@ def main() -> None:
         wall = run_workers(db, artifacts, result.grid_id, args.workers)
         with catalog.session() as session:
             runs = session.execute(
-                select(Run.arch, Run.status, Run.train_seconds, Run.claimed_at, Run.finished_at).where(Run.grid_id == result.grid_id)
+                select(Run.arch, Run.status, Run.train_seconds, Run.claimed_at, Run.finished_at).where(
+                    Run.grid_id == result.grid_id
+                )
             ).all()
         catalog.close()
     done = [r for r in runs if r.status == "done"]
     train = sum(r.train_seconds for r in done)
     floor = train / args.workers
-    print(f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}; grid {path.name} sliced: "
-          f"{len(grid.datasets)} datasets x variants {args.variants}, {len(grid.archs)} archs, 1 trial")
-    print(f"runs: {len(done)} done of {len(runs)}; {args.workers} workers, OMP_NUM_THREADS={threads_per_worker(args.workers)}")
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}; grid {path.name} sliced: "
+        f"{len(grid.datasets)} datasets x variants {args.variants}, {len(grid.archs)} archs, 1 trial"
+    )
+    print(
+        f"runs: {len(done)} done of {len(runs)}; {args.workers} workers, OMP_NUM_THREADS={threads_per_worker(args.workers)}"
+    )
     print(f"register + measure datasets     : {setup:8.1f} s (once per catalog)")
     print(f"workers' wall time               : {wall:8.1f} s")
     print(f"sum of train_seconds / workers   : {floor:8.1f} s  ({train:.1f} s over {len(done)} runs)")
@@ -102,8 +108,10 @@ def main() -> None:
         overhead[r.arch].append((r.finished_at - r.claimed_at).total_seconds() - r.train_seconds)
         trained[r.arch].append(r.train_seconds)
     for arch in sorted(overhead):
-        print(f"  {arch:24s} train {statistics.mean(trained[arch]):6.2f} s/run, overhead (claim→finish − train) "
-              f"{statistics.mean(overhead[arch]):6.2f} s/run over {len(overhead[arch])} runs")
+        print(
+            f"  {arch:24s} train {statistics.mean(trained[arch]):6.2f} s/run, overhead (claim→finish − train) "
+            f"{statistics.mean(overhead[arch]):6.2f} s/run over {len(overhead[arch])} runs"
+        )
 
 
 if __name__ == "__main__":

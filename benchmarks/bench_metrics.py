@@ -62,8 +62,9 @@ def featurize_v1(batch: np.ndarray, before: bool) -> np.ndarray:
 def featurize_many_v1(banks: np.ndarray, before: bool) -> np.ndarray:
     """``featurize_many``'s chunking, with either set of kernels."""
     step = max(1, featuresets._CHUNK_ELEMENTS // int(np.prod(banks.shape[1:])))
-    return np.concatenate([featurize_v1(zf.as_bank_batch(banks[start : start + step]), before)
-                           for start in range(0, len(banks), step)])
+    return np.concatenate(
+        [featurize_v1(zf.as_bank_batch(banks[start : start + step]), before) for start in range(0, len(banks), step)]
+    )
 
 
 def alternating_medians(functions: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
@@ -80,8 +81,10 @@ def alternating_medians(functions: dict[str, Callable[[], object]], repeats: int
             wall, cpu = time.perf_counter(), time.process_time()
             function()
             times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
-    return {name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
-            for name, values in times.items()}
+    return {
+        name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+        for name, values in times.items()
+    }
 
 
 def main() -> None:
@@ -96,33 +99,43 @@ def main() -> None:
     rng = np.random.default_rng(0)
     bank = (0.01 * rng.standard_normal(BANK_SHAPE)).astype(np.float32)  # delta-sized values
     batch = zf.as_bank_batch(bank)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"numpy {np.__version__}, python {platform.python_version()}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"numpy {np.__version__}, python {platform.python_version()}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, load {os.getloadavg()[0]:.1f}"
+    )
     print(f"bank: {'x'.join(map(str, BANK_SHAPE))} float32 (values ~1e-2)\n")
 
-    one = alternating_medians({
-        "v1 before": lambda: featurize_v1(zf.as_bank_batch(bank), before=True),
-        "v1 after": lambda: zf.featurize(bank, "paper-v1"),
-        "paper-v2": lambda: zf.featurize(bank, "paper-v2"),
-        "paper-literal-v1": lambda: zf.featurize(bank, "paper-literal-v1"),
-    }, args.repeats)
+    one = alternating_medians(
+        {
+            "v1 before": lambda: featurize_v1(zf.as_bank_batch(bank), before=True),
+            "v1 after": lambda: zf.featurize(bank, "paper-v1"),
+            "paper-v2": lambda: zf.featurize(bank, "paper-v2"),
+            "paper-literal-v1": lambda: zf.featurize(bank, "paper-literal-v1"),
+        },
+        args.repeats,
+    )
     print(f"one bank (median of {args.repeats}, timed alternately)        wall        CPU")
     for name, (wall, cpu) in one.items():
         print(f"  {name:<40}{wall * 1e3:9.3f} ms {cpu * 1e3:9.3f} ms")
     speed_up = [before / after for before, after in zip(one["v1 before"], one["v1 after"], strict=True)]
     print(f"  paper-v1 speed-up (before / after)      {speed_up[0]:9.2f} x  {speed_up[1]:9.2f} x")
 
-    check = (10.0 ** rng.uniform(-4, 0, (args.check_banks, 1, 1, 1, 1)) * rng.standard_normal(
-        (args.check_banks, *BANK_SHAPE)))
+    check = 10.0 ** rng.uniform(-4, 0, (args.check_banks, 1, 1, 1, 1)) * rng.standard_normal(
+        (args.check_banks, *BANK_SHAPE)
+    )
     old, new = featurize_many_v1(check, before=True), zf.featurize_many(check, "paper-v1")
     relative = np.abs(new - old) / np.maximum(np.abs(old), np.finfo(np.float64).tiny)
-    print(f"  max relative difference after vs before over {args.check_banks} random banks "
-          f"(scales 1e-4..1): {relative.max():.2e} ({zf.PAPER_V1.metrics[int(relative.max(axis=0).argmax())]})\n")
+    print(
+        f"  max relative difference after vs before over {args.check_banks} random banks "
+        f"(scales 1e-4..1): {relative.max():.2e} ({zf.PAPER_V1.metrics[int(relative.max(axis=0).argmax())]})\n"
+    )
 
     slow = alternating_medians({"oracle": lambda: oracle_featurize(bank)}, args.oracle_repeats)["oracle"][1]
-    print(f"per-filter oracle loop (median CPU of {args.oracle_repeats}): {slow * 1e3:.1f} ms, "
-          f"{slow / one['v1 after'][1]:.0f} x the vectorized paper-v1\n")
+    print(
+        f"per-filter oracle loop (median CPU of {args.oracle_repeats}): {slow * 1e3:.1f} ms, "
+        f"{slow / one['v1 after'][1]:.0f} x the vectorized paper-v1\n"
+    )
 
     per_metric = {f"{name} (before)": (lambda kernel=kernel: kernel(batch)) for name, kernel in BEFORE.items()}
     for name in (*zf.PAPER_V1.metrics, *zf.PAPER_V2.metrics):
@@ -143,8 +156,11 @@ def main() -> None:
         start, cpu = time.perf_counter(), time.process_time()
         run()
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        print(f"\nfeaturize_many {label} of {count:,} banks: {elapsed:.2f} s wall ({cpu:.2f} s CPU), "
-              f"{elapsed / count * 1e3:.3f} ms wall ({cpu / count * 1e3:.3f} ms CPU) per bank", end="")
+        print(
+            f"\nfeaturize_many {label} of {count:,} banks: {elapsed:.2f} s wall ({cpu:.2f} s CPU), "
+            f"{elapsed / count * 1e3:.3f} ms wall ({cpu / count * 1e3:.3f} ms CPU) per bank",
+            end="",
+        )
     print()
 
 

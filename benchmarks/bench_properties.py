@@ -76,8 +76,10 @@ def main() -> None:
         f"agreement on the looped images: sharpness mean {subset['sharpness'].value:.6g} vs {sharp.mean():.6g}, "
         f"noisiness mean {subset['noisiness'].value:.6g} vs {noise.mean():.6g}"
     )
-    print(f"dataset: sharpness {result['sharpness'].value:.5g} +- {result['sharpness'].spread:.3g}, "
-          f"noisiness {result['noisiness'].value:.5g} +- {result['noisiness'].spread:.3g}")
+    print(
+        f"dataset: sharpness {result['sharpness'].value:.5g} +- {result['sharpness'].spread:.3g}, "
+        f"noisiness {result['noisiness'].value:.5g} +- {result['noisiness'].spread:.3g}"
+    )
 
 
 if __name__ == "__main__":

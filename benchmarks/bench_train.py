@@ -62,8 +62,16 @@ def bare_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: i
 def worker_loop(model: torch.nn.Module, data, batch: int, steps: int, device: torch.device) -> float:  # type: ignore[no-untyped-def]
     """Images per second of the worker's Trainer (variant applied on the device every batch)."""
     epochs = math.ceil(steps / math.ceil(len(data.train_y) / batch))  # whole epochs covering `steps`
-    config = TrainConfig(optimizer="adam", lr=1e-4, epochs=epochs, checkpoint_every=epochs, batch_size=batch, seed=0,
-                         variant_kind="blur", variant_params={"kernel": 7, "sigma": 2.0})
+    config = TrainConfig(
+        optimizer="adam",
+        lr=1e-4,
+        epochs=epochs,
+        checkpoint_every=epochs,
+        batch_size=batch,
+        seed=0,
+        variant_kind="blur",
+        variant_params={"kernel": 7, "sigma": 2.0},
+    )
     trainer = Trainer(model, data, config, device)
     for _ in range(WARMUP):
         trainer.train_step(data.train_x[:batch], data.train_y[:batch])
@@ -83,7 +91,11 @@ def per_checkpoint_seconds(model: torch.nn.Module, repeats: int) -> list[float]:
     with tempfile.TemporaryDirectory() as folder:
         catalog = Catalog.open(f"sqlite:///{folder}/bench.db", artifacts=f"{folder}/artifacts")
         with catalog.session(write=True) as session:
-            ref_id = put_reference(session, ReferenceInfo(key="bench", kind="random", arch="bench", source="bench", layer_name="conv1.weight"), reference)
+            ref_id = put_reference(
+                session,
+                ReferenceInfo(key="bench", kind="random", arch="bench", source="bench", layer_name="conv1.weight"),
+                reference,
+            )
         times = []
         for epoch in range(repeats):
             with torch.no_grad():
@@ -92,8 +104,17 @@ def per_checkpoint_seconds(model: torch.nn.Module, repeats: int) -> list[float]:
             learned = first_conv_weight(model)
             metrics = compute_metrics(learned - reference, ("paper-v1",))
             with catalog.session(write=True) as session:
-                add_checkpoint(session, source="file", arch="bench", reference=ref_id, layer_name="conv1.weight",
-                               learned=learned, delta=learned - reference, metrics=metrics, epoch=epoch)
+                add_checkpoint(
+                    session,
+                    source="file",
+                    arch="bench",
+                    reference=ref_id,
+                    layer_name="conv1.weight",
+                    learned=learned,
+                    delta=learned - reference,
+                    metrics=metrics,
+                    epoch=epoch,
+                )
             times.append(time.perf_counter() - start)
         catalog.close()
     return times
@@ -114,13 +135,26 @@ def main() -> None:
     print(f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, device {device}")
     print(f"{args.arch}, {args.size} px, batch {args.batch}, {args.steps} steps per measurement, {args.rounds} rounds")
     bare, worker = [], []
+
     def measure_bare() -> None:
         torch.manual_seed(0)
-        bare.append(bare_loop(timm.create_model(args.arch, num_classes=data.num_classes).to(device), data.train_x, data.train_y, args.batch, args.steps))
+        bare.append(
+            bare_loop(
+                timm.create_model(args.arch, num_classes=data.num_classes).to(device),
+                data.train_x,
+                data.train_y,
+                args.batch,
+                args.steps,
+            )
+        )
 
     def measure_worker() -> None:
         torch.manual_seed(0)
-        worker.append(worker_loop(timm.create_model(args.arch, num_classes=data.num_classes), data, args.batch, args.steps, device))
+        worker.append(
+            worker_loop(
+                timm.create_model(args.arch, num_classes=data.num_classes), data, args.batch, args.steps, device
+            )
+        )
 
     for round_ in range(args.rounds):  # interleaved, alternating who goes first, so both see the same machine
         for measure in (measure_bare, measure_worker) if round_ % 2 == 0 else (measure_worker, measure_bare):
@@ -130,8 +164,10 @@ def main() -> None:
     print(f"worker's loop       : {w:8.1f} images/s  (rounds: {', '.join(f'{v:.0f}' for v in worker)})")
     print(f"ratio worker / bare : {w / b:8.3f}   (goal >= 0.9)")
     times = per_checkpoint_seconds(timm.create_model(args.arch, num_classes=10), repeats=50)
-    print(f"catalog work per checkpoint (extract + paper-v1 metrics + SQLite write): median {statistics.median(times) * 1000:.1f} ms, "
-          f"p90 {np.percentile(times, 90) * 1000:.1f} ms over {len(times)}   (goal <= 50 ms)")
+    print(
+        f"catalog work per checkpoint (extract + paper-v1 metrics + SQLite write): median {statistics.median(times) * 1000:.1f} ms, "
+        f"p90 {np.percentile(times, 90) * 1000:.1f} ms over {len(times)}   (goal <= 50 ms)"
+    )
 
 
 if __name__ == "__main__":

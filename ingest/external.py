@@ -105,16 +105,25 @@ def ingest_external(
     weights_sha = catalog.store.put_file(model.path) if keep_weights else None  # file first, then rows
     with catalog.session(write=True) as session:
         reference_id = put_reference(session, model.reference.info, model.reference.weight)
-        existing = find_external_checkpoint(session, source=model.source, arch=model.arch, reference=reference_id,
-                                            file_sha256=model.file_sha256)
+        existing = find_external_checkpoint(
+            session, source=model.source, arch=model.arch, reference=reference_id, file_sha256=model.file_sha256
+        )
         if existing is not None:
             put_labels(session, existing, labels)
             return existing, False
         checkpoint_id = add_checkpoint(
-            session, source=model.source, arch=model.arch, reference=reference_id,
-            layer_name=model.reference.info.layer_name, learned=model.learned, delta=model.delta,
-            metrics=metrics, labels=labels, origin=model.origin, revision=model.revision,
-            file_sha256=model.file_sha256, weights_sha256=weights_sha,
+            session,
+            source=model.source,
+            arch=model.arch,
+            reference=reference_id,
+            layer_name=model.reference.info.layer_name,
+            learned=model.learned,
+            delta=model.delta,
+            metrics=metrics,
+            labels=labels,
+            origin=model.origin,
+            revision=model.revision,
+            file_sha256=model.file_sha256,
+            weights_sha256=weights_sha,
         )
     return checkpoint_id, True
-

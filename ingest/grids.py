@@ -20,7 +20,9 @@ def _variant_names(spec: DatasetSpec, dataset: DatasetRecord) -> tuple[str, ...]
         return tuple(available)
     unknown = [name for name in spec.variants if name not in available]
     if unknown:
-        raise InvalidInput(f"dataset {spec.name}: unknown variant(s) {', '.join(unknown)}; valid: {', '.join(available)}")
+        raise InvalidInput(
+            f"dataset {spec.name}: unknown variant(s) {', '.join(unknown)}; valid: {', '.join(available)}"
+        )
     return spec.variants
 
 
@@ -37,7 +39,12 @@ def enqueue_grid(
         if progress is not None:
             progress(f"dataset {spec.name}")
         dataset, _ = add_dataset(
-            catalog, spec.name, spec.source, spec.params, image_size=grid.dataset_image_size(spec), seed=spec.seed,
+            catalog,
+            spec.name,
+            spec.source,
+            spec.params,
+            image_size=grid.dataset_image_size(spec),
+            seed=spec.seed,
             noise=grid.dataset_noise(spec),
         )
         measure_dataset(catalog, spec.name, n_samples=n_samples)

@@ -93,7 +93,14 @@ def predict_model(
     vectors = compute_metrics(model.delta, sorted({fit.feature_set for _, fit, _ in fits}))
     features = {f"{name}-v{version}": values for (name, version), values in vectors.items()}
     return ModelPrediction(
-        arch, model.origin, model.file_sha256, model.reference.info.key, model.reference.info.kind, kinds, plan.forced,
-        prediction_notes(model.reference.info.kind, plan.reference, kinds, plan.forced), features,
+        arch,
+        model.origin,
+        model.file_sha256,
+        model.reference.info.key,
+        model.reference.info.kind,
+        kinds,
+        plan.forced,
+        prediction_notes(model.reference.info.kind, plan.reference, kinds, plan.forced),
+        features,
         predict_properties(catalog, fits, features),
     )

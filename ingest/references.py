@@ -72,22 +72,43 @@ def _resolve(
     if kind == "random":
         seed = int(detail) if detail else default_seed
         model = random_init_model(arch, seed)
-        return _resolved(model, num_classes, key=f"random:{arch}:seed={seed}", kind="random", arch=arch, source="timm random init", seed=seed)
+        return _resolved(
+            model,
+            num_classes,
+            key=f"random:{arch}:seed={seed}",
+            kind="random",
+            arch=arch,
+            source="timm random init",
+            seed=seed,
+        )
     if kind == "timm":
         model, pretrained = timm_pretrained(arch)
         revision = getattr(pretrained, "revision", None)
         return _resolved(
-            model, num_classes, key=f"timm:{pretrained.tag}@{revision or 'cached'}", kind="timm", arch=arch,
-            source=pretrained.hf_hub_id or pretrained.tag, revision=revision,
+            model,
+            num_classes,
+            key=f"timm:{pretrained.tag}@{revision or 'cached'}",
+            kind="timm",
+            arch=arch,
+            source=pretrained.hf_hub_id or pretrained.tag,
+            revision=revision,
         )
     if kind == "hub":
         repo_id, revision = parse_hub_ref(detail)
         weights = download_hub_weights(repo_id, revision, allow_pickle=allow_pickle)
         model = build_model(arch, load_state_dict_file(weights.path, allow_pickle=allow_pickle))
         return _resolved(
-            model, num_classes, key=f"hub:{weights.repo_id}@{weights.revision}:{arch}", kind="hub", arch=arch,
-            source=f"{weights.repo_id}/{weights.filename}", revision=weights.revision, file_sha256=weights.sha256,
+            model,
+            num_classes,
+            key=f"hub:{weights.repo_id}@{weights.revision}:{arch}",
+            kind="hub",
+            arch=arch,
+            source=f"{weights.repo_id}/{weights.filename}",
+            revision=weights.revision,
+            file_sha256=weights.sha256,
         )
     model = build_model(arch, load_state_dict_file(detail, allow_pickle=allow_pickle))
     sha = sha256_file(detail)
-    return _resolved(model, num_classes, key=f"file:{sha}:{arch}", kind="file", arch=arch, source=detail, file_sha256=sha)
+    return _resolved(
+        model, num_classes, key=f"file:{sha}:{arch}", kind="file", arch=arch, source=detail, file_sha256=sha
+    )

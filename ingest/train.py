@@ -63,13 +63,17 @@ def split_indices(n: int, seed: int, val_fraction: float = VAL_FRACTION) -> tupl
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def to_device(images: np.ndarray, labels: np.ndarray, *, image_size: int, seed: int, device: torch.device) -> DeviceData:
+def to_device(
+    images: np.ndarray, labels: np.ndarray, *, image_size: int, seed: int, device: torch.device
+) -> DeviceData:
     """Move a uint8 (N, H, W, 3) image set to ``device`` once, resized to ``image_size`` if needed."""
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise InvalidInput(f"images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
     x = torch.tensor(images, device=device).permute(0, 3, 1, 2).contiguous()  # a copy: sources are read-only
     if x.shape[-1] != image_size or x.shape[-2] != image_size:
-        x = F.interpolate(x.float(), size=(image_size, image_size), mode="bilinear", antialias=True, align_corners=False)
+        x = F.interpolate(
+            x.float(), size=(image_size, image_size), mode="bilinear", antialias=True, align_corners=False
+        )
         x = x.round_().clamp_(0, 255).to(torch.uint8)
     y = torch.from_numpy(labels.astype(np.int64)).to(device)
     train, val = (torch.from_numpy(i).to(device) for i in split_indices(len(labels), seed))
@@ -169,8 +173,8 @@ class Trainer:
         generator = torch.Generator(device=self.device).manual_seed(self.config.seed + 1)
         correct = torch.zeros((), device=self.device)
         for start in range(0, len(self.data.val_y), EVAL_BATCH):
-            x = self.prepare(self.data.val_x[start:start + EVAL_BATCH], generator)
-            correct += (self._forward(x).argmax(1) == self.data.val_y[start:start + EVAL_BATCH]).sum()
+            x = self.prepare(self.data.val_x[start : start + EVAL_BATCH], generator)
+            correct += (self._forward(x).argmax(1) == self.data.val_y[start : start + EVAL_BATCH]).sum()
         self.model.train()
         return float(correct.item()) / len(self.data.val_y)
 
@@ -206,7 +210,12 @@ class Trainer:
                 stats.images += len(index)
                 if on_step is not None and step % 4 == 0:
                     elapsed = stats.seconds + time.perf_counter() - started
-                    on_step(epoch, step, float(epoch_loss.item()) / max(1, step - (epoch - 1) * self.steps_per_epoch), stats.images / max(elapsed, 1e-9))
+                    on_step(
+                        epoch,
+                        step,
+                        float(epoch_loss.item()) / max(1, step - (epoch - 1) * self.steps_per_epoch),
+                        stats.images / max(elapsed, 1e-9),
+                    )
             if self.cuda:
                 torch.cuda.synchronize()
             stats.seconds += time.perf_counter() - started

@@ -156,7 +156,12 @@ class DataCache:
         self.size, self.items = size, OrderedDict[tuple[Any, ...], DeviceData]()
 
     def get(
-        self, catalog: Catalog, dataset: DatasetRecord, image_size: int, device: torch.device, variant: VariantRecord | None = None
+        self,
+        catalog: Catalog,
+        dataset: DatasetRecord,
+        image_size: int,
+        device: torch.device,
+        variant: VariantRecord | None = None,
     ) -> DeviceData:
         saved = variant is not None and variant_is_saved(variant)
         key = (dataset.images_sha256, image_size, dataset.seed, str(device)) + ((variant.id,) if saved else ())  # type: ignore[union-attr]
@@ -205,17 +210,34 @@ def _weights_artifact(catalog: Catalog, state: dict[str, torch.Tensor] | None) -
     return catalog.store.put_bytes(save({k: v.contiguous() for k, v in state.items()}))
 
 
-def _writer(run: RunRecord, reference: ResolvedReference, snapshots: list[Snapshot], metrics: list[Any], weights: list[str | None]):  # type: ignore[no-untyped-def]
+def _writer(
+    run: RunRecord,
+    reference: ResolvedReference,
+    snapshots: list[Snapshot],
+    metrics: list[Any],
+    weights: list[str | None],
+):  # type: ignore[no-untyped-def]
     def write(session: Session) -> int:
         reference_id = put_reference(session, reference.info, reference.weight)
         for snap, vectors, weights_sha in zip(snapshots, metrics, weights):
             add_checkpoint(
-                session, source="run", arch=run.arch, reference=reference_id, layer_name=reference.info.layer_name,
-                learned=snap.first_layer, delta=snap.first_layer - reference.weight, metrics=vectors,
-                run_id=run.id, epoch=snap.epoch, step=snap.step, val_accuracy=snap.val_accuracy,
-                train_loss=snap.train_loss, weights_sha256=weights_sha,
+                session,
+                source="run",
+                arch=run.arch,
+                reference=reference_id,
+                layer_name=reference.info.layer_name,
+                learned=snap.first_layer,
+                delta=snap.first_layer - reference.weight,
+                metrics=vectors,
+                run_id=run.id,
+                epoch=snap.epoch,
+                step=snap.step,
+                val_accuracy=snap.val_accuracy,
+                train_loss=snap.train_loss,
+                weights_sha256=weights_sha,
             )
         return reference_id  # stored on the run by queue.complete
+
     return write
 
 
@@ -228,7 +250,13 @@ class HoldForTests:
 
     def __init__(self, run: RunRecord, should_stop: Callable[[], bool], wait: Callable[[float], object]) -> None:
         path = os.environ.get(HOLD_ENV)
-        self.path, self.run_id, self.should_stop, self.wait, self.calls = Path(path) if path else None, run.id, should_stop, wait, 0
+        self.path, self.run_id, self.should_stop, self.wait, self.calls = (
+            Path(path) if path else None,
+            run.id,
+            should_stop,
+            wait,
+            0,
+        )
 
     def __call__(self) -> bool:
         self.calls += 1
@@ -255,8 +283,14 @@ def _failed(catalog: Catalog, run: RunRecord, error: Exception) -> str:
 
 
 def execute_run(
-    catalog: Catalog, run: RunRecord, options: WorkerOptions, cache: DataCache, stop: StopRequested, reporter: Reporter,
-    device: torch.device | None = None, references: ReferenceCache | None = None,
+    catalog: Catalog,
+    run: RunRecord,
+    options: WorkerOptions,
+    cache: DataCache,
+    stop: StopRequested,
+    reporter: Reporter,
+    device: torch.device | None = None,
+    references: ReferenceCache | None = None,
 ) -> str:
     """Train one claimed run and write its results; returns done, queued (retry), failed, lost or interrupted.
 
@@ -271,17 +305,27 @@ def execute_run(
             torch.manual_seed(run.seed)
             data = cache.get(catalog, inputs.dataset, run.image_size, device, inputs.variant)
             references = references or ReferenceCache(size=0)
-            reference = references.get(run.reference_spec, run.arch, num_classes=data.num_classes, default_seed=run.trial)
+            reference = references.get(
+                run.reference_spec, run.arch, num_classes=data.num_classes, default_seed=run.trial
+            )
             config = TrainConfig(
-                optimizer=run.optimizer, lr=run.lr, epochs=run.epochs, checkpoint_every=run.checkpoint_every,
-                batch_size=run.batch_size, seed=run.seed, variant_kind=inputs.per_batch[0],
-                variant_params=inputs.per_batch[1], steps_per_epoch=run.steps_per_epoch,
+                optimizer=run.optimizer,
+                lr=run.lr,
+                epochs=run.epochs,
+                checkpoint_every=run.checkpoint_every,
+                batch_size=run.batch_size,
+                seed=run.seed,
+                variant_kind=inputs.per_batch[0],
+                variant_params=inputs.per_batch[1],
+                steps_per_epoch=run.steps_per_epoch,
             )
             trainer = Trainer(reference.model, data, config, device)
             reporter.run_started(run, inputs.title, trainer.steps_per_epoch * run.epochs)
             snapshots: list[Snapshot] = []
             should_stop = HoldForTests(run, lambda: stop.event.is_set() or beat.lost.is_set(), stop.event.wait)
-            stats = trainer.run(snapshots.append, keep_weights=run.keep_weights, on_step=reporter.step, should_stop=should_stop)
+            stats = trainer.run(
+                snapshots.append, keep_weights=run.keep_weights, on_step=reporter.step, should_stop=should_stop
+            )
             metrics = [compute_metrics(s.first_layer - reference.weight, options.feature_sets) for s in snapshots]
             weights = [_weights_artifact(catalog, s.state_dict) for s in snapshots]  # files first, then rows
         except Interrupted:
@@ -296,8 +340,12 @@ def execute_run(
             return _failed(catalog, run, error)
     try:
         queue.complete(
-            catalog, run, _writer(run, reference, snapshots, metrics, weights), device=str(device),
-            train_seconds=stats.seconds, images_per_second=stats.images_per_second,
+            catalog,
+            run,
+            _writer(run, reference, snapshots, metrics, weights),
+            device=str(device),
+            train_seconds=stats.seconds,
+            images_per_second=stats.images_per_second,
         )
     except queue.ClaimLost:
         return "lost"
@@ -316,9 +364,15 @@ def work(catalog: Catalog, options: WorkerOptions | None = None, reporter: Repor
     device = pick_device(options.device)  # a bad --device stops the worker before it claims anything
     previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
     try:
-        while not stop.event.is_set() and (options.max_runs is None or summary.done + summary.failed < options.max_runs):
+        while not stop.event.is_set() and (
+            options.max_runs is None or summary.done + summary.failed < options.max_runs
+        ):
             run = queue.claim_next(
-                catalog, options.name, grace_s=options.grace_s, heartbeat_s=options.heartbeat_interval, grid_id=options.grid_id,
+                catalog,
+                options.name,
+                grace_s=options.grace_s,
+                heartbeat_s=options.heartbeat_interval,
+                grid_id=options.grid_id,
             )
             if run is None:
                 if not options.forever:

@@ -100,6 +100,11 @@ def scratch_registries(monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.filters import featuresets
     from zoo.images import properties, sources, transforms
 
-    for module, name in ((featuresets, "_METRICS"), (featuresets, "_FEATURE_SETS"), (properties, "_PROPERTIES"),
-                         (transforms, "_KINDS"), (sources, "_SOURCES")):
+    for module, name in (
+        (featuresets, "_METRICS"),
+        (featuresets, "_FEATURE_SETS"),
+        (properties, "_PROPERTIES"),
+        (transforms, "_KINDS"),
+        (sources, "_SOURCES"),
+    ):
         monkeypatch.setattr(module, name, dict(getattr(module, name)))

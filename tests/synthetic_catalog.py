@@ -54,7 +54,9 @@ def delta_bank(props: dict[str, float], rng: np.random.Generator, scale: float) 
     the noisiness; RMS ``scale`` (0 gives the reference's zero delta)."""
     sigma = 0.4 + 0.6 * (-1.0 - np.log10(props["sharpness"]))  # 0.4 (sharp) .. 1.6 (blurred)
     n, c, k, _ = BANK_SHAPE
-    field_ = gaussian_filter(rng.normal(size=(n, c, k + 8, k + 8)), sigma=(0, 0, sigma, sigma))[..., 4:4 + k, 4:4 + k]
+    field_ = gaussian_filter(rng.normal(size=(n, c, k + 8, k + 8)), sigma=(0, 0, sigma, sigma))[
+        ..., 4 : 4 + k, 4 : 4 + k
+    ]
     field_ /= field_.std()
     share = 2.5 * props["noisiness"]
     mixed = np.sqrt(1 - share**2) * field_ + share * rng.normal(size=field_.shape)
@@ -118,55 +120,132 @@ def build_catalog(
                     drawn = props[int(rng.integers(n_variants))] if shuffled else props[v]
                     deltas.append(delta_bank(drawn, rng, DELTA_SCALE * ARCH_GAIN.get(arch, 1.0) * epoch))
                     planned.append((arch, v, trial, epoch))
-    external = [(props[e % n_variants], delta_bank(props[e % n_variants], rng, DELTA_SCALE * ARCH_GAIN["convnext_tiny"] * 2)) for e in range(n_external)]
+    external = [
+        (props[e % n_variants], delta_bank(props[e % n_variants], rng, DELTA_SCALE * ARCH_GAIN["convnext_tiny"] * 2))
+        for e in range(n_external)
+    ]
     vectors = metric_vectors(deltas + [d for _, d in external])
     with catalog.session(write=True) as session:
         grid = Grid(name=f"synthetic-{seed}", spec={}, spec_sha256="0" * 64)
-        bases = [BaseDataset(name=name, source_kind="natural", source_params={}, image_size=32, n_images=60, n_classes=6,
-                             class_names=list("abcdef"), grayscale=False, seed=0, images_sha256="0" * 64, skipped=[])
-                 for name in BASES]
+        bases = [
+            BaseDataset(
+                name=name,
+                source_kind="natural",
+                source_params={},
+                image_size=32,
+                n_images=60,
+                n_classes=6,
+                class_names=list("abcdef"),
+                grayscale=False,
+                seed=0,
+                images_sha256="0" * 64,
+                skipped=[],
+            )
+            for name in BASES
+        ]
         session.add_all([grid, *bases])
         session.flush()
         for v, p in enumerate(props):
-            variant = DatasetVariant(base_dataset_id=bases[v % len(BASES)].id, name=f"v{v:02d}", kind=KINDS[v % len(KINDS)], params={"v": v}, seed=0)
+            variant = DatasetVariant(
+                base_dataset_id=bases[v % len(BASES)].id,
+                name=f"v{v:02d}",
+                kind=KINDS[v % len(KINDS)],
+                params={"v": v},
+                seed=0,
+            )
             session.add(variant)
             session.flush()
-            session.add_all(PropertyMeasurement(variant_id=variant.id, property=k, value=x, spread=0.0, n_samples=10,
-                                                method="synthetic", method_version=1) for k, x in p.items())
+            session.add_all(
+                PropertyMeasurement(
+                    variant_id=variant.id,
+                    property=k,
+                    value=x,
+                    spread=0.0,
+                    n_samples=10,
+                    method="synthetic",
+                    method_version=1,
+                )
+                for k, x in p.items()
+            )
             built.variant_ids.append(variant.id)
         references, runs = {}, {}
         for index, ((arch, v, trial, epoch), delta) in enumerate(zip(planned, deltas)):
             if arch not in references:
-                info = ReferenceInfo(key=f"synthetic:{arch}:seed={seed}", kind="random", arch=arch, source="synthetic", layer_name="conv1.weight", seed=0)
+                info = ReferenceInfo(
+                    key=f"synthetic:{arch}:seed={seed}",
+                    kind="random",
+                    arch=arch,
+                    source="synthetic",
+                    layer_name="conv1.weight",
+                    seed=0,
+                )
                 weight = rng.normal(size=BANK_SHAPE).astype(np.float32)
                 references[arch] = (put_reference(session, info, weight), weight)
             reference, weight = references[arch]
             if (arch, v, trial) not in runs:
                 optimizer, lr, image_size = RECIPES[trial % 2]
-                run = Run(run_key=f"{arch}-{v}-{trial}-{seed}", grid_id=grid.id, variant_id=built.variant_ids[v], arch=arch,
-                          reference_spec="random:0", reference_id=reference, optimizer=optimizer, lr=lr, epochs=epochs - 1,
-                          checkpoint_every=1, batch_size=16, image_size=image_size, trial=trial, seed=trial, status="done")
+                run = Run(
+                    run_key=f"{arch}-{v}-{trial}-{seed}",
+                    grid_id=grid.id,
+                    variant_id=built.variant_ids[v],
+                    arch=arch,
+                    reference_spec="random:0",
+                    reference_id=reference,
+                    optimizer=optimizer,
+                    lr=lr,
+                    epochs=epochs - 1,
+                    checkpoint_every=1,
+                    batch_size=16,
+                    image_size=image_size,
+                    trial=trial,
+                    seed=trial,
+                    status="done",
+                )
                 session.add(run)
                 session.flush()
                 runs[(arch, v, trial)] = run.id
             checkpoint = add_checkpoint(
-                session, source="run", arch=arch, reference=reference, layer_name="conv1.weight", learned=weight + delta,
-                delta=delta, metrics=vectors[index], run_id=runs[(arch, v, trial)], epoch=epoch, step=epoch * 10,
-                val_accuracy=0.1 + 0.1 * epoch, train_loss=2.0 - 0.1 * epoch,
+                session,
+                source="run",
+                arch=arch,
+                reference=reference,
+                layer_name="conv1.weight",
+                learned=weight + delta,
+                delta=delta,
+                metrics=vectors[index],
+                run_id=runs[(arch, v, trial)],
+                epoch=epoch,
+                step=epoch * 10,
+                val_accuracy=0.1 + 0.1 * epoch,
+                train_loss=2.0 - 0.1 * epoch,
             )
             built.by_arch.setdefault(arch, []).append(checkpoint)
             built.run_of[checkpoint] = runs[(arch, v, trial)]
             built.epoch_of[checkpoint] = epoch
         if n_external:
-            info = ReferenceInfo(key=f"synthetic:convnext_tiny:seed={seed}", kind="random", arch="convnext_tiny", source="synthetic", layer_name="stem.0.weight", seed=0)
+            info = ReferenceInfo(
+                key=f"synthetic:convnext_tiny:seed={seed}",
+                kind="random",
+                arch="convnext_tiny",
+                source="synthetic",
+                layer_name="stem.0.weight",
+                seed=0,
+            )
             weight = rng.normal(size=BANK_SHAPE).astype(np.float32)
             reference = put_reference(session, info, weight)
             for e, (label, delta) in enumerate(external):
                 checkpoint = add_checkpoint(
-                    session, source="file", arch="convnext_tiny", reference=reference, layer_name="stem.0.weight",
-                    learned=weight + delta, delta=delta, metrics=vectors[len(deltas) + e],
+                    session,
+                    source="file",
+                    arch="convnext_tiny",
+                    reference=reference,
+                    layer_name="stem.0.weight",
+                    learned=weight + delta,
+                    delta=delta,
+                    metrics=vectors[len(deltas) + e],
                     labels={"sharpness": label["sharpness"], "noisiness": label["noisiness"]},
-                    origin=f"/models/external-{e}.safetensors", file_sha256=f"{e:064x}",
+                    origin=f"/models/external-{e}.safetensors",
+                    file_sha256=f"{e:064x}",
                 )
                 built.external.append(checkpoint)
                 built.by_arch.setdefault("convnext_tiny", []).append(checkpoint)

@@ -78,23 +78,32 @@ def test_error_message_with_an_emoji_code_prints_as_typed(small_catalog: Catalog
         (["query", "--limit", BIG], f"Error: --limit must be a whole number from 0 to 2147483647, got {BIG}"),
         (["query", "--limit", "-5"], "Error: --limit must be a whole number from 0 to 2147483647, got -5"),
         (["query", "--offset", BIG], f"Error: --offset must be a whole number from 0 to 2147483647, got {BIG}"),
-        (["fit", "--target", "sharpness", "--no-store", "--train", f"min_epoch={BIG}"],
-         f"Error: min_epoch must be a whole number from 0 to 2147483647, got {BIG}"),
+        (
+            ["fit", "--target", "sharpness", "--no-store", "--train", f"min_epoch={BIG}"],
+            f"Error: min_epoch must be a whole number from 0 to 2147483647, got {BIG}",
+        ),
         (["runs", "--limit", "-5"], "Error: --limit must be a whole number from 0 to 2147483647, got -5"),
         (["runs", "--limit", BIG], f"Error: --limit must be a whole number from 0 to 2147483647, got {BIG}"),
         (["worker", "--grid-id", BIG], f"Error: --grid-id must be a whole number from 0 to 2147483647, got {BIG}"),
-        (["predict", "--arch", "resnet18", "--fit", BIG, "never-read.safetensors"],
-         f"Error: --fit must be a whole number from 0 to 2147483647, got {BIG}"),
+        (
+            ["predict", "--arch", "resnet18", "--fit", BIG, "never-read.safetensors"],
+            f"Error: --fit must be a whole number from 0 to 2147483647, got {BIG}",
+        ),
     ],
 )
-def test_out_of_range_integers_are_one_line_naming_the_option(zoo_env: dict[str, str], args: list[str], expected: str) -> None:
+def test_out_of_range_integers_are_one_line_naming_the_option(
+    zoo_env: dict[str, str], args: list[str], expected: str
+) -> None:
     # The catalog may be empty: the bound value used to reach the driver, and overflow there, regardless.
     assert one_line_error(run_zoo(*args, expect=None)) == expected
 
 
 def test_largest_valid_integers_are_accepted(small_catalog: Catalog) -> None:
     top = str(2**31 - 1)
-    assert "no checkpoints match" in run_zoo("query", "--min-epoch", top, "--trial", top, "--limit", top, "--offset", top).output
+    assert (
+        "no checkpoints match"
+        in run_zoo("query", "--min-epoch", top, "--trial", top, "--limit", top, "--offset", top).output
+    )
     assert "runs" in run_zoo("runs", "--limit", top).output
 
 
@@ -118,7 +127,9 @@ def _corrupt_delta(catalog: Catalog, checkpoint_id: int, change) -> int:  # type
         pytest.param(lambda data: bytes([data[0] ^ 1]) + data[1:], id="flipped-byte"),
     ],
 )
-def test_corrupt_tensor_row_is_the_same_one_line_integrity_error(small_catalog: Catalog, tmp_path: Path, change) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_tensor_row_is_the_same_one_line_integrity_error(
+    small_catalog: Catalog, tmp_path: Path, change
+) -> None:  # type: ignore[no-untyped-def]
     tensor_id = _corrupt_delta(small_catalog, 1, change)
     line = one_line_error(run_zoo("show", "1", "--png", str(tmp_path / "filters.png"), expect=None))
     assert line == f"Error: tensor {tensor_id} is corrupt: its bytes no longer match its sha256"
@@ -143,8 +154,10 @@ def test_catalog_at_a_newer_revision_says_upgrade_zoo_everywhere(zoo_env: dict[s
     upgrade(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'f00dfromthefuture'")
-    expected = ("Error: the catalog is at schema revision f00dfromthefuture, which this zoo does not know: "
-                "written by a newer zoo; upgrade zoo")
+    expected = (
+        "Error: the catalog is at schema revision f00dfromthefuture, which this zoo does not know: "
+        "written by a newer zoo; upgrade zoo"
+    )
     assert one_line_error(run_zoo("db", "upgrade", expect=None)) == expected
     assert current_revision(engine) == "f00dfromthefuture"
     assert one_line_error(run_zoo("query", expect=None)) == expected

@@ -19,7 +19,19 @@ from zoo.errors import InvalidInput, UnsafeInput
 
 
 def test_adding_a_dataset_registers_20_measured_variants(zoo_env, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
-    run_zoo("datasets", "add", "nat", "--source", "natural", "--image-size", "16", "--param", "n_per_class=2", "--samples", "10")
+    run_zoo(
+        "datasets",
+        "add",
+        "nat",
+        "--source",
+        "natural",
+        "--image-size",
+        "16",
+        "--param",
+        "n_per_class=2",
+        "--samples",
+        "10",
+    )
     [listed] = json.loads(run_zoo("datasets", "list", "--json").output)
     assert listed["n_images"] == 20 and len(listed["variants"]) == 20
     by_name = {v["name"]: {m["property"]: m for m in v["measurements"]} for v in listed["variants"]}
@@ -41,7 +53,9 @@ def test_measuring_again_only_redoes_what_a_new_method_version_changed(catalog: 
     monkeypatch.setitem(properties._PROPERTIES, "sharpness", newer)
     assert measure_dataset(catalog, "nat", n_samples=8).variants_measured == 20
     with catalog.session() as session:
-        versions = session.scalars(select(PropertyMeasurement.method_version).where(PropertyMeasurement.property == "sharpness")).all()
+        versions = session.scalars(
+            select(PropertyMeasurement.method_version).where(PropertyMeasurement.property == "sharpness")
+        ).all()
         assert set(versions) == {2} and len(versions) == 20
 
 
@@ -76,7 +90,9 @@ def test_folder_with_bad_files_is_added_with_skips_reported(zoo_env, catalog: Ca
     (root / "empty").mkdir()
     (root / "cats" / "broken.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")
     (root / "dogs" / "notes.txt").write_text("not an image")
-    result = run_zoo("datasets", "add", "pets", "--source", "folder", "--root", str(root), "--image-size", "16", "--samples", "4")
+    result = run_zoo(
+        "datasets", "add", "pets", "--source", "folder", "--root", str(root), "--image-size", "16", "--samples", "4"
+    )
     assert "6 images" in result.output and "skipped" in result.output
     dataset = get_dataset(catalog, "pets")
     skipped = " ".join(path for path, _ in dataset.skipped)
@@ -89,7 +105,18 @@ def test_folder_outside_the_allowed_root_writes_nothing(zoo_env, catalog: Catalo
     _write_image(outside / "a.png")
     allowed = tmp_path / "allowed"
     allowed.mkdir()
-    result = run_zoo("datasets", "add", "escape", "--source", "folder", "--root", str(outside.parent), "--allowed-root", str(allowed), expect=1)
+    result = run_zoo(
+        "datasets",
+        "add",
+        "escape",
+        "--source",
+        "folder",
+        "--root",
+        str(outside.parent),
+        "--allowed-root",
+        str(allowed),
+        expect=1,
+    )
     [line] = result.output.strip().splitlines()
     assert line.startswith("Error: ") and f"outside the allowed root {allowed.resolve()}; refusing to read it" in line
     with catalog.session() as session:
@@ -106,7 +133,9 @@ def test_symlink_escaping_the_root_is_refused(catalog: Catalog, tmp_path: Path) 
     _write_image(root / "ok.png")
     (root / "link.png").symlink_to(secret / "s.png")
     with pytest.raises(UnsafeInput):
-        add_dataset(catalog, "linked", "folder", {"root": str(root.parent), "allowed_root": str(root.parent)}, image_size=16)
+        add_dataset(
+            catalog, "linked", "folder", {"root": str(root.parent), "allowed_root": str(root.parent)}, image_size=16
+        )
 
 
 def test_preview_writes_one_row_per_variant(zoo_env, catalog: Catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -13,8 +13,18 @@ from zoo.cli.main import ZooGroup
 from zoo.errors import ZooError
 
 # Every module that defines a ZooError subclass; the test below fails when one is missing from this list.
-ERROR_MODULES = ("zoo.errors", "zoo.extras", "zoo.queue", "zoo.sql", "ingest.first_conv", "ingest.train", "ingest.weights.hub")
-MESSAGE = "the [bold]grid[/] 'x' is wrong; run `zoo db upgrade` \\ then retry"  # markup and backslashes, printed as typed
+ERROR_MODULES = (
+    "zoo.errors",
+    "zoo.extras",
+    "zoo.queue",
+    "zoo.sql",
+    "ingest.first_conv",
+    "ingest.train",
+    "ingest.weights.hub",
+)
+MESSAGE = (
+    "the [bold]grid[/] 'x' is wrong; run `zoo db upgrade` \\ then retry"  # markup and backslashes, printed as typed
+)
 
 
 def _subclasses(cls: type) -> set[type]:
@@ -43,8 +53,17 @@ def _app(error: BaseException) -> typer.Typer:
 
 def test_every_error_class_is_collected() -> None:
     names = {e.__name__ for e in ERRORS if e.__module__.split(".")[0] in ("zoo", "ingest")}
-    assert {"NoFirstConvError", "HubUnavailable", "MissingExtra", "QueueBusy", "ClaimLost", "QueryTimeout", "UnsafeInput",
-            "SchemaOutOfDate", "Interrupted"} <= names
+    assert {
+        "NoFirstConvError",
+        "HubUnavailable",
+        "MissingExtra",
+        "QueueBusy",
+        "ClaimLost",
+        "QueryTimeout",
+        "UnsafeInput",
+        "SchemaOutOfDate",
+        "Interrupted",
+    } <= names
     assert all(e.__module__ in ERROR_MODULES for e in ERRORS if e.__module__.split(".")[0] in ("zoo", "ingest"))
 
 

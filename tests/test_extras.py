@@ -49,21 +49,35 @@ def run_without(modules: list[str], args: list[str], tmp_path: Path) -> subproce
     )
     env = {**os.environ, "ZOO_HOME": str(tmp_path / "home"), "ZOO_DATABASE_URL": "", "ZOO_ARTIFACTS": ""}
     env = {k: v for k, v in env.items() if v != "" or k not in ("ZOO_DATABASE_URL", "ZOO_ARTIFACTS")}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+    )
 
 
 @pytest.mark.parametrize(
     ("blocked", "args", "message"),
     [
-        (["torch"], ["ingest", "--checkpoint", "model.safetensors", "--arch", "resnet18"],
-         "needs the 'ingest' extra (torch is not installed); run: pip install 'zoo[ingest]'"),
-        (["uvicorn"], ["serve"], "zoo serve needs the 'serve' extra (uvicorn is not installed); run: pip install 'zoo[serve]'"),
-        (["psycopg"], ["--db", "postgresql://nobody@127.0.0.1:1/none", "query"],
-         "a PostgreSQL catalog needs the 'postgres' extra (psycopg is not installed); run: pip install 'zoo[postgres]'"),
+        (
+            ["torch"],
+            ["ingest", "--checkpoint", "model.safetensors", "--arch", "resnet18"],
+            "needs the 'ingest' extra (torch is not installed); run: pip install 'zoo[ingest]'",
+        ),
+        (
+            ["uvicorn"],
+            ["serve"],
+            "zoo serve needs the 'serve' extra (uvicorn is not installed); run: pip install 'zoo[serve]'",
+        ),
+        (
+            ["psycopg"],
+            ["--db", "postgresql://nobody@127.0.0.1:1/none", "query"],
+            "a PostgreSQL catalog needs the 'postgres' extra (psycopg is not installed); run: pip install 'zoo[postgres]'",
+        ),
     ],
     ids=["ingest", "serve", "postgres"],
 )
-def test_a_command_without_its_extra_stops_with_one_line(blocked: list[str], args: list[str], message: str, tmp_path: Path) -> None:
+def test_a_command_without_its_extra_stops_with_one_line(
+    blocked: list[str], args: list[str], message: str, tmp_path: Path
+) -> None:
     (tmp_path / "model.safetensors").write_bytes(b"\0" * 16)
     result = run_without(blocked, args, tmp_path)
     assert result.returncode != 0

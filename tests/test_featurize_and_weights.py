@@ -26,7 +26,9 @@ def _train_tiny(catalog: Catalog, tmp_path: Path, **settings) -> None:  # type: 
     assert work(catalog, WorkerOptions(device="cpu")).done == 2
 
 
-def test_featurize_computes_a_new_feature_set_from_stored_deltas_once(zoo_env, catalog: Catalog, tmp_path: Path, scratch_registries) -> None:  # type: ignore[no-untyped-def]
+def test_featurize_computes_a_new_feature_set_from_stored_deltas_once(
+    zoo_env, catalog: Catalog, tmp_path: Path, scratch_registries
+) -> None:  # type: ignore[no-untyped-def]
     _train_tiny(catalog, tmp_path)
     register_feature_set(EXTRA)
     assert "computed 6 metric vectors" in run_zoo("featurize", "--feature-set", EXTRA.key).output
@@ -36,9 +38,13 @@ def test_featurize_computes_a_new_feature_set_from_stored_deltas_once(zoo_env, c
         delta = get_tensor(session, checkpoint.delta_tensor_id)
     from zoo.sql import run_query
 
-    rows = run_query(catalog, (
-        "SELECT mvec.checkpoint_id, mval.metric, mval.value FROM metric_values mval "
-        "JOIN metric_vectors mvec ON mvec.id = mval.vector_id WHERE mvec.feature_set = 'roughness-only'")).rows
+    rows = run_query(
+        catalog,
+        (
+            "SELECT mvec.checkpoint_id, mval.metric, mval.value FROM metric_values mval "
+            "JOIN metric_vectors mvec ON mvec.id = mval.vector_id WHERE mvec.feature_set = 'roughness-only'"
+        ),
+    ).rows
     stored = {metric: value for checkpoint_id, metric, value in rows if checkpoint_id == checkpoint.id}
     expected = featurize(delta, EXTRA)
     assert stored.keys() == expected.keys()

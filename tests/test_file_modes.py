@@ -69,7 +69,9 @@ def test_artifacts_get_the_mode_of_a_plain_open(umask: int, tmp_path: Path) -> N
     assert _mode(store.path(sha)) == 0o666 & ~umask
 
 
-def test_png_written_by_the_cli_gets_the_mode_of_a_plain_open(umask: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_png_written_by_the_cli_gets_the_mode_of_a_plain_open(
+    umask: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = f"sqlite:///{tmp_path / 'catalog.db'}"
     catalog = Catalog.open(db, artifacts=str(tmp_path / "artifacts"))
     build_catalog(catalog, archs=("resnet18",), n_variants=1, trials=1, epochs=1, n_external=0)

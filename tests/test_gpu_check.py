@@ -38,8 +38,13 @@ def test_without_nvidia_smi_it_stops_at_once(tmp_path: Path) -> None:
 
 def test_a_torch_that_sees_no_gpu_stops_it_with_the_reason(tmp_path: Path) -> None:
     # nvidia-smi lists a GPU, but "torch" (a stand-in python) cannot use it
-    folder = _bin(tmp_path, **{"nvidia-smi": "echo 'GPU 0: Stand-in'",
-                               "python": "cat >/dev/null; echo 'torch 2.x (CUDA build: None) sees no CUDA device' >&2; exit 1"})
+    folder = _bin(
+        tmp_path,
+        **{
+            "nvidia-smi": "echo 'GPU 0: Stand-in'",
+            "python": "cat >/dev/null; echo 'torch 2.x (CUDA build: None) sees no CUDA device' >&2; exit 1",
+        },
+    )
     result = _run(tmp_path, folder, str(folder / "python"))
     assert result.returncode == 2
     assert "sees no CUDA device" in result.stderr and "torch cannot use the GPU" in result.stderr

@@ -46,22 +46,52 @@ BAD_GRIDS = [
     ({"image_size": 100_000}, f"grid: image_size {WHOLE} 8 to 4,096, got 100000"),
     ({"steps_per_epoch": 0}, f"grid: steps_per_epoch {WHOLE} 1 to 1,000,000, got 0"),
     ({"max_attempts": 0}, f"grid: max_attempts {WHOLE} 1 to 100, got 0"),
-    ({"optimizers": [{"name": "adam", "lr": math.inf}]}, "grid.optimizers[0]: lr of adam must be a number above 0 and at most 10, got inf"),
-    ({"optimizers": [{"name": "adam", "lr": math.nan}]}, "grid.optimizers[0]: lr of adam must be a number above 0 and at most 10, got nan"),
-    ({"optimizers": [{"name": "adam", "lr": 0}]}, "grid.optimizers[0]: lr of adam must be a number above 0 and at most 10, got 0"),
-    ({"optimizers": ["adam", {"name": "sgd-cosine", "lr": -0.1}]}, "grid.optimizers[1]: lr of sgd-cosine must be a number above 0 and at most 10, got -0.1"),
-    ({"optimizers": [{"name": "adam", "lr": "1e-4"}]}, "grid.optimizers[0]: lr of adam must be a number above 0 and at most 10, got '1e-4'"),
-    ({"optimizers": [{"name": "adam", "lr": 1e-4, "momentum": 0.9}]}, "grid.optimizers[0]: unknown key(s) momentum; allowed: lr, name"),
+    (
+        {"optimizers": [{"name": "adam", "lr": math.inf}]},
+        "grid.optimizers[0]: lr of adam must be a number above 0 and at most 10, got inf",
+    ),
+    (
+        {"optimizers": [{"name": "adam", "lr": math.nan}]},
+        "grid.optimizers[0]: lr of adam must be a number above 0 and at most 10, got nan",
+    ),
+    (
+        {"optimizers": [{"name": "adam", "lr": 0}]},
+        "grid.optimizers[0]: lr of adam must be a number above 0 and at most 10, got 0",
+    ),
+    (
+        {"optimizers": ["adam", {"name": "sgd-cosine", "lr": -0.1}]},
+        "grid.optimizers[1]: lr of sgd-cosine must be a number above 0 and at most 10, got -0.1",
+    ),
+    (
+        {"optimizers": [{"name": "adam", "lr": "1e-4"}]},
+        "grid.optimizers[0]: lr of adam must be a number above 0 and at most 10, got '1e-4'",
+    ),
+    (
+        {"optimizers": [{"name": "adam", "lr": 1e-4, "momentum": 0.9}]},
+        "grid.optimizers[0]: unknown key(s) momentum; allowed: lr, name",
+    ),
     ({"archs": ["resnet19"]}, "grid: archs: timm has no architecture 'resnet19'; did you mean resnet18"),
     ({"archs": ["resnet18", ""]}, "grid: archs must be a non-empty list of timm model names, got ['resnet18', '']"),
     ({"archs": "resnet18"}, "grid: archs must be a non-empty list of timm model names, got 'resnet18'"),
-    ({"reference": 5}, "reference must be a string (random[:SEED], timm, hub:ORG/NAME[@REVISION] or file:PATH.safetensors), got 5"),
+    (
+        {"reference": 5},
+        "reference must be a string (random[:SEED], timm, hub:ORG/NAME[@REVISION] or file:PATH.safetensors), got 5",
+    ),
     ({"reference": "random:99999999999"}, "reference 'random:99999999999' is not valid"),
     ({"name": 3}, "grid: name must be a non-empty string, got 3"),
     ({"description": ["x"]}, "grid: description must be a string, got ['x']"),
-    ({"datasets": [{"name": "d", "source": "natural", "seed": "abc"}]}, f"datasets[0]: seed {WHOLE} 0 to 2,147,483,647, got 'abc'"),
-    ({"datasets": [{"name": "d", "source": "natural", "seed": math.inf}]}, f"datasets[0]: seed {WHOLE} 0 to 2,147,483,647, got inf"),
-    ({"datasets": [{"name": "d", "source": "natural", "epochs": 20_000}]}, f"datasets[0]: epochs {WHOLE} 1 to 10,000, got 20000"),
+    (
+        {"datasets": [{"name": "d", "source": "natural", "seed": "abc"}]},
+        f"datasets[0]: seed {WHOLE} 0 to 2,147,483,647, got 'abc'",
+    ),
+    (
+        {"datasets": [{"name": "d", "source": "natural", "seed": math.inf}]},
+        f"datasets[0]: seed {WHOLE} 0 to 2,147,483,647, got inf",
+    ),
+    (
+        {"datasets": [{"name": "d", "source": "natural", "epochs": 20_000}]},
+        f"datasets[0]: epochs {WHOLE} 1 to 10,000, got 20000",
+    ),
 ]
 
 
@@ -74,9 +104,25 @@ def test_bad_grid_setting_is_refused_naming_the_key(settings: dict[str, Any], me
 
 
 def test_largest_settings_are_accepted() -> None:
-    grid = parse_grid(_grid(epochs=10_000, trials=1_000, image_size=4_096, batch_size=65_536, steps_per_epoch=1_000_000,
-                            max_attempts=100, keep_weights=True, optimizers=[{"name": "adam", "lr": 10}]))
-    assert (grid.epochs, grid.trials, grid.image_size, grid.keep_weights, grid.optimizers[0].lr) == (10_000, 1_000, 4_096, True, 10.0)
+    grid = parse_grid(
+        _grid(
+            epochs=10_000,
+            trials=1_000,
+            image_size=4_096,
+            batch_size=65_536,
+            steps_per_epoch=1_000_000,
+            max_attempts=100,
+            keep_weights=True,
+            optimizers=[{"name": "adam", "lr": 10}],
+        )
+    )
+    assert (grid.epochs, grid.trials, grid.image_size, grid.keep_weights, grid.optimizers[0].lr) == (
+        10_000,
+        1_000,
+        4_096,
+        True,
+        10.0,
+    )
 
 
 @pytest.mark.parametrize("name", ["demo", "tiny", "paper"])
@@ -102,26 +148,49 @@ def test_architecture_names_are_not_checked_where_timm_is_missing(monkeypatch: p
 
 def test_importing_grids_does_not_import_torch_or_timm() -> None:
     code = "import sys, zoo.grids; print('torch' in sys.modules or 'timm' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_run_keys_of_existing_grids_are_unchanged() -> None:
-    run = RunSpec(dataset="natural-16", variant="original", arch="resnet18", reference="random", optimizer="adam", lr=1e-4,
-                  epochs=2, checkpoint_every=1, batch_size=8, steps_per_epoch=2, image_size=16, trial=0)
+    run = RunSpec(
+        dataset="natural-16",
+        variant="original",
+        arch="resnet18",
+        reference="random",
+        optimizer="adam",
+        lr=1e-4,
+        epochs=2,
+        checkpoint_every=1,
+        batch_size=8,
+        steps_per_epoch=2,
+        image_size=16,
+        trial=0,
+    )
     assert run.key == "03df716eda9e4fab23424a730979cdb769c25da06d7faca55c283c6c0d71e2b4"  # as computed by zoo 0.1.0
 
 
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"keep_weights": "false"}, "Error: grid: keep_weights must be true or false (a TOML boolean, no quotes), got 'false'"),
+        (
+            {"keep_weights": "false"},
+            "Error: grid: keep_weights must be true or false (a TOML boolean, no quotes), got 'false'",
+        ),
         ({"archs": ["resnet19"]}, "Error: grid: archs: timm has no architecture 'resnet19'; did you mean resnet18"),
-        ({"optimizers": [{"name": "adam", "lr": math.inf}]}, "Error: grid.optimizers[0]: lr of adam must be a number above 0"),
+        (
+            {"optimizers": [{"name": "adam", "lr": math.inf}]},
+            "Error: grid.optimizers[0]: lr of adam must be a number above 0",
+        ),
         ({"epochs": 1_000_000_000}, f"Error: grid: epochs {WHOLE} 1 to 10,000, got 1000000000"),
         ({"seed": "abc"}, "Error: grid: seed is not a grid setting"),
     ],
 )
-def test_bad_grid_queues_nothing_and_says_one_line(zoo_env: dict[str, str], catalog: Catalog, tmp_path: Path, settings: dict[str, Any], message: str) -> None:
+def test_bad_grid_queues_nothing_and_says_one_line(
+    zoo_env: dict[str, str], catalog: Catalog, tmp_path: Path, settings: dict[str, Any], message: str
+) -> None:
     path = write_grid(tmp_path, "bad", **settings)
     result = run_zoo("ingest", "--run-grid", str(path), "--enqueue-only", "--samples", "8", expect=None)
     lines = [line for line in result.output.splitlines() if line.strip()]

@@ -51,8 +51,11 @@ class Import:
 
     def reaches(self, target: str) -> bool:
         """True when this imports ``target`` itself or from within it (``from zoo.db import models`` reaches zoo.db.models)."""
-        return (self.module == target or self.module.startswith(target + ".")
-                or any(f"{self.module}.{name}" == target for name in self.names))
+        return (
+            self.module == target
+            or self.module.startswith(target + ".")
+            or any(f"{self.module}.{name}" == target for name in self.names)
+        )
 
 
 class _ImportCollector(ast.NodeVisitor):
@@ -159,7 +162,11 @@ def test_the_collector_tells_module_level_from_lazy_and_skips_type_checking() ->
     collector.visit(ast.parse(source))
     found = {(i.module, i.module_level) for i in collector.found}
     assert found == {
-        ("torch", True), ("typing", True), ("safetensors", True), ("ingest.external", False), ("psycopg", True),
+        ("torch", True),
+        ("typing", True),
+        ("safetensors", True),
+        ("ingest.external", False),
+        ("psycopg", True),
     }
 
 
@@ -203,7 +210,9 @@ def test_only_zoo_web_imports_the_serve_stack_at_module_level() -> None:
     outside = [p for p in modules_under("zoo") if not rel(p).startswith("zoo/web/")]
     found = module_level_imports(outside, SERVE_STACK)
     reaching_web = {
-        rel(p): [f"line {i.line}: {i.module}" for i in imports_of(p) if i.module_level and i.module.startswith("zoo.web")]
+        rel(p): [
+            f"line {i.line}: {i.module}" for i in imports_of(p) if i.module_level and i.module.startswith("zoo.web")
+        ]
         for p in outside
     }
     assert not found, f"starlette, jinja2 and uvicorn belong to zoo/web (the serve extra): {found}"

@@ -62,12 +62,17 @@ def test_grid_then_report_reproduces_the_table_1_protocol(zoo_env, tmp_path: Pat
     grid.write_text(MINI_GRID)
     assert "24 runs queued" in run_zoo("ingest", "--run-grid", str(grid), "--samples", "12").output
     out = tmp_path / "report"
-    rows = json.loads(run_zoo("report", "--out", str(out), "--repeats", "2", "--json").stdout)  # progress lines go to stderr
+    rows = json.loads(
+        run_zoo("report", "--out", str(out), "--repeats", "2", "--json").stdout
+    )  # progress lines go to stderr
     by_key = {(r["experiment"], r["target"], r["space"]): r for r in rows}
     assert [(r["experiment"], r["target"], r["space"]) for r in rows] == EXPECTED_ROWS  # every Table 1 row, in order
     # The miniature renders shapes at one scale: without dilation, object scale has nothing to vary with.
     undilated = by_key.pop(("resnet50 → resnet18, no dilation", "object_scale", "raw"))
-    assert undilated["fit_id"] is None and "object_scale takes one value (0.5) on every test checkpoint" in undilated["note"]
+    assert (
+        undilated["fit_id"] is None
+        and "object_scale takes one value (0.5) on every test checkpoint" in undilated["note"]
+    )
     for row in by_key.values():
         assert row["note"] == "" and row["fit_id"] is not None and row["n_test"] > 0  # each row fitted and stored
         assert np.isfinite(row["r2_mean"]) and row["r2_std"] >= 0
@@ -92,11 +97,17 @@ def test_grid_then_report_reproduces_the_table_1_protocol(zoo_env, tmp_path: Pat
     assert by_key[("resnet50 → resnet18", "sharpness", "log")]["paper"] is None
     assert by_key[("resnet50 → resnet18", "sharpness", "raw")]["paper"] == "0.922 ± 0.004"
     markdown = (out / "report.md").read_text()
-    assert "| resnet50 → resnet18 | sharpness | raw target |" in markdown and "## Software" in markdown and '"name": "mini"' in markdown
+    assert (
+        "| resnet50 → resnet18 | sharpness | raw target |" in markdown
+        and "## Software" in markdown
+        and '"name": "mini"' in markdown
+    )
     figures = sorted(p.name for p in out.glob("*.png"))
     fig3 = [f for f in figures if f.startswith("fig3-checkpoint-")]
     assert len(fig3) == 1 and len([f for f in figures if f.startswith("fig4-")]) == len(by_key)  # one per fitted row
-    assert {"matrix-sharpness.png", "matrix-noisiness.png"} <= set(figures) and "## Generalization matrix: sharpness" in markdown
+    assert {"matrix-sharpness.png", "matrix-noisiness.png"} <= set(
+        figures
+    ) and "## Generalization matrix: sharpness" in markdown
     image = np.asarray(Image.open(out / "fig4-sharpness-resnet50-to-resnet18.png").convert("RGB"))
     assert image.std() > 5 and len(np.unique(image.reshape(-1, 3), axis=0)) > 10
 

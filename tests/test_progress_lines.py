@@ -69,7 +69,12 @@ def test_a_line_every_interval_while_a_slow_task_makes_progress() -> None:
             progress.advance(task)
             progress.poll()
     lines = stream.getvalue().splitlines()
-    assert [line.split("  ")[0] for line in lines] == ["runs: 0/1000 (0%)", "runs: 2/1000 (0%)", "runs: 4/1000 (0%)", "runs: 6/1000 (1%)"]
+    assert [line.split("  ")[0] for line in lines] == [
+        "runs: 0/1000 (0%)",
+        "runs: 2/1000 (0%)",
+        "runs: 4/1000 (0%)",
+        "runs: 6/1000 (1%)",
+    ]
     assert "6.0/min" in lines[-1] and "2h45m left" in lines[-1]
 
 
@@ -115,7 +120,10 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalo
     url = f"sqlite:///{folder / 'catalog.db'}"
     catalog = Catalog.open(url, artifacts=str(folder / "artifacts"))
     build_catalog(catalog, n_variants=4, trials=1, epochs=2)
-    yield catalog, {"ZOO_DATABASE_URL": url, "ZOO_ARTIFACTS": str(folder / "artifacts"), "ZOO_HOME": str(folder / "home")}
+    yield (
+        catalog,
+        {"ZOO_DATABASE_URL": url, "ZOO_ARTIFACTS": str(folder / "artifacts"), "ZOO_HOME": str(folder / "home")},
+    )
     catalog.close()
 
 
@@ -132,14 +140,18 @@ def _fitted_cells(matrix: Any) -> int:
 
 def test_evaluate_generalization_reports_each_cell(synthetic) -> None:
     calls: list[tuple[int, int]] = []
-    matrix = evaluate_generalization(synthetic[0], "sharpness", n_estimators=3, repeats=1, on_progress=lambda d, t: calls.append((d, t)))
+    matrix = evaluate_generalization(
+        synthetic[0], "sharpness", n_estimators=3, repeats=1, on_progress=lambda d, t: calls.append((d, t))
+    )
     cells = _fitted_cells(matrix)
     assert cells >= 4 and calls == [(done, cells) for done in range(cells + 1)]  # 0/N first, then one call per cell
 
 
 def test_build_report_counts_table_rows_then_matrix_cells(synthetic) -> None:
     calls: list[tuple[int, int]] = []
-    report = build_report(synthetic[0], repeats=1, n_estimators=3, store=False, on_progress=lambda d, t: calls.append((d, t)))
+    report = build_report(
+        synthetic[0], repeats=1, n_estimators=3, store=False, on_progress=lambda d, t: calls.append((d, t))
+    )
     assert calls[0] == (0, len(report.rows) + len(MATRIX_TARGETS))  # each matrix counts one until its cells are known
     total = len(report.rows) + sum(_fitted_cells(m) for m in report.matrices) + len(report.matrix_notes)
     assert calls[-1] == (total, total) and len(report.matrices) == 2
@@ -158,7 +170,9 @@ def test_zoo_evaluate_prints_progress_lines_off_a_terminal(synthetic_env) -> Non
     cells = _fitted_cells(evaluate_generalization(synthetic_env, "sharpness", n_estimators=3, repeats=1))
     lines = _progress_lines(result.stderr, "generalization matrix of sharpness: cells")
     assert json.loads(result.stdout)["target"] == "sharpness"  # stdout stays JSON
-    assert lines[0].startswith("generalization matrix of sharpness: cells: 0 done") or lines[0].startswith(f"generalization matrix of sharpness: cells: 0/{cells} ")
+    assert lines[0].startswith("generalization matrix of sharpness: cells: 0 done") or lines[0].startswith(
+        f"generalization matrix of sharpness: cells: 0/{cells} "
+    )
     assert lines[-1].startswith(f"generalization matrix of sharpness: cells: {cells}/{cells} (100%)")
     assert len(lines) >= 5  # the start, tenths along the way, the end
 
@@ -169,11 +183,17 @@ def test_zoo_report_prints_progress_lines_off_a_terminal(synthetic_env, tmp_path
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert len(lines) >= 5, result.stderr  # the start, tenths along the way, the end
     assert f"0/{len(report['rows']) + 2} (0%)" in "\n".join(lines)
-    assert "(100%)" in lines[-1] and "finished" in lines[-1] and lines[-1].endswith(f"wrote {len(list((tmp_path / 'report').iterdir()))} files")
+    assert (
+        "(100%)" in lines[-1]
+        and "finished" in lines[-1]
+        and lines[-1].endswith(f"wrote {len(list((tmp_path / 'report').iterdir()))} files")
+    )
     assert "Table 1" in result.stdout
 
 
-def test_ingest_run_grid_prints_a_line_per_dataset_off_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ingest_run_grid_prints_a_line_per_dataset_off_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gridfiles import write_grid
 
     monkeypatch.setenv("ZOO_DATABASE_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
@@ -185,7 +205,12 @@ def test_ingest_run_grid_prints_a_line_per_dataset_off_a_terminal(tmp_path: Path
     result = run_zoo("ingest", "--run-grid", str(grid), "--enqueue-only", "--samples", "8")
     lines = _progress_lines(result.stderr, "registering and measuring the datasets of grid test")
     assert lines[0].startswith("registering and measuring the datasets of grid test: 0/2 (0%)")
-    assert any(line.startswith("registering and measuring the datasets of grid test: 1/2 (50%)") and "dataset natural-16b" in line
-               for line in lines), lines
-    assert lines[-1].startswith("registering and measuring the datasets of grid test: 2/2 (100%)") and lines[-1].endswith("runs queued")
+    assert any(
+        line.startswith("registering and measuring the datasets of grid test: 1/2 (50%)")
+        and "dataset natural-16b" in line
+        for line in lines
+    ), lines
+    assert lines[-1].startswith("registering and measuring the datasets of grid test: 2/2 (100%)") and lines[
+        -1
+    ].endswith("runs queued")
     assert "2 runs queued" in result.stdout

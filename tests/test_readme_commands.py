@@ -27,7 +27,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 SKIPPED = {
     "zoo datasets add my-photos": "needs the user's own image folder",
     "zoo ingest --run-grid": "trains or registers a grid (tiny: minutes of torch training; paper: ImageNette and "
-                             "WHOI-Plankton folders); covered by tests/ingest and scripts/demo.sh",
+    "WHOI-Plankton folders); covered by tests/ingest and scripts/demo.sh",
     "zoo ingest --hf": "needs the Hugging Face hub",
     "zoo ingest --checkpoint": "needs a model file and the hub (--reference timm); covered by tests/ingest/test_external_ingest.py",
     "zoo predict mystery.safetensors": "needs a model file nobody documented; covered by tests/ingest/test_predict_model_file.py",
@@ -66,16 +66,27 @@ def test_the_readme_has_commands_and_few_are_skipped() -> None:
     skipped = [c for c in commands if skip_reason(c)]
     assert len(commands) >= 30
     assert len(skipped) <= 12, skipped
-    assert all(any(c.startswith(p) for c in commands) for p in SKIPPED), "a SKIPPED entry matches no README command: remove it"
+    assert all(any(c.startswith(p) for c in commands) for p in SKIPPED), (
+        "a SKIPPED entry matches no README command: remove it"
+    )
 
 
 @pytest.fixture(scope="module")
 def readme_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("readme")
     with Catalog.open(str(folder / "catalog.db"), artifacts=str(folder / "artifacts")) as catalog:
-        build_catalog(catalog, archs=("resnet18", "resnet50", "mobilenetv3_large_100", "convnext_tiny"), n_variants=9, trials=2, epochs=2, n_external=0)
+        build_catalog(
+            catalog,
+            archs=("resnet18", "resnet50", "mobilenetv3_large_100", "convnext_tiny"),
+            n_variants=9,
+            trials=2,
+            epochs=2,
+            n_external=0,
+        )
         with catalog.session(write=True) as session:  # the grids the README names (their runs are the synthetic ones)
-            session.add_all(Grid(name=name, spec={}, spec_sha256=f"{i:064x}") for i, name in enumerate(("demo", "paper"), start=1))
+            session.add_all(
+                Grid(name=name, spec={}, spec_sha256=f"{i:064x}") for i, name in enumerate(("demo", "paper"), start=1)
+            )
     return folder
 
 

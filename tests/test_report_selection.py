@@ -35,7 +35,9 @@ def test_a_selection_narrows_every_experiment_and_the_report_says_what_it_pooled
     everything = build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False)
     assert everything.selection == "all"
     assert dict(everything.pooled.image_sizes) == {32: 24, 64: 24}  # 3 archs x 4 variants x 2 trials x epochs 1, 2
-    assert dict(everything.pooled.archs) == dict.fromkeys(ARCHS, 16) and everything.pooled.grids == (("synthetic-0", 48),)
+    assert dict(everything.pooled.archs) == dict.fromkeys(ARCHS, 16) and everything.pooled.grids == (
+        ("synthetic-0", 48),
+    )
 
     chosen = Selection(bases=("natural-32",), trials=(0,))
     report = build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=chosen)
@@ -51,42 +53,75 @@ def test_a_selection_narrows_every_experiment_and_the_report_says_what_it_pooled
 
 
 def test_an_arch_selection_keeps_the_experiments_it_can_and_says_why_not_the_others(catalog: Catalog) -> None:
-    report = build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=Selection(archs=("resnet18",)))
+    report = build_report(
+        catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=Selection(archs=("resnet18",))
+    )
     pair = [r for r in report.rows if r.experiment == "resnet50 → resnet18"]
     assert pair and all(r.n_train == 0 and r.fit_id is None and r.r2_mean is None for r in pair)
     assert all("has no trained resnet50 checkpoints" in r.note and "arch=resnet18" in r.note for r in pair)
     assert report.pooled.n_checkpoints == 0  # nothing was fitted
-    resnets = build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=Selection(archs=("resnet*",)))
+    resnets = build_report(
+        catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=Selection(archs=("resnet*",))
+    )
     assert all(r.note == "" for r in resnets.rows) and not any(r.experiment.startswith("others") for r in resnets.rows)
     assert dict(resnets.pooled.archs) == {"resnet18": 16, "resnet50": 16}
 
 
 def test_a_selection_matching_nothing_is_refused_in_words(catalog: Catalog) -> None:
     with pytest.raises(InvalidInput, match="no trained checkpoints match grid=nope"):
-        build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=Selection(grids=("nope",)))
+        build_report(
+            catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=Selection(grids=("nope",))
+        )
 
 
 def test_zoo_report_takes_the_selection_options_and_writes_what_it_pooled(catalog: Catalog, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = run_zoo("report", "--grid", "synthetic-*", "--kind", "identity", "--kind", "resize", "--min-epoch", "2",
-                     "--trees", "3", "--repeats", "1", "--no-matrix", "--out", str(out))
+    result = run_zoo(
+        "report",
+        "--grid",
+        "synthetic-*",
+        "--kind",
+        "identity",
+        "--kind",
+        "resize",
+        "--min-epoch",
+        "2",
+        "--trees",
+        "3",
+        "--repeats",
+        "1",
+        "--no-matrix",
+        "--out",
+        str(out),
+    )
     line = next(line for line in result.stdout.splitlines() if line.startswith("selection:"))
-    assert line.startswith("selection: kind=identity|resize,grid=synthetic-*,min_epoch=2; pooled 12 trained checkpoints")
+    assert line.startswith(
+        "selection: kind=identity|resize,grid=synthetic-*,min_epoch=2; pooled 12 trained checkpoints"
+    )
     assert "image sizes 32 px (6), 64 px (6)" in line  # natural-32's v00 (identity) and v03 (resize), epoch 2
     saved = json.loads((out / "report.json").read_text())
     assert saved["selection"] == "kind=identity|resize,grid=synthetic-*,min_epoch=2"
     assert saved["pooled"]["n_checkpoints"] == 12 and saved["pooled"]["image_sizes"] == {"32": 6, "64": 6}
     assert saved["pooled"]["archs"] == dict.fromkeys(ARCHS, 4) and saved["pooled"]["grids"] == {"synthetic-0": 12}
-    assert all(row["n_train"] == 4 for row in saved["rows"] if row["note"] == "" and row["experiment"] == "resnet50 → resnet18")
+    assert all(
+        row["n_train"] == 4 for row in saved["rows"] if row["note"] == "" and row["experiment"] == "resnet50 → resnet18"
+    )
     markdown = (out / "report.md").read_text()
     assert "Selection: `kind=identity|resize,grid=synthetic-*,min_epoch=2`. Pooled: 12 trained checkpoints" in markdown
     assert "### synthetic-0" in markdown  # the pooled grid's spec
     figures = sorted(p.name for p in out.glob("*.png"))  # named by what they show
     fig3 = [name for name in figures if name.startswith("fig3-checkpoint-")]
     assert len(fig3) == 1 and fig3[0].endswith("-resnet50.png")
-    assert Image.open(out / fig3[0]).text["Title"].startswith(f"checkpoint {fig3[0].split('-')[2]}: resnet50 on natural-32 / v0")
-    assert {"fig4-sharpness-resnet50-to-resnet18.png", "fig4-sharpness-log-resnet50-to-resnet18.png",
-            "fig4-noisiness-others-to-mobilenetv3_large_100.png"} <= set(figures)
+    assert (
+        Image.open(out / fig3[0])
+        .text["Title"]
+        .startswith(f"checkpoint {fig3[0].split('-')[2]}: resnet50 on natural-32 / v0")
+    )
+    assert {
+        "fig4-sharpness-resnet50-to-resnet18.png",
+        "fig4-sharpness-log-resnet50-to-resnet18.png",
+        "fig4-noisiness-others-to-mobilenetv3_large_100.png",
+    } <= set(figures)
     assert len([name for name in figures if name.startswith("fig4-")]) == len(saved["rows"])
 
 

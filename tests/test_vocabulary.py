@@ -27,8 +27,10 @@ def copies_in(source: str) -> list[tuple[int, str]]:
     """(line, vocabulary name) of every literal of two or more strings that lists a vocabulary tuple in full."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Tuple | ast.List | ast.Set) and len(node.elts) >= 2 and all(
-            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
+        if (
+            isinstance(node, ast.Tuple | ast.List | ast.Set)
+            and len(node.elts) >= 2
+            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)
         ):
             listed = frozenset(e.value for e in node.elts)  # type: ignore[attr-defined]
             found += [(node.lineno, name) for name, names in NAMES.items() if listed == names]
@@ -76,8 +78,12 @@ def test_the_orm_declares_the_paper_v1_columns_and_constraints_from_the_vocabula
     from zoo.db import models
 
     assert [c.name for c in models.PaperV1Metrics.__table__.columns] == ["checkpoint_id", *vocabulary.PAPER_V1_METRICS]
-    checks = {c.name: str(c.sqltext) for t in models.Base.metadata.tables.values() for c in t.constraints
-              if c.__class__.__name__ == "CheckConstraint"}
+    checks = {
+        c.name: str(c.sqltext)
+        for t in models.Base.metadata.tables.values()
+        for c in t.constraints
+        if c.__class__.__name__ == "CheckConstraint"
+    }
     assert checks["ck_runs_status"] == f"status IN {vocabulary.RUN_STATUSES}"
     assert checks["ck_checkpoints_source"] == f"source IN {vocabulary.CHECKPOINT_SOURCES}"
     assert checks["ck_reference_weights_kind"] == f"kind IN {vocabulary.REFERENCE_KINDS}"

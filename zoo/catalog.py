@@ -33,9 +33,7 @@ class Catalog:
         self.store = store
 
     @classmethod
-    def open(
-        cls, url: str | None = None, *, artifacts: str | None = None, check_schema: bool = True
-    ) -> Catalog:
+    def open(cls, url: str | None = None, *, artifacts: str | None = None, check_schema: bool = True) -> Catalog:
         """Connect, and (unless ``check_schema=False``) create a new catalog at head or refuse a stale one."""
         resolved = database_url(url)
         if resolved.startswith("sqlite:///") and url is None:

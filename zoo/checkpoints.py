@@ -43,8 +43,15 @@ def put_tensor(session: Session, array: np.ndarray) -> int:
         raise InvalidInput("the tensor holds NaN or infinite values; the model's weights are broken")
     sha = tensor_sha256(array)
     _insert_ignore(
-        session, Tensor,
-        {"sha256": sha, "dtype": "float32", "shape": list(array.shape), "nbytes": array.nbytes, "data": array.tobytes()},
+        session,
+        Tensor,
+        {
+            "sha256": sha,
+            "dtype": "float32",
+            "shape": list(array.shape),
+            "nbytes": array.nbytes,
+            "data": array.tobytes(),
+        },
         ["sha256"],
     )
     return session.scalars(select(Tensor.id).where(Tensor.sha256 == sha)).one()
@@ -64,7 +71,11 @@ def decode_tensor(data: bytes, shape: Sequence[int], sha: str, tensor_id: int) -
     A row whose bytes were altered, truncated or extended fails the same way, with :class:`IntegrityError`.
     """
     expected = STORED_DTYPE.itemsize * int(np.prod(shape, dtype=np.int64))
-    if data is None or len(data) != expected or tensor_sha256(np.frombuffer(data, dtype=STORED_DTYPE).reshape(shape)) != sha:
+    if (
+        data is None
+        or len(data) != expected
+        or tensor_sha256(np.frombuffer(data, dtype=STORED_DTYPE).reshape(shape)) != sha
+    ):
         raise IntegrityError(f"tensor {tensor_id} is corrupt: its bytes no longer match its sha256")
     return np.frombuffer(data, dtype=STORED_DTYPE).reshape(shape).astype(np.float32)
 
@@ -91,9 +102,19 @@ def put_reference(session: Session, info: ReferenceInfo, weight: np.ndarray) -> 
     """Record reference weights once; the same key with different weights is refused."""
     tensor_id = put_tensor(session, weight)
     _insert_ignore(
-        session, ReferenceWeights,
-        {"key": info.key, "kind": info.kind, "arch": info.arch, "source": info.source, "revision": info.revision,
-         "seed": info.seed, "file_sha256": info.file_sha256, "layer_name": info.layer_name, "tensor_id": tensor_id},
+        session,
+        ReferenceWeights,
+        {
+            "key": info.key,
+            "kind": info.kind,
+            "arch": info.arch,
+            "source": info.source,
+            "revision": info.revision,
+            "seed": info.seed,
+            "file_sha256": info.file_sha256,
+            "layer_name": info.layer_name,
+            "tensor_id": tensor_id,
+        },
         ["key"],
     )
     row = session.scalars(select(ReferenceWeights).where(ReferenceWeights.key == info.key)).one()
@@ -119,12 +140,20 @@ def catalog_reference_kinds(catalog: Catalog) -> list[str]:
         return sorted(session.scalars(query))
 
 
-def find_external_checkpoint(session: Session, *, source: str, arch: str, reference: int, file_sha256: str) -> int | None:
+def find_external_checkpoint(
+    session: Session, *, source: str, arch: str, reference: int, file_sha256: str
+) -> int | None:
     """The checkpoint already catalogued from the same weights file (``source`` hub or file), architecture and reference."""
-    return session.scalars(select(Checkpoint.id).where(
-        Checkpoint.file_sha256 == file_sha256, Checkpoint.arch == arch,
-        Checkpoint.reference_id == reference, Checkpoint.source == source,
-    ).order_by(Checkpoint.id)).first()
+    return session.scalars(
+        select(Checkpoint.id)
+        .where(
+            Checkpoint.file_sha256 == file_sha256,
+            Checkpoint.arch == arch,
+            Checkpoint.reference_id == reference,
+            Checkpoint.source == source,
+        )
+        .order_by(Checkpoint.id)
+    ).first()
 
 
 def put_labels(session: Session, checkpoint_id: int, labels: Mapping[str, float]) -> None:
@@ -164,7 +193,9 @@ def filter_banks(catalog: Catalog, checkpoint_id: int) -> dict[str, np.ndarray]:
 MetricVectors = Mapping[tuple[str, int], Mapping[str, float]]
 
 
-def put_metric_vector(session: Session, checkpoint_id: int, feature_set: tuple[str, int], values: Mapping[str, float]) -> None:
+def put_metric_vector(
+    session: Session, checkpoint_id: int, feature_set: tuple[str, int], values: Mapping[str, float]
+) -> None:
     bad = [name for name, value in values.items() if not np.isfinite(value)]
     if bad:
         raise InvalidInput(f"metrics {', '.join(bad)} are not finite for checkpoint {checkpoint_id}; not stored")
@@ -196,14 +227,21 @@ def add_checkpoint(
     if learned is not None and not np.all(np.isfinite(learned)):
         raise InvalidInput("the tensor holds NaN or infinite values; the model's weights are broken")
     row = Checkpoint(
-        source=source, arch=arch, reference_id=reference, layer_name=layer_name,
-        learned_tensor_id=None, delta_tensor_id=put_tensor(session, delta), **fields,
+        source=source,
+        arch=arch,
+        reference_id=reference,
+        layer_name=layer_name,
+        learned_tensor_id=None,
+        delta_tensor_id=put_tensor(session, delta),
+        **fields,
     )
     session.add(row)
     session.flush()
     for feature_set, values in metrics.items():
         put_metric_vector(session, row.id, feature_set, values)
-    session.add_all(CheckpointLabel(checkpoint_id=row.id, property=k, value=float(v)) for k, v in (labels or {}).items())
+    session.add_all(
+        CheckpointLabel(checkpoint_id=row.id, property=k, value=float(v)) for k, v in (labels or {}).items()
+    )
     return row.id
 
 
@@ -232,12 +270,14 @@ def missing_vectors(catalog: Catalog, feature_set: str) -> list[int]:
         MetricVector.feature_set_version == fs.version,
     )
     with catalog.session() as session:
-        return list(session.scalars(select(Checkpoint.id).where(~select(MetricVector.id).where(has).exists()).order_by(Checkpoint.id)))
+        return list(
+            session.scalars(
+                select(Checkpoint.id).where(~select(MetricVector.id).where(has).exists()).order_by(Checkpoint.id)
+            )
+        )
 
 
-def featurize_catalog(
-    catalog: Catalog, feature_set: str, *, progress: Callable[[int], None] | None = None
-) -> int:
+def featurize_catalog(catalog: Catalog, feature_set: str, *, progress: Callable[[int], None] | None = None) -> int:
     """Compute ``feature_set`` for every stored delta that lacks it (no retraining); idempotent.
 
     Returns the number of checkpoints featurized. Work is committed in chunks, so an interrupted run keeps
@@ -248,21 +288,28 @@ def featurize_catalog(
     fs = get_feature_set(feature_set)
     todo = missing_vectors(catalog, feature_set)
     for start in range(0, len(todo), FEATURIZE_CHUNK):
-        ids = todo[start:start + FEATURIZE_CHUNK]
+        ids = todo[start : start + FEATURIZE_CHUNK]
         with catalog.session() as session:
             rows = session.execute(
                 select(Checkpoint.id, Tensor.id, Tensor.data, Tensor.shape, Tensor.sha256)
-                .join(Tensor, Tensor.id == Checkpoint.delta_tensor_id).where(Checkpoint.id.in_(ids))
+                .join(Tensor, Tensor.id == Checkpoint.delta_tensor_id)
+                .where(Checkpoint.id.in_(ids))
             ).all()
         deltas = [decode_tensor(data, shape, sha, tid) for _, tid, data, shape, sha in rows]
         values = featurize_many(deltas, fs)
         with catalog.session(write=True) as session:
             for (checkpoint_id, *_), vector in zip(rows, values):
-                exists = session.scalars(select(MetricVector.id).where(
-                    MetricVector.checkpoint_id == checkpoint_id, MetricVector.feature_set == fs.name,
-                    MetricVector.feature_set_version == fs.version)).first()
+                exists = session.scalars(
+                    select(MetricVector.id).where(
+                        MetricVector.checkpoint_id == checkpoint_id,
+                        MetricVector.feature_set == fs.name,
+                        MetricVector.feature_set_version == fs.version,
+                    )
+                ).first()
                 if exists is None:  # another process may have done it meanwhile
-                    put_metric_vector(session, checkpoint_id, (fs.name, fs.version), dict(zip(fs.metrics, map(float, vector))))
+                    put_metric_vector(
+                        session, checkpoint_id, (fs.name, fs.version), dict(zip(fs.metrics, map(float, vector)))
+                    )
         if progress is not None:
             progress(len(ids))
     return len(todo)

@@ -30,7 +30,7 @@ def normalize_database_url(url: str) -> str:
         raise ConfigError(f"the database URL is empty; set {DATABASE_URL_ENV} or pass --db")
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     if "://" not in url:
         return "sqlite:///" + str(Path(url).expanduser())
     return url

@@ -28,15 +28,21 @@ MEASURE_CHUNK = 256
 
 
 def _variant_record(variant: DatasetVariant, measurements: list[PropertyMeasurement]) -> VariantRecord:
-    return from_row(VariantRecord, variant, measurements=tuple(
-        from_row(MeasurementRecord, m) for m in sorted(measurements, key=lambda m: m.property)
-    ))
+    return from_row(
+        VariantRecord,
+        variant,
+        measurements=tuple(from_row(MeasurementRecord, m) for m in sorted(measurements, key=lambda m: m.property)),
+    )
 
 
 def _dataset_record(session: Session, base: BaseDataset) -> DatasetRecord:
-    variants = session.scalars(select(DatasetVariant).where(DatasetVariant.base_dataset_id == base.id).order_by(DatasetVariant.id)).all()
+    variants = session.scalars(
+        select(DatasetVariant).where(DatasetVariant.base_dataset_id == base.id).order_by(DatasetVariant.id)
+    ).all()
     by_variant: dict[int, list[PropertyMeasurement]] = {}
-    for m in session.scalars(select(PropertyMeasurement).where(PropertyMeasurement.variant_id.in_([v.id for v in variants]))):
+    for m in session.scalars(
+        select(PropertyMeasurement).where(PropertyMeasurement.variant_id.in_([v.id for v in variants]))
+    ):
         by_variant.setdefault(m.variant_id, []).append(m)
     return from_row(DatasetRecord, base, variants=tuple(_variant_record(v, by_variant.get(v.id, [])) for v in variants))
 
@@ -73,7 +79,9 @@ def get_variant(catalog: Catalog, variant_id: int) -> tuple[DatasetRecord, Varia
 
 def list_datasets(catalog: Catalog) -> list[DatasetRecord]:
     with catalog.session() as session:
-        return [_dataset_record(session, base) for base in session.scalars(select(BaseDataset).order_by(BaseDataset.id))]
+        return [
+            _dataset_record(session, base) for base in session.scalars(select(BaseDataset).order_by(BaseDataset.id))
+        ]
 
 
 def _check_name(name: str) -> None:
@@ -82,7 +90,13 @@ def _check_name(name: str) -> None:
 
 
 def add_dataset(
-    catalog: Catalog, name: str, source: str, params: dict[str, Any] | None = None, *, image_size: int = 224, seed: int = 0,
+    catalog: Catalog,
+    name: str,
+    source: str,
+    params: dict[str, Any] | None = None,
+    *,
+    image_size: int = 224,
+    seed: int = 0,
     noise: str = "per-step",
 ) -> tuple[DatasetRecord, bool]:
     """Register a base dataset and its 20 paper variants; returns (record, created).
@@ -115,10 +129,17 @@ def add_dataset(
     try:
         with catalog.session(write=True) as session:
             base = BaseDataset(
-                name=name, source_kind=source, source_params=params, image_size=image_size,
-                n_images=int(images.images.shape[0]), n_classes=len(images.class_names),
-                class_names=list(images.class_names), grayscale=bool(images.grayscale),
-                object_scale=images.object_scale, seed=seed, images_sha256=images_sha,
+                name=name,
+                source_kind=source,
+                source_params=params,
+                image_size=image_size,
+                n_images=int(images.images.shape[0]),
+                n_classes=len(images.class_names),
+                class_names=list(images.class_names),
+                grayscale=bool(images.grayscale),
+                object_scale=images.object_scale,
+                seed=seed,
+                images_sha256=images_sha,
                 skipped=[list(s) for s in images.skipped],
             )
             session.add(base)
@@ -152,10 +173,12 @@ def variant_images(images: np.ndarray, variant: VariantRecord, n: int | None = N
     if n is not None and n < len(images):
         images = images[np.sort(rng.choice(len(images), size=n, replace=False))]
     floats = images.astype(np.float32) / np.float32(255.0)
-    return np.concatenate([
-        apply_transform(kind, params, floats[i:i + MEASURE_CHUNK], rng)
-        for i in range(0, len(floats), MEASURE_CHUNK)
-    ])
+    return np.concatenate(
+        [
+            apply_transform(kind, params, floats[i : i + MEASURE_CHUNK], rng)
+            for i in range(0, len(floats), MEASURE_CHUNK)
+        ]
+    )
 
 
 def variant_is_saved(variant: VariantRecord) -> bool:
@@ -202,7 +225,11 @@ def measure_dataset(
         stale = _stale_properties(variant, wanted)
         if stale:
             images = load_images(catalog, dataset)[0] if images is None else images
-            scale = dataset.object_scale * object_scale_factor(variant.kind, variant.params) if dataset.object_scale else None
+            scale = (
+                dataset.object_scale * object_scale_factor(variant.kind, variant.params)
+                if dataset.object_scale
+                else None
+            )
             results = measure_properties(variant_images(images, variant, n_samples), names=stale, object_scale=scale)
             _store_measurements(catalog, variant.id, results.values())
             measured += 1
@@ -213,7 +240,10 @@ def measure_dataset(
 
 def _store_measurements(catalog: Catalog, variant_id: int, results: Any) -> None:
     with catalog.session(write=True) as session:
-        current = {m.property: m for m in session.scalars(select(PropertyMeasurement).where(PropertyMeasurement.variant_id == variant_id))}
+        current = {
+            m.property: m
+            for m in session.scalars(select(PropertyMeasurement).where(PropertyMeasurement.variant_id == variant_id))
+        }
         for result in results:
             row = current.get(result.property) or PropertyMeasurement(variant_id=variant_id, property=result.property)
             row.value, row.spread, row.n_samples = result.value, result.spread, result.n_samples

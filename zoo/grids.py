@@ -45,9 +45,23 @@ from zoo.vocabulary import REFERENCE_KINDS
 # The paper's two optimisers: Adam at 1e-4, and SGD with cosine annealing from 0.1.
 OPTIMIZER_DEFAULT_LR = {"adam": 1e-4, "sgd-cosine": 0.1}
 GRID_KEYS = {
-    "name", "description", "datasets", "archs", "optimizers", "epochs", "checkpoint_every", "trials",
-    "image_size", "batch_size", "steps_per_epoch", "reference", "keep_weights", "max_attempts",
-    "noise", "recipes", "recipe_assignment",
+    "name",
+    "description",
+    "datasets",
+    "archs",
+    "optimizers",
+    "epochs",
+    "checkpoint_every",
+    "trials",
+    "image_size",
+    "batch_size",
+    "steps_per_epoch",
+    "reference",
+    "keep_weights",
+    "max_attempts",
+    "noise",
+    "recipes",
+    "recipe_assignment",
 }
 DATASET_KEYS = {"name", "source", "params", "variants", "epochs", "seed", "image_size", "noise"}
 RECIPE_KEYS = {"optimizer", "lr", "steps_per_epoch", "batch_size"}
@@ -71,7 +85,7 @@ MAX_LR = 10.0
 MAX_SEED = 2**31 - 1
 GRID_SEED_HINT = (
     "seed is not a grid setting: every run is seeded from its key (trial, variant, architecture, ...), so "
-    "runs differ and repeat exactly; use trials = N for seeded replicates, reference = \"random:SEED\" for one "
+    'runs differ and repeat exactly; use trials = N for seeded replicates, reference = "random:SEED" for one '
     "fixed initialisation, or seed in a [[datasets]] table for that dataset's crops and noise"
 )
 
@@ -176,17 +190,29 @@ class GridSpec:
                 offset = trial + zlib.crc32(dataset.name.encode())
                 for i, variant in enumerate(variant_names[dataset.name]):
                     for j, arch in enumerate(self.archs):
-                        chosen = recipes if self.recipe_assignment == "cross" else (recipes[(offset + i + j) % len(recipes)],)
+                        chosen = (
+                            recipes
+                            if self.recipe_assignment == "cross"
+                            else (recipes[(offset + i + j) % len(recipes)],)
+                        )
                         out += [self._run(dataset, variant, arch, recipe, trial) for recipe in chosen]
         return out
 
     def _run(self, dataset: DatasetSpec, variant: str, arch: str, recipe: RecipeSpec, trial: int) -> RunSpec:
         return RunSpec(
-            dataset=dataset.name, variant=variant, arch=arch, reference=self.reference,
-            optimizer=recipe.optimizer, lr=recipe.lr, epochs=dataset.epochs or self.epochs,
-            checkpoint_every=self.checkpoint_every, batch_size=recipe.batch_size or self.batch_size,
+            dataset=dataset.name,
+            variant=variant,
+            arch=arch,
+            reference=self.reference,
+            optimizer=recipe.optimizer,
+            lr=recipe.lr,
+            epochs=dataset.epochs or self.epochs,
+            checkpoint_every=self.checkpoint_every,
+            batch_size=recipe.batch_size or self.batch_size,
             steps_per_epoch=recipe.steps_per_epoch or self.steps_per_epoch,
-            image_size=self.dataset_image_size(dataset), trial=trial, noise=self.dataset_noise(dataset),
+            image_size=self.dataset_image_size(dataset),
+            trial=trial,
+            noise=self.dataset_noise(dataset),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -223,7 +249,9 @@ def _whole(data: dict[str, Any], key: str, default: int | None, where: str, low:
 
 def _text(data: dict[str, Any], key: str, default: str | None, where: str) -> str:
     value = data.get(key, default)
-    _require(isinstance(value, str) and bool(value.strip()), f"{where}: {key} must be a non-empty string, got {value!r}")
+    _require(
+        isinstance(value, str) and bool(value.strip()), f"{where}: {key} must be a non-empty string, got {value!r}"
+    )
     return str(value)
 
 
@@ -257,7 +285,10 @@ def _optimizer(entry: Any, where: str) -> OptimizerSpec:
     _require(isinstance(entry, dict) and "name" in entry, f"{where}: each optimizer is a name or {{name=..., lr=...}}")
     _unknown_keys(entry, OPTIMIZER_KEYS, where)
     name = entry["name"]
-    _require(name in OPTIMIZER_DEFAULT_LR, f"{where}: unknown optimizer {name!r}; choose from {', '.join(OPTIMIZER_DEFAULT_LR)}")
+    _require(
+        name in OPTIMIZER_DEFAULT_LR,
+        f"{where}: unknown optimizer {name!r}; choose from {', '.join(OPTIMIZER_DEFAULT_LR)}",
+    )
     lr = entry.get("lr", OPTIMIZER_DEFAULT_LR[name])
     ok = isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and 0 < lr <= MAX_LR
     _require(ok, f"{where}: lr of {name} must be a number above 0 and at most {MAX_LR:g}, got {lr!r}")
@@ -272,12 +303,19 @@ def _dataset(entry: Any, index: int) -> DatasetSpec:
     _require(isinstance(entry.get("source"), str), f"{where}: source is required (natural, shapes, folder)")
     variants = entry.get("variants", ["all"])
     variants = [variants] if isinstance(variants, str) else variants
-    _require(isinstance(variants, list) and all(isinstance(v, str) for v in variants) and variants, f"{where}: variants must be a list of names or \"all\"")
+    _require(
+        isinstance(variants, list) and all(isinstance(v, str) for v in variants) and variants,
+        f'{where}: variants must be a list of names or "all"',
+    )
     params = entry.get("params", {})
     _require(isinstance(params, dict), f"{where}: params must be a table")
     return DatasetSpec(
-        name=entry["name"], source=entry["source"], params=params, variants=tuple(variants),
-        epochs=_whole(entry, "epochs", None, where, 1, MAX_EPOCHS), seed=_whole(entry, "seed", 0, where, 0, MAX_SEED) or 0,
+        name=entry["name"],
+        source=entry["source"],
+        params=params,
+        variants=tuple(variants),
+        epochs=_whole(entry, "epochs", None, where, 1, MAX_EPOCHS),
+        seed=_whole(entry, "seed", 0, where, 0, MAX_SEED) or 0,
         image_size=_whole(entry, "image_size", None, where, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
         noise=_choice(entry, "noise", None, where, NOISE_MODES),
     )
@@ -285,26 +323,40 @@ def _dataset(entry: Any, index: int) -> DatasetSpec:
 
 def _choice(data: dict[str, Any], key: str, default: str | None, where: str, options: tuple[str, ...]) -> str | None:
     value = data.get(key, default)
-    _require(value is None or value in options, f"{where}: {key} must be one of {', '.join(repr(o) for o in options)}, got {value!r}")
+    _require(
+        value is None or value in options,
+        f"{where}: {key} must be one of {', '.join(repr(o) for o in options)}, got {value!r}",
+    )
     return value
 
 
 def _recipes(data: dict[str, Any]) -> tuple[RecipeSpec, ...]:
     """The ``recipes`` list: tables of optimizer (a name, default adam), lr, steps_per_epoch, batch_size."""
     recipes = data.get("recipes", [])
-    _require(isinstance(recipes, list), "grid: recipes must be a list of tables like { optimizer = \"adam\", lr = 3e-4, steps_per_epoch = 2 }")
-    _require(not recipes or "optimizers" not in data, "grid: give either optimizers or recipes (a recipe names its optimizer)")
+    _require(
+        isinstance(recipes, list),
+        'grid: recipes must be a list of tables like { optimizer = "adam", lr = 3e-4, steps_per_epoch = 2 }',
+    )
+    _require(
+        not recipes or "optimizers" not in data,
+        "grid: give either optimizers or recipes (a recipe names its optimizer)",
+    )
     out = []
     for i, entry in enumerate(recipes):
         where = f"grid.recipes[{i}]"
-        _require(isinstance(entry, dict), f"{where} must be a table like {{ optimizer = \"adam\", lr = 3e-4 }}")
+        _require(isinstance(entry, dict), f'{where} must be a table like {{ optimizer = "adam", lr = 3e-4 }}')
         _unknown_keys(entry, RECIPE_KEYS, where)
-        optimizer = _optimizer({"name": entry.get("optimizer", "adam"), **({"lr": entry["lr"]} if "lr" in entry else {})}, where)
-        out.append(RecipeSpec(
-            optimizer.name, optimizer.lr,
-            steps_per_epoch=_whole(entry, "steps_per_epoch", None, where, 1, MAX_STEPS_PER_EPOCH),
-            batch_size=_whole(entry, "batch_size", None, where, 1, MAX_BATCH_SIZE),
-        ))
+        optimizer = _optimizer(
+            {"name": entry.get("optimizer", "adam"), **({"lr": entry["lr"]} if "lr" in entry else {})}, where
+        )
+        out.append(
+            RecipeSpec(
+                optimizer.name,
+                optimizer.lr,
+                steps_per_epoch=_whole(entry, "steps_per_epoch", None, where, 1, MAX_STEPS_PER_EPOCH),
+                batch_size=_whole(entry, "batch_size", None, where, 1, MAX_BATCH_SIZE),
+            )
+        )
     _require(len(set(out)) == len(out), "grid: recipes must differ from each other")
     return tuple(out)
 
@@ -348,7 +400,10 @@ def parse_grid(data: dict[str, Any], default_name: str = "grid") -> GridSpec:
     reference = data.get("reference", "random")
     parse_reference(reference)
     keep_weights = data.get("keep_weights", False)
-    _require(isinstance(keep_weights, bool), f"grid: keep_weights must be true or false (a TOML boolean, no quotes), got {keep_weights!r}")
+    _require(
+        isinstance(keep_weights, bool),
+        f"grid: keep_weights must be true or false (a TOML boolean, no quotes), got {keep_weights!r}",
+    )
     names = [d.get("name") for d in datasets if isinstance(d, dict)]
     _require(len(names) == len(set(names)), "grid: dataset names must be unique")
     grid = GridSpec(
@@ -368,7 +423,8 @@ def parse_grid(data: dict[str, Any], default_name: str = "grid") -> GridSpec:
         description=_description(data),
         noise=_choice(data, "noise", NOISE_MODES[0], "grid", NOISE_MODES) or NOISE_MODES[0],
         recipes=_recipes(data),
-        recipe_assignment=_choice(data, "recipe_assignment", RECIPE_ASSIGNMENTS[0], "grid", RECIPE_ASSIGNMENTS) or RECIPE_ASSIGNMENTS[0],
+        recipe_assignment=_choice(data, "recipe_assignment", RECIPE_ASSIGNMENTS[0], "grid", RECIPE_ASSIGNMENTS)
+        or RECIPE_ASSIGNMENTS[0],
     )
     return grid
 

@@ -76,7 +76,7 @@ def bank_image(bank: np.ndarray) -> np.ndarray:
     image = np.full((rows * cell_h + GAP, cols * cell_w + GAP, 3), 255, dtype=np.uint8)
     for i, tile in enumerate(pixels):
         top, left = GAP + (i // cols) * cell_h, GAP + (i % cols) * cell_w
-        image[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
+        image[top : top + tile.shape[0], left : left + tile.shape[1]] = tile
     return image
 
 
@@ -150,12 +150,16 @@ def fit_figure_title(result: FitResult | FitRecord) -> str:
     name = "fit (not stored)" if result.id is None else f"fit {result.id}"
     r2 = "—" if result.r2_mean is None else f"{result.r2_mean:.3f} ± {result.r2_std or 0:.3f}"
     if result.test_fraction:
-        sides = (f"{result.train_selection}, {result.test_fraction:g} of its "
-                 f"{SPLIT_WORDS.get(result.split, result.split)} groups held out for test")
+        sides = (
+            f"{result.train_selection}, {result.test_fraction:g} of its "
+            f"{SPLIT_WORDS.get(result.split, result.split)} groups held out for test"
+        )
     else:
         sides = f"train {result.train_selection} → test {result.test_selection}"
-    return (f"{name}: {result.target} ({'log' if result.log_target else 'raw'} target), test R² = {r2}\n"
-            f"{sides}; split: {result.split}; {result.n_train:,} train / {result.n_test:,} test")
+    return (
+        f"{name}: {result.target} ({'log' if result.log_target else 'raw'} target), test R² = {r2}\n"
+        f"{sides}; split: {result.split}; {result.n_train:,} train / {result.n_test:,} test"
+    )
 
 
 def uses_log_axis(log_target: bool, truth: Sequence[float] | np.ndarray) -> bool:
@@ -206,8 +210,13 @@ def write_fit_figure(
     axes.set_ylabel(result.target + (" (log axis)" if log_axis else ""))
     axes.legend(loc="upper left")
     figure.tight_layout()
-    metadata = {"Title": title.replace("\n", "; "), "Description": f"{result.target} on a {'log' if log_axis else 'linear'} y axis"}
-    return write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=FIT_FIGURE_DPI, metadata=metadata))
+    metadata = {
+        "Title": title.replace("\n", "; "),
+        "Description": f"{result.target} on a {'log' if log_axis else 'linear'} y axis",
+    }
+    return write_atomically(
+        path, lambda handle: figure.savefig(handle, format="png", dpi=FIT_FIGURE_DPI, metadata=metadata)
+    )
 
 
 # --- the generalization matrix ---------------------------------------------------------------------------

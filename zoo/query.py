@@ -29,7 +29,14 @@ from zoo.selection import (
 )
 
 DEFAULT_COLUMNS: tuple[str, ...] = (
-    "checkpoint_id", "arch", "base_dataset", "variant", "optimizer", "epoch", *PROPERTY_COLUMNS, *PAPER_METRIC_COLUMNS,
+    "checkpoint_id",
+    "arch",
+    "base_dataset",
+    "variant",
+    "optimizer",
+    "epoch",
+    *PROPERTY_COLUMNS,
+    *PAPER_METRIC_COLUMNS,
 )
 COUNT_KEYS = ("arch", "base_dataset", "variant_kind", "optimizer", "source")
 
@@ -112,7 +119,9 @@ def query_checkpoints(
     """
     selection = selection or Selection()
     if feature_set is not None or metric_wheres:
-        return _query_with_feature_set(catalog, selection, columns, limit, offset, count_by, feature_set, tuple(metric_wheres))
+        return _query_with_feature_set(
+            catalog, selection, columns, limit, offset, count_by, feature_set, tuple(metric_wheres)
+        )
     columns = check_columns(tuple(columns) if columns else DEFAULT_COLUMNS)
     if limit is not None:
         bounded_int(limit, "--limit")
@@ -124,7 +133,10 @@ def query_checkpoints(
     counting = select(group, func.count()).where(selection_clause(selection, catalog.dialect)).group_by(group)
     with catalog.session() as session:
         rows = tuple(tuple(row) for row in session.execute(page))
-        counts = sorted(((str(k) if k is not None else "—", int(n)) for k, n in session.execute(counting)), key=lambda kv: (-kv[1], kv[0]))
+        counts = sorted(
+            ((str(k) if k is not None else "—", int(n)) for k, n in session.execute(counting)),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
     return CheckpointTable(columns, rows, sum(n for _, n in counts), tuple(counts), count_by)
 
 
@@ -133,24 +145,45 @@ def metric_condition(feature_set: Any, metric: str, op: str, value: float) -> Co
     from zoo.db.models import MetricValue, MetricVector
 
     if metric not in feature_set.metrics:
-        raise InvalidInput(f"{metric!r} is not a metric of {feature_set.key}; its metrics: {', '.join(feature_set.metrics)}")
+        raise InvalidInput(
+            f"{metric!r} is not a metric of {feature_set.key}; its metrics: {', '.join(feature_set.metrics)}"
+        )
     if op not in WHERE_OPERATORS:
         raise InvalidInput(f"unknown operator {op!r}; operators: {' '.join(WHERE_OPERATORS)}")
-    matching = (select(MetricVector.checkpoint_id).join(MetricValue, MetricValue.vector_id == MetricVector.id)
-                .where(MetricVector.feature_set == feature_set.name, MetricVector.feature_set_version == feature_set.version,
-                       MetricValue.metric == metric, WHERE_OPERATORS[op](MetricValue.value, float(value))))
+    matching = (
+        select(MetricVector.checkpoint_id)
+        .join(MetricValue, MetricValue.vector_id == MetricVector.id)
+        .where(
+            MetricVector.feature_set == feature_set.name,
+            MetricVector.feature_set_version == feature_set.version,
+            MetricValue.metric == metric,
+            WHERE_OPERATORS[op](MetricValue.value, float(value)),
+        )
+    )
     return CHECKPOINT_FEATURES.c.checkpoint_id.in_(matching)
 
 
-def _query_with_feature_set(catalog: Catalog, selection: Selection, columns: Sequence[str] | None, limit: int | None, offset: int,
-                            count_by: str, feature_set: str | None, metric_wheres: tuple[tuple[str, str, float], ...]) -> CheckpointTable:
+def _query_with_feature_set(
+    catalog: Catalog,
+    selection: Selection,
+    columns: Sequence[str] | None,
+    limit: int | None,
+    offset: int,
+    count_by: str,
+    feature_set: str | None,
+    metric_wheres: tuple[tuple[str, str, float], ...],
+) -> CheckpointTable:
     """:func:`query_checkpoints` with a feature set's metrics as columns and conditions (pivoted from metric_values)."""
     from zoo.db.models import MetricValue, MetricVector
     from zoo.filters import DEFAULT_FEATURE_SET, get_feature_set
 
     fs = get_feature_set(feature_set or DEFAULT_FEATURE_SET)
     shown_metrics = fs.metrics if feature_set is not None else ()
-    wanted = tuple(columns) if columns else tuple(c for c in DEFAULT_COLUMNS if c not in PAPER_METRIC_COLUMNS) + shown_metrics
+    wanted = (
+        tuple(columns)
+        if columns
+        else tuple(c for c in DEFAULT_COLUMNS if c not in PAPER_METRIC_COLUMNS) + shown_metrics
+    )
     metric_columns = [c for c in wanted if c in shown_metrics]
     view_columns = check_columns([c for c in wanted if c not in metric_columns] or ["checkpoint_id"])
     if limit is not None:
@@ -165,16 +198,27 @@ def _query_with_feature_set(catalog: Catalog, selection: Selection, columns: Seq
     counting = select(group, func.count()).where(selection_clause(selection, catalog.dialect), extra).group_by(group)
     with catalog.session() as session:
         found = [tuple(row) for row in session.execute(page)]
-        counts = sorted(((str(k) if k is not None else "—", int(n)) for k, n in session.execute(counting)), key=lambda kv: (-kv[1], kv[0]))
+        counts = sorted(
+            ((str(k) if k is not None else "—", int(n)) for k, n in session.execute(counting)),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
         values: dict[tuple[int, str], float] = {}
         if metric_columns and found:
-            query = (select(MetricVector.checkpoint_id, MetricValue.metric, MetricValue.value)
-                     .join(MetricValue, MetricValue.vector_id == MetricVector.id)
-                     .where(MetricVector.feature_set == fs.name, MetricVector.feature_set_version == fs.version,
-                            MetricVector.checkpoint_id.in_([r[0] for r in found]), MetricValue.metric.in_(metric_columns)))
+            query = (
+                select(MetricVector.checkpoint_id, MetricValue.metric, MetricValue.value)
+                .join(MetricValue, MetricValue.vector_id == MetricVector.id)
+                .where(
+                    MetricVector.feature_set == fs.name,
+                    MetricVector.feature_set_version == fs.version,
+                    MetricVector.checkpoint_id.in_([r[0] for r in found]),
+                    MetricValue.metric.in_(metric_columns),
+                )
+            )
             values = {(c, m): v for c, m, v in session.execute(query)}
     index = {name: i for i, name in enumerate(fetched)}
-    rows = tuple(tuple(values.get((row[0], c)) if c in metric_columns else row[index[c]] for c in wanted) for row in found)
+    rows = tuple(
+        tuple(values.get((row[0], c)) if c in metric_columns else row[index[c]] for c in wanted) for row in found
+    )
     return CheckpointTable(tuple(wanted), rows, sum(n for _, n in counts), tuple(counts), count_by)
 
 
@@ -218,8 +262,21 @@ def _as_mapping(record: Any) -> Mapping[str, Any]:
 # --- runs -------------------------------------------------------------------------------------------------
 
 RUN_COLUMNS: tuple[str, ...] = (
-    "id", "status", "grid", "arch", "base_dataset", "variant", "optimizer", "lr", "image_size", "trial", "attempts",
-    "worker", "device", "images_per_second", "error",
+    "id",
+    "status",
+    "grid",
+    "arch",
+    "base_dataset",
+    "variant",
+    "optimizer",
+    "lr",
+    "image_size",
+    "trial",
+    "attempts",
+    "worker",
+    "device",
+    "images_per_second",
+    "error",
 )
 
 
@@ -240,7 +297,9 @@ class RunTable:
         return [dict(zip(self.columns, row)) for row in self.rows]
 
 
-def run_table(catalog: Catalog, *, status: str | None = None, grid: str | None = None, limit: int | None = 20, offset: int = 0) -> RunTable:
+def run_table(
+    catalog: Catalog, *, status: str | None = None, grid: str | None = None, limit: int | None = 20, offset: int = 0
+) -> RunTable:
     """Runs in id order, optionally of one status and one grid (by name), a page of ``limit`` from ``offset``.
 
     Raises
@@ -265,11 +324,32 @@ def run_table(catalog: Catalog, *, status: str | None = None, grid: str | None =
     counting = select(Run.status, func.count()).where(*filters).group_by(Run.status)
     if status is not None:
         filters.append(Run.status == status)
-    page = (select(Run.id, Run.status, Grid.name, Run.arch, BaseDataset.name, DatasetVariant.name, Run.optimizer, Run.lr,
-                   Run.image_size, Run.trial, Run.attempts, Run.worker, Run.device, Run.images_per_second, Run.error)
-            .outerjoin(Grid, Grid.id == Run.grid_id).join(DatasetVariant, DatasetVariant.id == Run.variant_id)
-            .join(BaseDataset, BaseDataset.id == DatasetVariant.base_dataset_id)
-            .where(*filters).order_by(Run.id).limit(limit).offset(offset))
+    page = (
+        select(
+            Run.id,
+            Run.status,
+            Grid.name,
+            Run.arch,
+            BaseDataset.name,
+            DatasetVariant.name,
+            Run.optimizer,
+            Run.lr,
+            Run.image_size,
+            Run.trial,
+            Run.attempts,
+            Run.worker,
+            Run.device,
+            Run.images_per_second,
+            Run.error,
+        )
+        .outerjoin(Grid, Grid.id == Run.grid_id)
+        .join(DatasetVariant, DatasetVariant.id == Run.variant_id)
+        .join(BaseDataset, BaseDataset.id == DatasetVariant.base_dataset_id)
+        .where(*filters)
+        .order_by(Run.id)
+        .limit(limit)
+        .offset(offset)
+    )
     with catalog.session() as session:
         found = {s: int(n) for s, n in session.execute(counting)}
         rows = tuple((*row[:-1], row[-1].splitlines()[0] if row[-1] else None) for row in session.execute(page))
@@ -287,5 +367,9 @@ def grid_id_by_name(catalog: Catalog, name: str) -> int:
         if found is not None:
             return int(found)
         names = list(session.scalars(select(Grid.name).order_by(Grid.id)))
-    known = f"grids in the catalog: {', '.join(names)}" if names else "the catalog has no grids yet (`zoo ingest --run-grid demo`)"
+    known = (
+        f"grids in the catalog: {', '.join(names)}"
+        if names
+        else "the catalog has no grids yet (`zoo ingest --run-grid demo`)"
+    )
     raise NotFound(f"there is no grid {name!r}; {known}")

@@ -68,7 +68,9 @@ def check_grace(grace_s: float, heartbeat_s: float | None = None) -> None:
     if not (isinstance(grace_s, (int, float)) and math.isfinite(grace_s) and grace_s > 0):
         raise InvalidInput(f"--grace must be a positive number of seconds, e.g. --grace 300 (got {grace_s!r})")
     if heartbeat_s is not None and not (math.isfinite(heartbeat_s) and 0 < heartbeat_s < grace_s):
-        raise InvalidInput(f"the heartbeat interval ({heartbeat_s!r} s) must be positive and shorter than the grace ({grace_s} s)")
+        raise InvalidInput(
+            f"the heartbeat interval ({heartbeat_s!r} s) must be positive and shorter than the grace ({grace_s} s)"
+        )
 
 
 @dataclass(frozen=True)
@@ -179,9 +181,7 @@ def _upsert_grid(session: Session, grid: GridSpec, spec_sha256: str) -> int:
     return row.id
 
 
-def enqueue(
-    catalog: Catalog, grid: GridSpec, spec_sha256: str, runs: Iterable[tuple[RunSpec, int]]
-) -> EnqueueResult:
+def enqueue(catalog: Catalog, grid: GridSpec, spec_sha256: str, runs: Iterable[tuple[RunSpec, int]]) -> EnqueueResult:
     """Add the runs not queued yet (matched by key); ``runs`` pairs each spec with its variant id."""
     runs = list(runs)
     with _transaction(catalog, f"queueing grid {grid.name}") as session:
@@ -189,15 +189,26 @@ def enqueue(
         keys = [spec.key for spec, _ in runs]
         known: set[str] = set()
         for start in range(0, len(keys), 500):
-            known |= set(session.scalars(select(Run.run_key).where(Run.run_key.in_(keys[start:start + 500]))))
+            known |= set(session.scalars(select(Run.run_key).where(Run.run_key.in_(keys[start : start + 500]))))
         new = [(spec, variant_id) for spec, variant_id in runs if spec.key not in known]
         session.add_all(
             Run(
-                run_key=spec.key, grid_id=grid_id, variant_id=variant_id, arch=spec.arch,
-                reference_spec=spec.reference, optimizer=spec.optimizer, lr=spec.lr, epochs=spec.epochs,
-                checkpoint_every=spec.checkpoint_every, batch_size=spec.batch_size,
-                steps_per_epoch=spec.steps_per_epoch, image_size=spec.image_size, trial=spec.trial,
-                seed=spec.seed, keep_weights=grid.keep_weights, max_attempts=grid.max_attempts,
+                run_key=spec.key,
+                grid_id=grid_id,
+                variant_id=variant_id,
+                arch=spec.arch,
+                reference_spec=spec.reference,
+                optimizer=spec.optimizer,
+                lr=spec.lr,
+                epochs=spec.epochs,
+                checkpoint_every=spec.checkpoint_every,
+                batch_size=spec.batch_size,
+                steps_per_epoch=spec.steps_per_epoch,
+                image_size=spec.image_size,
+                trial=spec.trial,
+                seed=spec.seed,
+                keep_weights=grid.keep_weights,
+                max_attempts=grid.max_attempts,
             )
             for spec, variant_id in new
         )
@@ -227,7 +238,12 @@ def _is_stale(row: Any, now: datetime, me: ProcessIdentity, default_grace_s: flo
     if heartbeat is None or heartbeat < now - timedelta(seconds=grace):
         return True
     claimant = ProcessIdentity.parse(row.claim_process)
-    return claimant is not None and claimant.shares_pids_with(me) and claimant.pid != me.pid and not _pid_alive(claimant.pid)
+    return (
+        claimant is not None
+        and claimant.shares_pids_with(me)
+        and claimant.pid != me.pid
+        and not _pid_alive(claimant.pid)
+    )
 
 
 _STALE_COLUMNS = (Run.id, Run.heartbeat_at, Run.claim_grace_s, Run.claim_process, Run.attempts, Run.max_attempts)
@@ -255,13 +271,15 @@ def requeue_stale(session: Session, *, default_grace_s: float = DEFAULT_GRACE_S)
     changed = 0
     if out_of_attempts:
         changed += session.execute(
-            update(Run).where(Run.id.in_(out_of_attempts), Run.status == "running")
+            update(Run)
+            .where(Run.id.in_(out_of_attempts), Run.status == "running")
             .values(status="failed", claim_token=None, error=message + "; out of attempts", finished_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
     if again:
         changed += session.execute(
-            update(Run).where(Run.id.in_(again), Run.status == "running")
+            update(Run)
+            .where(Run.id.in_(again), Run.status == "running")
             .values(status="queued", claim_token=None, error=message)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -293,7 +311,9 @@ def claim_next(
     return None  # not reached
 
 
-def _claim(catalog: Catalog, worker: str, grace_s: float, heartbeat_s: float, grid_id: int | None, identity: str) -> RunRecord | None:
+def _claim(
+    catalog: Catalog, worker: str, grace_s: float, heartbeat_s: float, grid_id: int | None, identity: str
+) -> RunRecord | None:
     with _transaction(catalog, "claiming a run") as session:
         requeue_stale(session)
         query: Select[tuple[Run]] = select(Run).where(Run.status == "queued").order_by(Run.id).limit(1)
@@ -319,9 +339,12 @@ def _fenced(run: RunRecord) -> object:
 def heartbeat(catalog: Catalog, run: RunRecord) -> bool:
     """Refresh the claim; False when it was lost (the worker must stop and write nothing)."""
     with _transaction(catalog, f"heartbeat of run {run.id}") as session:
-        return session.execute(
-            update(Run).where(_fenced(run)).values(heartbeat_at=_now()).execution_options(synchronize_session=False)
-        ).rowcount == 1
+        return (
+            session.execute(
+                update(Run).where(_fenced(run)).values(heartbeat_at=_now()).execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
 
 
 def complete(
@@ -340,17 +363,28 @@ def complete(
     """
     with _transaction(catalog, f"completing run {run.id}") as session:
         done = session.execute(
-            update(Run).where(_fenced(run)).values(
-                status="done", finished_at=_now(), device=device, train_seconds=train_seconds,
-                images_per_second=images_per_second, error=None, claim_token=None,
-            ).execution_options(synchronize_session=False)
+            update(Run)
+            .where(_fenced(run))
+            .values(
+                status="done",
+                finished_at=_now(),
+                device=device,
+                train_seconds=train_seconds,
+                images_per_second=images_per_second,
+                error=None,
+                claim_token=None,
+            )
+            .execution_options(synchronize_session=False)
         ).rowcount
         if done != 1:
             raise ClaimLost(f"run {run.id}: this worker's claim was lost; another worker owns it now")
         reference_id = write_results(session)
         if reference_id is not None:
             session.execute(
-                update(Run).where(Run.id == run.id).values(reference_id=reference_id).execution_options(synchronize_session=False)
+                update(Run)
+                .where(Run.id == run.id)
+                .values(reference_id=reference_id)
+                .execution_options(synchronize_session=False)
             )
 
 
@@ -359,10 +393,15 @@ def fail(catalog: Catalog, run: RunRecord, error: str) -> str:
     status = "failed" if run.attempts >= run.max_attempts else "queued"
     with _transaction(catalog, f"recording the failure of run {run.id}") as session:
         session.execute(
-            update(Run).where(_fenced(run)).values(
-                status=status, error=error[:4000], claim_token=None,
+            update(Run)
+            .where(_fenced(run))
+            .values(
+                status=status,
+                error=error[:4000],
+                claim_token=None,
                 finished_at=_now() if status == "failed" else None,
-            ).execution_options(synchronize_session=False)
+            )
+            .execution_options(synchronize_session=False)
         )
     return status
 
@@ -371,9 +410,15 @@ def release(catalog: Catalog, run: RunRecord) -> None:
     """Give the run back untouched (SIGTERM, Ctrl-C): queued again, this attempt not counted."""
     with _transaction(catalog, f"re-queueing run {run.id}") as session:
         session.execute(
-            update(Run).where(_fenced(run)).values(
-                status="queued", claim_token=None, attempts=Run.attempts - 1, error="interrupted; re-queued",
-            ).execution_options(synchronize_session=False)
+            update(Run)
+            .where(_fenced(run))
+            .values(
+                status="queued",
+                claim_token=None,
+                attempts=Run.attempts - 1,
+                error="interrupted; re-queued",
+            )
+            .execution_options(synchronize_session=False)
         )
 
 
@@ -384,7 +429,9 @@ def retry_failed(catalog: Catalog, grid_id: int | None = None) -> int:
         where = where & (Run.grid_id == grid_id)
     with _transaction(catalog, "re-queueing failed runs") as session:
         return session.execute(
-            update(Run).where(where).values(status="queued", attempts=0, error=None, finished_at=None)
+            update(Run)
+            .where(where)
+            .values(status="queued", attempts=0, error=None, finished_at=None)
             .execution_options(synchronize_session=False)
         ).rowcount
 

@@ -89,8 +89,12 @@ def catalog_archs(catalog: Catalog, selection: Selection | None = None) -> list[
     """Architectures with trained checkpoints (in ``selection``, if given), most checkpoints first."""
     view = CHECKPOINT_FEATURES
     chosen = TRAINED.narrowed(selection or Selection())
-    query = (select(view.c.arch, func.count()).where(selection_clause(chosen, catalog.dialect)).group_by(view.c.arch)
-             .order_by(func.count().desc(), view.c.arch))
+    query = (
+        select(view.c.arch, func.count())
+        .where(selection_clause(chosen, catalog.dialect))
+        .group_by(view.c.arch)
+        .order_by(func.count().desc(), view.c.arch)
+    )
     with catalog.session() as session:
         return [arch for arch, _ in session.execute(query)]
 
@@ -106,28 +110,49 @@ def experiments(archs: list[str]) -> list[Experiment]:
     """Table 1's experiments for a catalog with trained checkpoints of ``archs``, each with its own selections."""
     trained = TRAINED
     r50, r18 = trained.narrowed(Selection(archs=(TRAIN_ARCH,))), trained.narrowed(Selection(archs=(TEST_ARCH,)))
-    rows = [Experiment("resnet50 → resnet18", "resnet50 → resnet18", t, r50, r18) for t in ("sharpness", "noisiness", "object_scale")]
+    rows = [
+        Experiment("resnet50 → resnet18", "resnet50 → resnet18", t, r50, r18)
+        for t in ("sharpness", "noisiness", "object_scale")
+    ]
     # Object scale without the dilation variants: dilation is bilinear upsampling, which also blurs, so the row
     # above can be read off sharpness; here object scale varies only with the shapes' render scale.
     undilated = Selection(variant_kinds=UNDILATED_KINDS)
-    rows.append(Experiment("resnet50 → resnet18, no dilation", "undilated", "object_scale",
-                           r50.narrowed(undilated), r18.narrowed(undilated)))
+    rows.append(
+        Experiment(
+            "resnet50 → resnet18, no dilation",
+            "undilated",
+            "object_scale",
+            r50.narrowed(undilated),
+            r18.narrowed(undilated),
+        )
+    )
     held = held_out_arch(archs)
     if held is not None:
         others = tuple(a for a in archs if a != held)
         train, test = trained.narrowed(Selection(archs=others)), trained.narrowed(Selection(archs=(held,)))
-        rows += [Experiment(f"others → {held}", "others → held-out", t, train, test) for t in ("sharpness", "noisiness")]
-    rows += [Experiment("resnet50 → resnet18", "resnet50 → resnet18", t, r50, r18, log_target=True) for t in ("sharpness", "noisiness")]
+        rows += [
+            Experiment(f"others → {held}", "others → held-out", t, train, test) for t in ("sharpness", "noisiness")
+        ]
+    rows += [
+        Experiment("resnet50 → resnet18", "resnet50 → resnet18", t, r50, r18, log_target=True)
+        for t in ("sharpness", "noisiness")
+    ]
     return rows
 
 
 def _row(experiment: Experiment, result: FitResult | None, note: str = "") -> ReportRow:
     paper = PAPER_TABLE.get((experiment.paper_key, experiment.target))
     return ReportRow(
-        experiment=experiment.experiment, target=experiment.target, space="log" if experiment.log_target else "raw",
-        n_train=result.n_train if result else 0, n_test=result.n_test if result else 0,
-        r2_mean=result.r2_mean if result else None, r2_std=result.r2_std if result else None,
-        paper=paper[2] if paper and not experiment.log_target else None, fit_id=result.id if result else None, note=note,
+        experiment=experiment.experiment,
+        target=experiment.target,
+        space="log" if experiment.log_target else "raw",
+        n_train=result.n_train if result else 0,
+        n_test=result.n_test if result else 0,
+        r2_mean=result.r2_mean if result else None,
+        r2_std=result.r2_std if result else None,
+        paper=paper[2] if paper and not experiment.log_target else None,
+        fit_id=result.id if result else None,
+        note=note,
     )
 
 
@@ -146,8 +171,11 @@ def within(experiment: Experiment, selection: Selection, archs: list[str]) -> Ex
         kinds = tuple(k for k in experiment.train.variant_kinds if any(fnmatch(k, p) for p in selection.variant_kinds))
         if not kinds:
             return f"the selection ({selection}) has none of this row's variant kinds ({', '.join(experiment.train.variant_kinds)})"
-        experiment = replace(experiment, train=replace(experiment.train, variant_kinds=kinds),
-                             test=replace(experiment.test, variant_kinds=kinds))
+        experiment = replace(
+            experiment,
+            train=replace(experiment.train, variant_kinds=kinds),
+            test=replace(experiment.test, variant_kinds=kinds),
+        )
         selection = replace(selection, variant_kinds=())
     return replace(experiment, train=experiment.train.narrowed(selection), test=experiment.test.narrowed(selection))
 
@@ -173,10 +201,12 @@ class Pooled:
         def counted(items: tuple[tuple[Any, int], ...], unit: str = "") -> str:
             return ", ".join(f"{'unknown' if name is None else f'{name}{unit}'} ({n:,})" for name, n in items)
 
-        return (f"{self.n_checkpoints:,} trained checkpoint{'s' if self.n_checkpoints != 1 else ''} from "
-                f"grid{'s' if len(self.grids) != 1 else ''} {counted(self.grids)}; "
-                f"image size{'s' if len(self.image_sizes) != 1 else ''} {counted(self.image_sizes, ' px')}; "
-                f"architecture{'s' if len(self.archs) != 1 else ''} {counted(self.archs)}")
+        return (
+            f"{self.n_checkpoints:,} trained checkpoint{'s' if self.n_checkpoints != 1 else ''} from "
+            f"grid{'s' if len(self.grids) != 1 else ''} {counted(self.grids)}; "
+            f"image size{'s' if len(self.image_sizes) != 1 else ''} {counted(self.image_sizes, ' px')}; "
+            f"architecture{'s' if len(self.archs) != 1 else ''} {counted(self.archs)}"
+        )
 
 
 def pooled(catalog: Catalog, uses: list[tuple[Selection, str]]) -> Pooled:
@@ -184,8 +214,14 @@ def pooled(catalog: Catalog, uses: list[tuple[Selection, str]]) -> Pooled:
     view = CHECKPOINT_FEATURES
     if not uses:
         return Pooled(0, (), (), ())
-    used = or_(*(and_(selection_clause(chosen, catalog.dialect), view.c[target].isnot(None)) for chosen, target in uses))
-    query = select(view.c.grid, view.c.image_size, view.c.arch, func.count()).where(used).group_by(view.c.grid, view.c.image_size, view.c.arch)
+    used = or_(
+        *(and_(selection_clause(chosen, catalog.dialect), view.c[target].isnot(None)) for chosen, target in uses)
+    )
+    query = (
+        select(view.c.grid, view.c.image_size, view.c.arch, func.count())
+        .where(used)
+        .group_by(view.c.grid, view.c.image_size, view.c.arch)
+    )
     with catalog.session() as session:
         counts = [tuple(row) for row in session.execute(query)]
 
@@ -218,26 +254,53 @@ class Report:
 Progress = Callable[[int, int], None]
 
 
-def build_matrices(catalog: Catalog, *, feature_set: str, n_estimators: int, seed: int,
-                   targets: tuple[str, ...] = MATRIX_TARGETS, selection: Selection | None = None,
-                   metric_wheres: tuple[MetricWhere, ...] = (),
-                   on_progress: Progress | None = None) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
+def build_matrices(
+    catalog: Catalog,
+    *,
+    feature_set: str,
+    n_estimators: int,
+    seed: int,
+    targets: tuple[str, ...] = MATRIX_TARGETS,
+    selection: Selection | None = None,
+    metric_wheres: tuple[MetricWhere, ...] = (),
+    on_progress: Progress | None = None,
+) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
     """The generalization matrix of each target on trained checkpoints (of ``selection``, if given; log
     target); targets it cannot fit say why.
 
     ``on_progress(done, total)`` counts the matrices' cells (see :func:`build_report`)."""
     chosen = TRAINED.narrowed(selection or Selection())
-    return _matrices(catalog, feature_set, n_estimators, seed, targets, chosen, metric_wheres, _Steps(len(targets), on_progress))
+    return _matrices(
+        catalog, feature_set, n_estimators, seed, targets, chosen, metric_wheres, _Steps(len(targets), on_progress)
+    )
 
 
-def _matrices(catalog: Catalog, feature_set: str, n_estimators: int, seed: int, targets: tuple[str, ...], chosen: Selection,
-              metric_wheres: tuple[MetricWhere, ...], steps: _Steps) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
+def _matrices(
+    catalog: Catalog,
+    feature_set: str,
+    n_estimators: int,
+    seed: int,
+    targets: tuple[str, ...],
+    chosen: Selection,
+    metric_wheres: tuple[MetricWhere, ...],
+    steps: _Steps,
+) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
     matrices, notes = [], []
     for target in targets:
         try:
-            matrices.append(evaluate_generalization(catalog, target, chosen, feature_set=feature_set,
-                                                    n_estimators=n_estimators, repeats=MATRIX_REPEATS, seed=seed,
-                                                    metric_wheres=metric_wheres, on_progress=steps.part))
+            matrices.append(
+                evaluate_generalization(
+                    catalog,
+                    target,
+                    chosen,
+                    feature_set=feature_set,
+                    n_estimators=n_estimators,
+                    repeats=MATRIX_REPEATS,
+                    seed=seed,
+                    metric_wheres=metric_wheres,
+                    on_progress=steps.part,
+                )
+            )
         except ZooError as error:
             notes.append(f"{target}: {error}")
         steps.part_done()
@@ -269,9 +332,19 @@ class _Steps:
         self._report()
 
 
-def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, seed: int = 0, store: bool = True,
-                 feature_set: str = DEFAULT_FEATURE_SET, matrix: bool = True, selection: Selection | None = None,
-                 metric_wheres: tuple[MetricWhere, ...] = (), on_progress: Progress | None = None) -> Report:
+def build_report(
+    catalog: Catalog,
+    *,
+    repeats: int = 5,
+    n_estimators: int = 30,
+    seed: int = 0,
+    store: bool = True,
+    feature_set: str = DEFAULT_FEATURE_SET,
+    matrix: bool = True,
+    selection: Selection | None = None,
+    metric_wheres: tuple[MetricWhere, ...] = (),
+    on_progress: Progress | None = None,
+) -> Report:
     """Fit every Table 1 experiment the catalog can support (rows it cannot fit say why), and the
     generalization matrices unless ``matrix=False``.
 
@@ -286,7 +359,9 @@ def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, 
     if not archs:
         if chosen.is_empty():
             raise InvalidInput("the catalog has no trained checkpoints yet; run `zoo ingest --run-grid` first")
-        raise InvalidInput(f"no trained checkpoints match {chosen}; `zoo query --count-by arch` shows what the catalog holds")
+        raise InvalidInput(
+            f"no trained checkpoints match {chosen}; `zoo query --count-by arch` shows what the catalog holds"
+        )
     planned = experiments(archs)
     steps = _Steps(len(planned) + (len(MATRIX_TARGETS) if matrix else 0), on_progress)
     rows, results, uses = [], [], []
@@ -299,10 +374,20 @@ def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, 
             continue
         try:
             result = fit_meta_model(
-                catalog, narrowed.target, narrowed.train, narrowed.test, n_estimators=n_estimators,
-                repeats=repeats, log_target=narrowed.log_target, seed=seed, store=store, feature_set=feature_set,
-                train_where=metric_wheres, test_where=metric_wheres,
-                label=f"report: {experiment.experiment}, {experiment.target}" + (" (log)" if experiment.log_target else ""),
+                catalog,
+                narrowed.target,
+                narrowed.train,
+                narrowed.test,
+                n_estimators=n_estimators,
+                repeats=repeats,
+                log_target=narrowed.log_target,
+                seed=seed,
+                store=store,
+                feature_set=feature_set,
+                train_where=metric_wheres,
+                test_where=metric_wheres,
+                label=f"report: {experiment.experiment}, {experiment.target}"
+                + (" (log)" if experiment.log_target else ""),
             )
         except ZooError as error:  # e.g. no object_scale ground truth, or an architecture missing
             rows.append(_row(experiment, None, note=str(error)))
@@ -316,9 +401,13 @@ def build_report(catalog: Catalog, *, repeats: int = 5, n_estimators: int = 30, 
     matrices, notes = ((), ())
     if matrix:
         in_matrices = TRAINED.narrowed(chosen)
-        matrices, notes = _matrices(catalog, feature_set, n_estimators, seed, MATRIX_TARGETS, in_matrices, metric_wheres, steps)
+        matrices, notes = _matrices(
+            catalog, feature_set, n_estimators, seed, MATRIX_TARGETS, in_matrices, metric_wheres, steps
+        )
         uses += [(in_matrices, m.target) for m in matrices]
-    return Report(tuple(rows), tuple(results), tuple(archs), feature_set, matrices, notes, str(chosen), pooled(catalog, uses))
+    return Report(
+        tuple(rows), tuple(results), tuple(archs), feature_set, matrices, notes, str(chosen), pooled(catalog, uses)
+    )
 
 
 def software_versions() -> dict[str, str]:
@@ -336,10 +425,15 @@ def _r2(row: ReportRow) -> str:
 
 
 def markdown_table(rows: tuple[ReportRow, ...]) -> str:
-    lines = ["| Experiment | Target | R² on | Training samples | Testing samples | Test R² | Paper |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| Experiment | Target | R² on | Training samples | Testing samples | Test R² | Paper |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         r2 = _r2(row) if not row.note else f"not fitted: {row.note}"
-        lines.append(f"| {row.experiment} | {row.target} | {row.space} target | {row.n_train} | {row.n_test} | {r2} | {row.paper or '—'} |")
+        lines.append(
+            f"| {row.experiment} | {row.target} | {row.space} target | {row.n_train} | {row.n_test} | {r2} | {row.paper or '—'} |"
+        )
     return "\n".join(lines)
 
 
@@ -349,12 +443,16 @@ def _score(value: float | None) -> str:
 
 def matrix_markdown(matrix: GeneralizationMatrix) -> str:
     """One generalization matrix as a markdown table, then what each of its rows measures, in words."""
-    lines = [f"| Held out | Value | Training samples | Testing samples | R² ({matrix.r2_space}) | R² log | Spearman ρ |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| Held out | Value | Training samples | Testing samples | R² ({matrix.r2_space}) | R² log | Spearman ρ |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for cell in matrix.cells:
         r2 = "—" if cell.r2 is None else f"{cell.r2:.3f} ± {cell.r2_std or 0:.3f}"
-        lines.append(f"| {cell.axis} | {cell.held_out} | {cell.n_train} | {cell.n_test} | {r2}{' (' + cell.note + ')' if cell.note else ''} "
-                     f"| {_score(cell.r2_log)} | {_score(cell.spearman)} |")
+        lines.append(
+            f"| {cell.axis} | {cell.held_out} | {cell.n_train} | {cell.n_test} | {r2}{' (' + cell.note + ')' if cell.note else ''} "
+            f"| {_score(cell.r2_log)} | {_score(cell.spearman)} |"
+        )
     lines += ["", "What each row measures:", ""] + [f"- **{axis}**: {AXES[axis][1]}." for axis in matrix.axes]
     return "\n".join(lines)
 
@@ -371,8 +469,11 @@ def _figure3_checkpoint(catalog: Catalog, selection: Selection) -> tuple[int, st
     view = CHECKPOINT_FEATURES
     trained = selection_clause(TRAINED.narrowed(selection), catalog.dialect)
     for arch in (TRAIN_ARCH, None):
-        query = (select(view.c.checkpoint_id, view.c.arch).where(trained)
-                 .order_by(view.c.variant != "original", view.c.epoch.desc(), view.c.checkpoint_id))
+        query = (
+            select(view.c.checkpoint_id, view.c.arch)
+            .where(trained)
+            .order_by(view.c.variant != "original", view.c.epoch.desc(), view.c.checkpoint_id)
+        )
         if arch:
             query = query.where(view.c.arch == arch)
         with catalog.session() as session:
@@ -424,32 +525,54 @@ def write_report(catalog: Catalog, report: Report, folder: str | Path) -> list[P
 
 
 def report_json(report: Report) -> dict[str, Any]:
-    return {"rows": [asdict(row) for row in report.rows], "archs": list(report.archs), "feature_set": report.feature_set,
-            "selection": report.selection, "pooled": pooled_json(report.pooled),
-            "matrices": [asdict(m) for m in report.matrices], "matrix_notes": list(report.matrix_notes)}
+    return {
+        "rows": [asdict(row) for row in report.rows],
+        "archs": list(report.archs),
+        "feature_set": report.feature_set,
+        "selection": report.selection,
+        "pooled": pooled_json(report.pooled),
+        "matrices": [asdict(m) for m in report.matrices],
+        "matrix_notes": list(report.matrix_notes),
+    }
 
 
 def pooled_json(pooled: Pooled) -> dict[str, Any]:
     """:class:`Pooled` for JSON: ``{"n_checkpoints": N, "grids": {"demo": 480}, "image_sizes": {"32": 480}, ...}``."""
-    return {"n_checkpoints": pooled.n_checkpoints, "grids": dict(pooled.grids),
-            "image_sizes": {str(size): n for size, n in pooled.image_sizes}, "archs": dict(pooled.archs),
-            "description": pooled.describe()}
+    return {
+        "n_checkpoints": pooled.n_checkpoints,
+        "grids": dict(pooled.grids),
+        "image_sizes": {str(size): n for size, n in pooled.image_sizes},
+        "archs": dict(pooled.archs),
+        "description": pooled.describe(),
+    }
 
 
 def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures: list[Path]) -> str:
     parts = [
-        "# zoo report", "", f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} from `{catalog.url}`.", "",
+        "# zoo report",
+        "",
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} from `{catalog.url}`.",
+        "",
         f"Random forests (30 trees) on the {report.feature_set} first-layer metric vectors of trained checkpoints (epoch ≥ 1); "
         "R² on the test selection, mean ± std over seeds. `raw target` rows follow the paper and are dominated by the "
         "largest values of the property (for sharpness and noisiness: the noise variants); `log target` rows fit and score "
-        "the logarithm of the property, so every order of magnitude counts alike.", "",
-        f"Selection: `{report.selection}`. Pooled: {report.pooled.describe()}.", "", markdown_table(report.rows), "",
+        "the logarithm of the property, so every order of magnitude counts alike.",
+        "",
+        f"Selection: `{report.selection}`. Pooled: {report.pooled.describe()}.",
+        "",
+        markdown_table(report.rows),
+        "",
     ]
     for matrix in report.matrices:
-        parts += [f"## Generalization matrix: {matrix.target}", "",
-                  f"{matrix.n_checkpoints} trained checkpoints, {matrix.r2_space} target, {matrix.repeats} seeds of "
-                  f"{matrix.n_estimators} trees per cell (`zoo evaluate --target {matrix.target} --feature-set {matrix.feature_set}`).", "",
-                  matrix_markdown(matrix), ""]
+        parts += [
+            f"## Generalization matrix: {matrix.target}",
+            "",
+            f"{matrix.n_checkpoints} trained checkpoints, {matrix.r2_space} target, {matrix.repeats} seeds of "
+            f"{matrix.n_estimators} trees per cell (`zoo evaluate --target {matrix.target} --feature-set {matrix.feature_set}`).",
+            "",
+            matrix_markdown(matrix),
+            "",
+        ]
     parts += [f"- generalization matrix not fitted for {note}" for note in report.matrix_notes]
     parts += ["", "## Figures", ""]
     parts += [f"![{p.stem}]({p.name})" for p in figures if p.suffix == ".png"]
@@ -460,7 +583,6 @@ def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures:
         parts += [f"### {grid['name']}", "", "```json", json.dumps(grid["spec"], indent=2), "```", ""]
     parts += ["## Software", ""] + [f"- {name}: {version}" for name, version in software_versions().items()]
     return "\n".join(parts) + "\n"
-
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -58,26 +58,38 @@ def _aware(moment: datetime) -> datetime:
 def _stale_claims(session: Session, now: datetime, grace_s: float) -> int:
     """Running runs whose last heartbeat is older than their claim's grace (``grace_s`` where none is stored)."""
     stale = 0
-    for heartbeat, claim_grace in session.execute(select(Run.heartbeat_at, Run.claim_grace_s).where(Run.status == "running")):
+    for heartbeat, claim_grace in session.execute(
+        select(Run.heartbeat_at, Run.claim_grace_s).where(Run.status == "running")
+    ):
         if heartbeat is not None and (now - _aware(heartbeat)).total_seconds() > (claim_grace or grace_s):
             stale += 1
     return stale
 
 
-def queue_health(catalog: Catalog, *, grace_s: float = queue.DEFAULT_GRACE_S, window_s: float = THROUGHPUT_WINDOW_S) -> QueueHealth:
+def queue_health(
+    catalog: Catalog, *, grace_s: float = queue.DEFAULT_GRACE_S, window_s: float = THROUGHPUT_WINDOW_S
+) -> QueueHealth:
     """Read (never change) the queue: counts per status, pace over the last ``window_s``, stale claims."""
     counts = queue.status_counts(catalog)
     now = datetime.now(UTC)
     recent = select(func.count(), func.avg(Run.images_per_second)).where(
-        Run.status == "done", Run.finished_at >= now - timedelta(seconds=window_s))
+        Run.status == "done", Run.finished_at >= now - timedelta(seconds=window_s)
+    )
     with catalog.session() as session:
         finished, images_per_second = session.execute(recent).one()
         stale_claims = _stale_claims(session, now, grace_s)
     return QueueHealth(
-        queued=counts["queued"], running=counts["running"], done=counts["done"], failed=counts["failed"],
-        finished_recently=int(finished), window_s=window_s, runs_per_minute=60.0 * int(finished) / window_s,
+        queued=counts["queued"],
+        running=counts["running"],
+        done=counts["done"],
+        failed=counts["failed"],
+        finished_recently=int(finished),
+        window_s=window_s,
+        runs_per_minute=60.0 * int(finished) / window_s,
         images_per_second=None if images_per_second is None else float(images_per_second),
-        stale_claims=stale_claims, grace_s=grace_s, checked_at=now,
+        stale_claims=stale_claims,
+        grace_s=grace_s,
+        checked_at=now,
     )
 
 

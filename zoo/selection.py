@@ -70,13 +70,40 @@ PROPERTY_COLUMNS = PROPERTY_NAMES
 PAPER_METRIC_COLUMNS = PAPER_V1_METRICS
 
 _TEXT_COLUMNS = (
-    "source", "arch", "grid", "optimizer", "base_dataset", "variant", "variant_kind", "variant_params",
-    "reference", "origin",
+    "source",
+    "arch",
+    "grid",
+    "optimizer",
+    "base_dataset",
+    "variant",
+    "variant_kind",
+    "variant_params",
+    "reference",
+    "origin",
 )
 _VIEW_ORDER = (
-    "checkpoint_id", "source", "arch", "epoch", "step", "val_accuracy", "train_loss", "run_id", "grid", "trial",
-    "optimizer", "lr", "image_size", "base_dataset", "variant", "variant_kind", "variant_params", "grayscale",
-    "reference", "origin", *PROPERTY_NAMES, *PAPER_V1_METRICS,
+    "checkpoint_id",
+    "source",
+    "arch",
+    "epoch",
+    "step",
+    "val_accuracy",
+    "train_loss",
+    "run_id",
+    "grid",
+    "trial",
+    "optimizer",
+    "lr",
+    "image_size",
+    "base_dataset",
+    "variant",
+    "variant_kind",
+    "variant_params",
+    "grayscale",
+    "reference",
+    "origin",
+    *PROPERTY_NAMES,
+    *PAPER_V1_METRICS,
 )
 
 
@@ -95,14 +122,30 @@ CHECKPOINT_FEATURES = Table("checkpoint_features", MetaData(), *(_view_column(n)
 
 VIEW_COLUMNS: tuple[str, ...] = _VIEW_ORDER
 WHERE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
 }
 
 # name key in the text form (zoo.vocabulary.SELECTION_NAME_KEYS) -> (Selection field, view column); globs, OR-ed.
-_NAME_KEYS = dict(zip(SELECTION_NAME_KEYS, (
-    ("archs", "arch"), ("bases", "base_dataset"), ("variants", "variant"), ("variant_kinds", "variant_kind"),
-    ("optimizers", "optimizer"), ("grids", "grid"), ("sources", "source"),
-), strict=True))
+_NAME_KEYS = dict(
+    zip(
+        SELECTION_NAME_KEYS,
+        (
+            ("archs", "arch"),
+            ("bases", "base_dataset"),
+            ("variants", "variant"),
+            ("variant_kinds", "variant_kind"),
+            ("optimizers", "optimizer"),
+            ("grids", "grid"),
+            ("sources", "source"),
+        ),
+        strict=True,
+    )
+)
 _EPOCH_KEYS = SELECTION_EPOCH_KEYS
 
 _TERM = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op><=|>=|!=|==|=|<|>)\s*(?P<value>.*?)\s*$")
@@ -111,8 +154,10 @@ Where = tuple[str, str, float]
 
 
 def _valid_lists() -> str:
-    return (f"selection keys: {', '.join(SELECTION_KEYS)}; comparable columns: {', '.join(WHERE_COLUMNS)}; "
-            f"operators: {' '.join(WHERE_OPERATORS)}")
+    return (
+        f"selection keys: {', '.join(SELECTION_KEYS)}; comparable columns: {', '.join(WHERE_COLUMNS)}; "
+        f"operators: {' '.join(WHERE_OPERATORS)}"
+    )
 
 
 def _number(text: str, what: str) -> float:
@@ -168,7 +213,9 @@ def parse_where(text: str) -> Where:
     """
     match = _TERM.match(text)
     if match is None:
-        raise InvalidInput(f"cannot read condition {text!r}: write COLUMN OP NUMBER, e.g. sharpness<0.01; {_valid_lists()}")
+        raise InvalidInput(
+            f"cannot read condition {text!r}: write COLUMN OP NUMBER, e.g. sharpness<0.01; {_valid_lists()}"
+        )
     return _where(match["name"], match["op"], _number(match["value"], f"condition {text!r}"))
 
 
@@ -264,7 +311,9 @@ class Selection:
         for term in (t for t in text.split(",") if t.strip()):
             match = _TERM.match(term)
             if match is None:
-                raise InvalidInput(f"cannot read {term.strip()!r}: write KEY=VALUE or COLUMN OP NUMBER; {_valid_lists()}")
+                raise InvalidInput(
+                    f"cannot read {term.strip()!r}: write KEY=VALUE or COLUMN OP NUMBER; {_valid_lists()}"
+                )
             name, op, value = match["name"], match["op"], match["value"]
             if op in ("=", "==") and name in SELECTION_KEYS:
                 _add_term(name, value, lists, scalars)
@@ -282,7 +331,9 @@ class Selection:
         for name in [n for n, _ in _NAME_KEYS.values()] + ["trials"]:
             mine, theirs = getattr(self, name), getattr(other, name)
             if mine and theirs and set(mine) != set(theirs):
-                raise InvalidInput(f"{name} is given twice ({'|'.join(map(str, mine))} and {'|'.join(map(str, theirs))}); give it once")
+                raise InvalidInput(
+                    f"{name} is given twice ({'|'.join(map(str, mine))} and {'|'.join(map(str, theirs))}); give it once"
+                )
             changes[name] = mine or theirs
         if self.epoch is not None and other.epoch is not None and self.epoch != other.epoch:
             raise InvalidInput(f"epoch is given twice ({self.epoch} and {other.epoch}); give it once")
@@ -302,7 +353,9 @@ class Selection:
             value = getattr(self, f.name)
             if value in ((), None):
                 continue
-            out[f.name] = [list(w) for w in value] if f.name == "wheres" else list(value) if isinstance(value, tuple) else value
+            out[f.name] = (
+                [list(w) for w in value] if f.name == "wheres" else list(value) if isinstance(value, tuple) else value
+            )
         return out
 
     @classmethod
@@ -312,12 +365,18 @@ class Selection:
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidInput(f"unknown selection fields {', '.join(unknown)}; fields: {', '.join(sorted(known))}")
-        return cls(**{k: tuple(tuple(w) for w in v) if k == "wheres" else tuple(v) if isinstance(v, list) else v
-                      for k, v in data.items()})
+        return cls(
+            **{
+                k: tuple(tuple(w) for w in v) if k == "wheres" else tuple(v) if isinstance(v, list) else v
+                for k, v in data.items()
+            }
+        )
 
     def __str__(self) -> str:
         """The text form (``Selection.parse(str(s)) == s``); ``"all"`` for the empty selection."""
-        terms = [f"{key}={'|'.join(getattr(self, name))}" for key, (name, _) in _NAME_KEYS.items() if getattr(self, name)]
+        terms = [
+            f"{key}={'|'.join(getattr(self, name))}" for key, (name, _) in _NAME_KEYS.items() if getattr(self, name)
+        ]
         if self.trials:
             terms.append("trial=" + "|".join(map(str, self.trials)))
         terms += [f"{key}={getattr(self, key)}" for key in _EPOCH_KEYS if getattr(self, key) is not None]
@@ -390,7 +449,11 @@ def select_checkpoints(selection: Selection, dialect: str, columns: Sequence[str
     """``SELECT columns FROM checkpoint_features WHERE <selection> ORDER BY checkpoint_id``."""
     check_columns(columns)
     view = CHECKPOINT_FEATURES
-    return select(*(view.c[name] for name in columns)).where(selection_clause(selection, dialect)).order_by(view.c.checkpoint_id)
+    return (
+        select(*(view.c[name] for name in columns))
+        .where(selection_clause(selection, dialect))
+        .order_by(view.c.checkpoint_id)
+    )
 
 
 def check_columns(columns: Sequence[str]) -> tuple[str, ...]:

@@ -168,10 +168,36 @@ def _size(n: int) -> str:
 
 # PRAGMAs that only read: those taking a table or index name, and settings read without an argument.
 _READ_PRAGMAS_WITH_NAME = frozenset(
-    ["table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check"]
+    [
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "foreign_key_check",
+        "integrity_check",
+        "quick_check",
+    ]
 )
 _READ_PRAGMAS = _READ_PRAGMAS_WITH_NAME | frozenset(
-    ["collation_list", "function_list", "pragma_list", "module_list", "compile_options", "database_list", "user_version", "schema_version", "application_id", "page_count", "page_size", "freelist_count", "encoding", "query_only"]
+    [
+        "collation_list",
+        "function_list",
+        "pragma_list",
+        "module_list",
+        "compile_options",
+        "database_list",
+        "user_version",
+        "schema_version",
+        "application_id",
+        "page_count",
+        "page_size",
+        "freelist_count",
+        "encoding",
+        "query_only",
+    ]
 )
 _DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
 
@@ -278,7 +304,9 @@ def _read_only_connection(catalog: Catalog, timeout_s: float) -> Any:
         conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(max(1, int(timeout_s * 1000))),))
         conn.execute("SELECT set_config('lock_timeout', %s, false)", (str(max(1, int(timeout_s * 1000))),))
-        conn.execute("SELECT set_config('idle_in_transaction_session_timeout', %s, false)", (str(max(1, int(timeout_s * 1000))),))
+        conn.execute(
+            "SELECT set_config('idle_in_transaction_session_timeout', %s, false)", (str(max(1, int(timeout_s * 1000))),)
+        )
     except BaseException:
         conn.close()
         raise
@@ -290,15 +318,26 @@ def _is_superuser(conn: Any) -> bool:
     return bool(row and row[0])
 
 
-_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
-               "MIB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30}
+_SIZE_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1 << 10,
+    "KB": 1 << 10,
+    "KIB": 1 << 10,
+    "M": 1 << 20,
+    "MB": 1 << 20,
+    "MIB": 1 << 20,
+    "G": 1 << 30,
+    "GB": 1 << 30,
+    "GIB": 1 << 30,
+}
 
 
 def parse_size(text: str) -> int:
     """``"67108864"``, ``"64MiB"``, ``"64M"`` or ``"1G"`` → bytes (binary units); refuse anything else."""
     cleaned = text.strip().upper().replace(" ", "")
     digits = cleaned.rstrip("KMGIB")
-    unit = cleaned[len(digits):]
+    unit = cleaned[len(digits) :]
     if not digits.isdigit() or unit not in _SIZE_UNITS or len(digits) > 15:
         raise InvalidInput(f"--max-bytes {text!r} is not a size; use bytes or a unit, e.g. --max-bytes 256MiB")
     return int(digits) * _SIZE_UNITS[unit]

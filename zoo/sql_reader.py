@@ -76,7 +76,9 @@ def create_reader(catalog: Catalog, name: str, *, password: str | None = None) -
                 f"cannot create role {name}: {error.diag.message_primary}; run this as the catalog's owner "
                 "with CREATEROLE (or a superuser)"
             ) from None
-    return ReaderRole(name=name, schema=schema, created=not existing, relations=int(relations), url=_reader_url(catalog, name, schema))
+    return ReaderRole(
+        name=name, schema=schema, created=not existing, relations=int(relations), url=_reader_url(catalog, name, schema)
+    )
 
 
 def _reader_url(catalog: Catalog, name: str, schema: str) -> str:

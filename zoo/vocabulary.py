@@ -19,8 +19,14 @@ VARIANT_KINDS: tuple[str, ...] = ("identity", "dilate", "resize", "blur", "noise
 PROPERTY_NAMES: tuple[str, ...] = ("sharpness", "noisiness", "object_scale", "saturation")
 # The eight paper-v1 metrics, as the checkpoint_features view names its columns.
 PAPER_V1_METRICS: tuple[str, ...] = (
-    "channel_saturation", "convex_hull_volume", "dist_to_gaussian", "filter_variance",
-    "spatial_roughness", "bregman_distance", "laplacian_variance", "wavelet_noise_sigma",
+    "channel_saturation",
+    "convex_hull_volume",
+    "dist_to_gaussian",
+    "filter_variance",
+    "spatial_roughness",
+    "bregman_distance",
+    "laplacian_variance",
+    "wavelet_noise_sigma",
 )
 
 # Keys of the selection language (``arch=resnet*,min_epoch=1``): glob-matched names, the trial, epoch bounds.

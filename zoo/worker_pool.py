@@ -34,8 +34,9 @@ class PoolResult:
     stopped: bool  # SIGTERM reached the pool: the workers were stopped, their runs re-queued
 
 
-def worker_command(grid_id: int, grace: float, *, device: str | None = None, db: str | None = None,
-                   artifacts: str | None = None) -> list[str]:
+def worker_command(
+    grid_id: int, grace: float, *, device: str | None = None, db: str | None = None, artifacts: str | None = None
+) -> list[str]:
     """The ``zoo worker`` command line of one pool worker (quiet: the pool reports progress)."""
     command = [sys.executable, "-m", "zoo"]
     if db:
@@ -46,9 +47,17 @@ def worker_command(grid_id: int, grace: float, *, device: str | None = None, db:
     return command + (["--device", device] if device else [])
 
 
-def run_worker_pool(catalog: Catalog, count: int, grid_id: int, grace: float, *, device: str | None = None,
-                    db: str | None = None, artifacts: str | None = None,
-                    on_progress: Callable[[dict[str, int], RunRecord | None], None] | None = None) -> PoolResult:
+def run_worker_pool(
+    catalog: Catalog,
+    count: int,
+    grid_id: int,
+    grace: float,
+    *,
+    device: str | None = None,
+    db: str | None = None,
+    artifacts: str | None = None,
+    on_progress: Callable[[dict[str, int], RunRecord | None], None] | None = None,
+) -> PoolResult:
     """Start ``count`` workers for grid ``grid_id`` and wait until all have exited.
 
     ``on_progress(counts, last_done)`` is called about once a second with the grid's runs by status and the

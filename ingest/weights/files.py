@@ -105,5 +105,3 @@ def _read_pickle(file: Path) -> object:
         raise InvalidInput(
             f"{file} is not a readable PyTorch checkpoint ({type(error).__name__}); check that the file is complete"
         ) from error
-
-

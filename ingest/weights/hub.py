@@ -84,7 +84,6 @@ class HubWeights:
     sha256: str
 
 
-
 # --- reaching the hub -----------------------------------------------------------------------------------
 
 _hub_checks: dict[str, tuple[float, str | None]] = {}  # endpoint -> (monotonic time, why unreachable or None)
@@ -245,9 +244,7 @@ def _hub_download(
     repo_id: str, filename: str, revision: str | None, cache_dir: PathArg | None, *, local_only: bool
 ) -> str:
     try:
-        return hf_hub_download(
-            repo_id, filename, revision=revision, cache_dir=cache_dir, local_files_only=local_only
-        )
+        return hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir, local_files_only=local_only)
     except RevisionNotFoundError as error:
         raise NotFound(f"{repo_id} has no revision {revision!r}; give an existing branch, tag or commit") from error
     except RepositoryNotFoundError as error:  # also gated and private repos without a token
@@ -262,9 +259,7 @@ def _hub_weights(repo_id: str, filename: str, path: Path) -> HubWeights:
     blob = Path(os.path.realpath(path)).name
     # Large (LFS) files are cached under their sha256; a mismatch means a damaged cache.
     if re.fullmatch(r"[0-9a-f]{64}", blob) and blob != digest:
-        raise IntegrityError(
-            f"{path} does not match its hash {blob}; delete it from the hub cache and fetch it again"
-        )
+        raise IntegrityError(f"{path} does not match its hash {blob}; delete it from the hub cache and fetch it again")
     return HubWeights(repo_id, snapshot_commit(path, filename), filename, path, digest)
 
 

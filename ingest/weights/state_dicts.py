@@ -79,5 +79,7 @@ def _unnested(raw: object, source: object) -> Mapping[object, object]:
             break
         state = inner
     if not isinstance(state, Mapping):
-        raise InvalidInput(f"{source} holds a {type(state).__name__}, not a state dict; save model.state_dict() instead")
+        raise InvalidInput(
+            f"{source} holds a {type(state).__name__}, not a state dict; save model.state_dict() instead"
+        )
     return state

@@ -121,9 +121,7 @@ def check_architecture(arch: str) -> None:
 # --- building models ------------------------------------------------------------------------------------
 
 
-def build_model(
-    arch: str, state_dict: Mapping[str, torch.Tensor] | None = None, *, strict: bool = True
-) -> nn.Module:
+def build_model(arch: str, state_dict: Mapping[str, torch.Tensor] | None = None, *, strict: bool = True) -> nn.Module:
     """Build timm architecture ``arch`` and load ``state_dict`` into it, checking that it fits.
 
     The classifier's width is taken from the state dict; a state dict without the classifier builds a

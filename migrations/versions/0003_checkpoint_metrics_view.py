@@ -4,6 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,8 +13,8 @@ from typing import Union
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0003'
-down_revision: Union[str, None] = '0002'
+revision: str = "0003"
+down_revision: Union[str, None] = "0002"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
@@ -29,12 +30,12 @@ CHECKPOINT_METRICS_VIEW = (
 
 def upgrade() -> None:
     # A nullable JSON column added in place (no table rebuild on SQLite): fits made before it keep NULL.
-    with op.batch_alter_table('fits', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('details', sa.JSON(), nullable=True))
+    with op.batch_alter_table("fits", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("details", sa.JSON(), nullable=True))
     op.execute(CHECKPOINT_METRICS_VIEW)
 
 
 def downgrade() -> None:
     op.execute("DROP VIEW checkpoint_metrics")
-    with op.batch_alter_table('fits', schema=None, recreate='never') as batch_op:
-        batch_op.drop_column('details')
+    with op.batch_alter_table("fits", schema=None, recreate="never") as batch_op:
+        batch_op.drop_column("details")

@@ -22,6 +22,7 @@ Create Date: 2026-12-01
 The downgrade drops the table, triggers and index, stores the derived learned tensor of every checkpoint
 that has none (so an older zoo reads them as before), restores the NOT NULL column and 0001's view.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,24 +34,44 @@ import numpy as np
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0004'
-down_revision: Union[str, None] = '0003'
+revision: str = "0004"
+down_revision: Union[str, None] = "0003"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 # Frozen copies (a later revision that changes the view drops and recreates it with its own copy).
 PROPERTIES = ("sharpness", "noisiness", "object_scale", "saturation")
 PAPER_METRICS = (
-    "channel_saturation", "convex_hull_volume", "dist_to_gaussian", "filter_variance",
-    "spatial_roughness", "bregman_distance", "laplacian_variance", "wavelet_noise_sigma",
+    "channel_saturation",
+    "convex_hull_volume",
+    "dist_to_gaussian",
+    "filter_variance",
+    "spatial_roughness",
+    "bregman_distance",
+    "laplacian_variance",
+    "wavelet_noise_sigma",
 )
 BASE_COLUMNS = (
-    "c.id AS checkpoint_id", "c.source AS source", "c.arch AS arch", "c.epoch AS epoch", "c.step AS step",
-    "c.val_accuracy AS val_accuracy", "c.train_loss AS train_loss", "c.run_id AS run_id",
-    "g.name AS grid", "r.trial AS trial", "r.optimizer AS optimizer", "r.lr AS lr",
-    "r.image_size AS image_size", "b.name AS base_dataset", "v.name AS variant",
-    "v.kind AS variant_kind", "CAST(v.params AS TEXT) AS variant_params", "b.grayscale AS grayscale",
-    "rw.key AS reference", "c.origin AS origin",
+    "c.id AS checkpoint_id",
+    "c.source AS source",
+    "c.arch AS arch",
+    "c.epoch AS epoch",
+    "c.step AS step",
+    "c.val_accuracy AS val_accuracy",
+    "c.train_loss AS train_loss",
+    "c.run_id AS run_id",
+    "g.name AS grid",
+    "r.trial AS trial",
+    "r.optimizer AS optimizer",
+    "r.lr AS lr",
+    "r.image_size AS image_size",
+    "b.name AS base_dataset",
+    "v.name AS variant",
+    "v.kind AS variant_kind",
+    "CAST(v.params AS TEXT) AS variant_params",
+    "b.grayscale AS grayscale",
+    "rw.key AS reference",
+    "c.origin AS origin",
 )
 BASE_JOINS = (
     " FROM checkpoints c"
@@ -62,15 +83,24 @@ BASE_JOINS = (
 )
 
 # 0001's definition, restored by the downgrade: one correlated sub-select per property and metric column.
-OLD_VIEW = "CREATE VIEW checkpoint_features AS SELECT " + ", ".join(
-    list(BASE_COLUMNS)
-    + [f"COALESCE((SELECT l.value FROM checkpoint_labels l WHERE l.checkpoint_id = c.id AND l.property = '{p}'), "
-       f"(SELECT pm.value FROM property_measurements pm WHERE pm.variant_id = v.id AND pm.property = '{p}')) AS {p}"
-       for p in PROPERTIES]
-    + ["(SELECT mval.value FROM metric_values mval JOIN metric_vectors mvec ON mvec.id = mval.vector_id "
-       "WHERE mvec.checkpoint_id = c.id AND mvec.feature_set = 'paper' AND mvec.feature_set_version = 1 "
-       f"AND mval.metric = '{m}') AS {m}" for m in PAPER_METRICS]
-) + BASE_JOINS
+OLD_VIEW = (
+    "CREATE VIEW checkpoint_features AS SELECT "
+    + ", ".join(
+        list(BASE_COLUMNS)
+        + [
+            f"COALESCE((SELECT l.value FROM checkpoint_labels l WHERE l.checkpoint_id = c.id AND l.property = '{p}'), "
+            f"(SELECT pm.value FROM property_measurements pm WHERE pm.variant_id = v.id AND pm.property = '{p}')) AS {p}"
+            for p in PROPERTIES
+        ]
+        + [
+            "(SELECT mval.value FROM metric_values mval JOIN metric_vectors mvec ON mvec.id = mval.vector_id "
+            "WHERE mvec.checkpoint_id = c.id AND mvec.feature_set = 'paper' AND mvec.feature_set_version = 1 "
+            f"AND mval.metric = '{m}') AS {m}"
+            for m in PAPER_METRICS
+        ]
+    )
+    + BASE_JOINS
+)
 
 # paper-v1's metrics as columns, one row per checkpoint that has a paper-v1 vector: what the view reads, with
 # an index per metric. Kept in step with metric_values by triggers (every writer, raw SQL included).
@@ -114,10 +144,30 @@ BEGIN
 END $$""",
 )
 PG_TRIGGERS = (
-    ("paper_v1_metrics_insert", "metric_values", "AFTER INSERT ON metric_values REFERENCING NEW TABLE AS changed_rows", "zoo_paper_v1_metrics_refresh"),
-    ("paper_v1_metrics_update", "metric_values", "AFTER UPDATE ON metric_values REFERENCING NEW TABLE AS changed_rows", "zoo_paper_v1_metrics_refresh"),
-    ("paper_v1_metrics_delete", "metric_values", "AFTER DELETE ON metric_values REFERENCING OLD TABLE AS changed_rows", "zoo_paper_v1_metrics_refresh"),
-    ("paper_v1_metrics_vector_delete", "metric_vectors", "AFTER DELETE ON metric_vectors REFERENCING OLD TABLE AS gone_vectors", "zoo_paper_v1_metrics_vector_gone"),
+    (
+        "paper_v1_metrics_insert",
+        "metric_values",
+        "AFTER INSERT ON metric_values REFERENCING NEW TABLE AS changed_rows",
+        "zoo_paper_v1_metrics_refresh",
+    ),
+    (
+        "paper_v1_metrics_update",
+        "metric_values",
+        "AFTER UPDATE ON metric_values REFERENCING NEW TABLE AS changed_rows",
+        "zoo_paper_v1_metrics_refresh",
+    ),
+    (
+        "paper_v1_metrics_delete",
+        "metric_values",
+        "AFTER DELETE ON metric_values REFERENCING OLD TABLE AS changed_rows",
+        "zoo_paper_v1_metrics_refresh",
+    ),
+    (
+        "paper_v1_metrics_vector_delete",
+        "metric_vectors",
+        "AFTER DELETE ON metric_vectors REFERENCING OLD TABLE AS gone_vectors",
+        "zoo_paper_v1_metrics_vector_gone",
+    ),
 )
 
 
@@ -127,58 +177,84 @@ def _sqlite_set(row: str, value: str) -> str:
 
 
 def _sqlite_checkpoint(row: str) -> str:
-    return (f"(SELECT mvec.checkpoint_id FROM metric_vectors mvec WHERE mvec.id = {row}.vector_id AND {PAPER_VECTOR})")
+    return f"(SELECT mvec.checkpoint_id FROM metric_vectors mvec WHERE mvec.id = {row}.vector_id AND {PAPER_VECTOR})"
 
 
 # SQLite: row triggers (it has no statement triggers).
 SQLITE_TRIGGERS = tuple(
     (name, f"CREATE TRIGGER {name} {event} WHEN {row}.metric IN ({METRIC_NAMES}) BEGIN {body} END")
     for name, event, row, body in (
-        ("paper_v1_metrics_insert", "AFTER INSERT ON metric_values", "NEW",
-         f"INSERT INTO {METRICS_TABLE} (checkpoint_id) SELECT mvec.checkpoint_id FROM metric_vectors mvec "
-         f"WHERE mvec.id = NEW.vector_id AND {PAPER_VECTOR} ON CONFLICT (checkpoint_id) DO NOTHING; "
-         f"UPDATE {METRICS_TABLE} SET {_sqlite_set('NEW', 'NEW.value')} WHERE checkpoint_id = {_sqlite_checkpoint('NEW')};"),
-        ("paper_v1_metrics_update", "AFTER UPDATE ON metric_values", "NEW",
-         f"UPDATE {METRICS_TABLE} SET {_sqlite_set('OLD', 'NULL')} WHERE checkpoint_id = {_sqlite_checkpoint('OLD')}; "
-         f"INSERT INTO {METRICS_TABLE} (checkpoint_id) SELECT mvec.checkpoint_id FROM metric_vectors mvec "
-         f"WHERE mvec.id = NEW.vector_id AND {PAPER_VECTOR} ON CONFLICT (checkpoint_id) DO NOTHING; "
-         f"UPDATE {METRICS_TABLE} SET {_sqlite_set('NEW', 'NEW.value')} WHERE checkpoint_id = {_sqlite_checkpoint('NEW')};"),
-        ("paper_v1_metrics_delete", "AFTER DELETE ON metric_values", "OLD",
-         f"UPDATE {METRICS_TABLE} SET {_sqlite_set('OLD', 'NULL')} WHERE checkpoint_id = {_sqlite_checkpoint('OLD')};"),
+        (
+            "paper_v1_metrics_insert",
+            "AFTER INSERT ON metric_values",
+            "NEW",
+            f"INSERT INTO {METRICS_TABLE} (checkpoint_id) SELECT mvec.checkpoint_id FROM metric_vectors mvec "
+            f"WHERE mvec.id = NEW.vector_id AND {PAPER_VECTOR} ON CONFLICT (checkpoint_id) DO NOTHING; "
+            f"UPDATE {METRICS_TABLE} SET {_sqlite_set('NEW', 'NEW.value')} WHERE checkpoint_id = {_sqlite_checkpoint('NEW')};",
+        ),
+        (
+            "paper_v1_metrics_update",
+            "AFTER UPDATE ON metric_values",
+            "NEW",
+            f"UPDATE {METRICS_TABLE} SET {_sqlite_set('OLD', 'NULL')} WHERE checkpoint_id = {_sqlite_checkpoint('OLD')}; "
+            f"INSERT INTO {METRICS_TABLE} (checkpoint_id) SELECT mvec.checkpoint_id FROM metric_vectors mvec "
+            f"WHERE mvec.id = NEW.vector_id AND {PAPER_VECTOR} ON CONFLICT (checkpoint_id) DO NOTHING; "
+            f"UPDATE {METRICS_TABLE} SET {_sqlite_set('NEW', 'NEW.value')} WHERE checkpoint_id = {_sqlite_checkpoint('NEW')};",
+        ),
+        (
+            "paper_v1_metrics_delete",
+            "AFTER DELETE ON metric_values",
+            "OLD",
+            f"UPDATE {METRICS_TABLE} SET {_sqlite_set('OLD', 'NULL')} WHERE checkpoint_id = {_sqlite_checkpoint('OLD')};",
+        ),
     )
-) + ((
-    "paper_v1_metrics_vector_delete",
-    f"CREATE TRIGGER paper_v1_metrics_vector_delete AFTER DELETE ON metric_vectors "
-    f"WHEN OLD.feature_set = 'paper' AND OLD.feature_set_version = 1 "
-    f"BEGIN DELETE FROM {METRICS_TABLE} WHERE checkpoint_id = OLD.checkpoint_id; END",
-),)
+) + (
+    (
+        "paper_v1_metrics_vector_delete",
+        f"CREATE TRIGGER paper_v1_metrics_vector_delete AFTER DELETE ON metric_vectors "
+        f"WHEN OLD.feature_set = 'paper' AND OLD.feature_set_version = 1 "
+        f"BEGIN DELETE FROM {METRICS_TABLE} WHERE checkpoint_id = OLD.checkpoint_id; END",
+    ),
+)
 
 # This revision's view: the same columns and values as 0001's; metrics by one join on paper_v1_metrics'
 # primary key; properties by one join on each of two small pivots grouped by their key (a variant's
 # measurements, a checkpoint's labels). One join per property instead would leave PostgreSQL 15 relations
 # to order, and planning them costs more than running the query (about 100 ms measured).
 PROPERTY_PIVOT = ", ".join(f"MAX(CASE WHEN property = '{p}' THEN value END) AS {p}" for p in PROPERTIES)
-NEW_VIEW = "CREATE VIEW checkpoint_features AS SELECT " + ", ".join(
-    list(BASE_COLUMNS)
-    + [f"COALESCE(lab.{p}, pmv.{p}) AS {p}" for p in PROPERTIES]
-    + [f"pw.{m} AS {m}" for m in PAPER_METRICS]
-) + BASE_JOINS + (
-    f" LEFT JOIN {METRICS_TABLE} pw ON pw.checkpoint_id = c.id"
-    f" LEFT JOIN (SELECT variant_id, {PROPERTY_PIVOT} FROM property_measurements GROUP BY variant_id) pmv ON pmv.variant_id = v.id"
-    f" LEFT JOIN (SELECT checkpoint_id, {PROPERTY_PIVOT} FROM checkpoint_labels GROUP BY checkpoint_id) lab ON lab.checkpoint_id = c.id"
+NEW_VIEW = (
+    "CREATE VIEW checkpoint_features AS SELECT "
+    + ", ".join(
+        list(BASE_COLUMNS)
+        + [f"COALESCE(lab.{p}, pmv.{p}) AS {p}" for p in PROPERTIES]
+        + [f"pw.{m} AS {m}" for m in PAPER_METRICS]
+    )
+    + BASE_JOINS
+    + (
+        f" LEFT JOIN {METRICS_TABLE} pw ON pw.checkpoint_id = c.id"
+        f" LEFT JOIN (SELECT variant_id, {PROPERTY_PIVOT} FROM property_measurements GROUP BY variant_id) pmv ON pmv.variant_id = v.id"
+        f" LEFT JOIN (SELECT checkpoint_id, {PROPERTY_PIVOT} FROM checkpoint_labels GROUP BY checkpoint_id) lab ON lab.checkpoint_id = c.id"
+    )
 )
 
 # SQLite cannot drop a join on a grouped sub-query, so there the pivots would cost every query that does not
 # read a property (a count per architecture looks up each row's run, variant and pivots): SQLite keeps
 # 0001's correlated sub-selects for the four properties (it evaluates them only for rows and columns a query
 # reads) and joins paper_v1_metrics for the metrics. Same columns and values (tests/zoo/db/test_feature_view.py).
-SQLITE_VIEW = "CREATE VIEW checkpoint_features AS SELECT " + ", ".join(
-    list(BASE_COLUMNS)
-    + [f"COALESCE((SELECT l.value FROM checkpoint_labels l WHERE l.checkpoint_id = c.id AND l.property = '{p}'), "
-       f"(SELECT pm.value FROM property_measurements pm WHERE pm.variant_id = v.id AND pm.property = '{p}')) AS {p}"
-       for p in PROPERTIES]
-    + [f"pw.{m} AS {m}" for m in PAPER_METRICS]
-) + BASE_JOINS + f" LEFT JOIN {METRICS_TABLE} pw ON pw.checkpoint_id = c.id"
+SQLITE_VIEW = (
+    "CREATE VIEW checkpoint_features AS SELECT "
+    + ", ".join(
+        list(BASE_COLUMNS)
+        + [
+            f"COALESCE((SELECT l.value FROM checkpoint_labels l WHERE l.checkpoint_id = c.id AND l.property = '{p}'), "
+            f"(SELECT pm.value FROM property_measurements pm WHERE pm.variant_id = v.id AND pm.property = '{p}')) AS {p}"
+            for p in PROPERTIES
+        ]
+        + [f"pw.{m} AS {m}" for m in PAPER_METRICS]
+    )
+    + BASE_JOINS
+    + f" LEFT JOIN {METRICS_TABLE} pw ON pw.checkpoint_id = c.id"
+)
 NEW_VIEWS = {"postgresql": NEW_VIEW, "sqlite": SQLITE_VIEW}
 
 INDEXES = (("metric_values", "ix_metric_values_metric_value", ["metric", "value", "vector_id"]),)
@@ -187,16 +263,21 @@ INDEXES = (("metric_values", "ix_metric_values_metric_value", ["metric", "value"
 def upgrade() -> None:
     op.execute("DROP VIEW checkpoint_features")
     # SQLite rebuilds the table for a NOT NULL change (batch mode); the view is dropped meanwhile.
-    with op.batch_alter_table('checkpoints', schema=None) as batch_op:
-        batch_op.alter_column('learned_tensor_id', existing_type=sa.Integer(), nullable=True)
+    with op.batch_alter_table("checkpoints", schema=None) as batch_op:
+        batch_op.alter_column("learned_tensor_id", existing_type=sa.Integer(), nullable=True)
     for table, name, columns in INDEXES:
         op.create_index(name, table, columns, unique=False)
     op.create_table(
         METRICS_TABLE,
-        sa.Column('checkpoint_id', sa.Integer(), nullable=False),
+        sa.Column("checkpoint_id", sa.Integer(), nullable=False),
         *(sa.Column(m, sa.Float(), nullable=True) for m in PAPER_METRICS),
-        sa.ForeignKeyConstraint(['checkpoint_id'], ['checkpoints.id'], name=op.f(f'fk_{METRICS_TABLE}_checkpoint_id_checkpoints'), ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('checkpoint_id', name=op.f(f'pk_{METRICS_TABLE}')),
+        sa.ForeignKeyConstraint(
+            ["checkpoint_id"],
+            ["checkpoints.id"],
+            name=op.f(f"fk_{METRICS_TABLE}_checkpoint_id_checkpoints"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("checkpoint_id", name=op.f(f"pk_{METRICS_TABLE}")),
     )
     for m in PAPER_METRICS:
         op.create_index(f"ix_{METRICS_TABLE}_{m}", METRICS_TABLE, [m], unique=False)
@@ -221,24 +302,45 @@ def _tensor_sha256(array: np.ndarray) -> str:
 def _store_derived_learned() -> None:
     """learned = reference + delta for each checkpoint without a learned tensor, stored as 0001-0003 did."""
     conn = op.get_bind()
-    tensors = sa.table("tensors", sa.column("id"), sa.column("sha256"), sa.column("dtype"), sa.column("shape", sa.JSON),
-                       sa.column("nbytes"), sa.column("data", sa.LargeBinary))
-    missing = conn.execute(sa.text(
-        "SELECT c.id, rt.data, rt.shape, dt.data, dt.shape FROM checkpoints c "
-        "JOIN reference_weights rw ON rw.id = c.reference_id JOIN tensors rt ON rt.id = rw.tensor_id "
-        "JOIN tensors dt ON dt.id = c.delta_tensor_id WHERE c.learned_tensor_id IS NULL")).all()
+    tensors = sa.table(
+        "tensors",
+        sa.column("id"),
+        sa.column("sha256"),
+        sa.column("dtype"),
+        sa.column("shape", sa.JSON),
+        sa.column("nbytes"),
+        sa.column("data", sa.LargeBinary),
+    )
+    missing = conn.execute(
+        sa.text(
+            "SELECT c.id, rt.data, rt.shape, dt.data, dt.shape FROM checkpoints c "
+            "JOIN reference_weights rw ON rw.id = c.reference_id JOIN tensors rt ON rt.id = rw.tensor_id "
+            "JOIN tensors dt ON dt.id = c.delta_tensor_id WHERE c.learned_tensor_id IS NULL"
+        )
+    ).all()
     for checkpoint_id, ref_data, ref_shape, delta_data, delta_shape in missing:
         ref_shape = ref_shape if isinstance(ref_shape, list) else json.loads(ref_shape)
         delta_shape = delta_shape if isinstance(delta_shape, list) else json.loads(delta_shape)
-        learned = (np.frombuffer(ref_data, dtype="<f4").reshape(ref_shape)
-                   + np.frombuffer(delta_data, dtype="<f4").reshape(delta_shape)).astype("<f4")
+        learned = (
+            np.frombuffer(ref_data, dtype="<f4").reshape(ref_shape)
+            + np.frombuffer(delta_data, dtype="<f4").reshape(delta_shape)
+        ).astype("<f4")
         sha = _tensor_sha256(learned)
         tensor_id = conn.execute(sa.select(tensors.c.id).where(tensors.c.sha256 == sha)).scalar()
         if tensor_id is None:
-            conn.execute(tensors.insert().values(sha256=sha, dtype="float32", shape=list(learned.shape),
-                                                 nbytes=learned.nbytes, data=learned.tobytes()))
+            conn.execute(
+                tensors.insert().values(
+                    sha256=sha,
+                    dtype="float32",
+                    shape=list(learned.shape),
+                    nbytes=learned.nbytes,
+                    data=learned.tobytes(),
+                )
+            )
             tensor_id = conn.execute(sa.select(tensors.c.id).where(tensors.c.sha256 == sha)).scalar_one()
-        conn.execute(sa.text("UPDATE checkpoints SET learned_tensor_id = :t WHERE id = :c"), {"t": tensor_id, "c": checkpoint_id})
+        conn.execute(
+            sa.text("UPDATE checkpoints SET learned_tensor_id = :t WHERE id = :c"), {"t": tensor_id, "c": checkpoint_id}
+        )
 
 
 def downgrade() -> None:
@@ -257,6 +359,6 @@ def downgrade() -> None:
     for table, name, _ in reversed(INDEXES):
         op.drop_index(name, table_name=table)
     _store_derived_learned()
-    with op.batch_alter_table('checkpoints', schema=None) as batch_op:
-        batch_op.alter_column('learned_tensor_id', existing_type=sa.Integer(), nullable=False)
+    with op.batch_alter_table("checkpoints", schema=None) as batch_op:
+        batch_op.alter_column("learned_tensor_id", existing_type=sa.Integer(), nullable=False)
     op.execute(OLD_VIEW)

@@ -29,13 +29,27 @@ def _count(catalog: Catalog) -> int:
         return session.scalar(select(func.count()).select_from(Checkpoint))
 
 
-def test_hub_model_is_catalogued_offline_with_repo_revision_and_hash(zoo_env, catalog: Catalog, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_hub_model_is_catalogued_offline_with_repo_revision_and_hash(
+    zoo_env, catalog: Catalog, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     cache = use_hub_cache(monkeypatch, tmp_path / "hf" / "hub")
     save_timm_weights(cache, "resnet18")
     commit = make_hub_repo(cache, "acme/resnet18-blurry", {"model.safetensors": _resnet18_bytes()})
-    result = run_zoo("ingest", "--hf", "acme/resnet18-blurry", "--arch", "resnet18", "--reference", "timm", "--property", "sharpness=0.002")
+    result = run_zoo(
+        "ingest",
+        "--hf",
+        "acme/resnet18-blurry",
+        "--arch",
+        "resnet18",
+        "--reference",
+        "timm",
+        "--property",
+        "sharpness=0.002",
+    )
     assert "catalogued checkpoint" in result.output
-    row = run_query(catalog, "SELECT source, origin, reference, sharpness, spatial_roughness FROM checkpoint_features").rows[0]
+    row = run_query(
+        catalog, "SELECT source, origin, reference, sharpness, spatial_roughness FROM checkpoint_features"
+    ).rows[0]
     assert row[0] == "hub" and row[1] == "acme/resnet18-blurry" and row[2].startswith("timm:resnet18")
     assert row[3] == pytest.approx(0.002) and row[4] > 0
     with catalog.session() as session:
@@ -45,14 +59,20 @@ def test_hub_model_is_catalogued_offline_with_repo_revision_and_hash(zoo_env, ca
     assert "already catalogued" in again.output and _count(catalog) == 1
 
 
-def test_hub_repo_missing_from_the_offline_cache_is_one_line(zoo_env, catalog: Catalog, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_hub_repo_missing_from_the_offline_cache_is_one_line(
+    zoo_env, catalog: Catalog, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     use_hub_cache(monkeypatch, tmp_path / "hf" / "hub")
-    result = run_zoo("ingest", "--hf", "acme/never-downloaded", "--arch", "resnet18", "--reference", "random:0", expect=1)
+    result = run_zoo(
+        "ingest", "--hf", "acme/never-downloaded", "--arch", "resnet18", "--reference", "random:0", expect=1
+    )
     assert "not in the local hub cache" in result.output and "Traceback" not in result.output
     assert _count(catalog) == 0
 
 
-def test_safetensors_file_is_catalogued_against_a_seeded_random_reference(zoo_env, catalog: Catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_safetensors_file_is_catalogued_against_a_seeded_random_reference(
+    zoo_env, catalog: Catalog, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "mine.safetensors"
     path.write_bytes(_resnet18_bytes())
     run_zoo("ingest", "--checkpoint", str(path), "--arch", "resnet18", "--reference", "random:0")
@@ -81,7 +101,9 @@ class _Exploit:
 def test_a_pickle_that_runs_code_is_refused_even_with_the_flag(zoo_env, catalog: Catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     marker, path = tmp_path / "pwned", tmp_path / "evil.pth"
     path.write_bytes(pickle.dumps({"conv1.weight": _Exploit(marker)}))
-    result = run_zoo("ingest", "--checkpoint", str(path), "--arch", "resnet18", "--reference", "random:0", "--allow-pickle", expect=1)
+    result = run_zoo(
+        "ingest", "--checkpoint", str(path), "--arch", "resnet18", "--reference", "random:0", "--allow-pickle", expect=1
+    )
     assert "refused" in result.output and not marker.exists() and _count(catalog) == 0
 
 
@@ -97,5 +119,16 @@ def test_weights_that_do_not_fit_the_architecture_are_refused(zoo_env, catalog: 
 def test_unknown_property_label_is_refused(zoo_env, catalog: Catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "m.safetensors"
     save_file(timm.create_model("resnet18", num_classes=10).state_dict(), path)
-    result = run_zoo("ingest", "--checkpoint", str(path), "--arch", "resnet18", "--reference", "random:0", "--property", "prettiness=3", expect=1)
+    result = run_zoo(
+        "ingest",
+        "--checkpoint",
+        str(path),
+        "--arch",
+        "resnet18",
+        "--reference",
+        "random:0",
+        "--property",
+        "prettiness=3",
+        expect=1,
+    )
     assert "unknown property" in result.output and _count(catalog) == 0

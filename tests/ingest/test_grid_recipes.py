@@ -35,8 +35,14 @@ def test_existing_grids_keep_their_run_keys() -> None:
 
 
 def test_rotated_recipes_give_every_architecture_and_variant_every_recipe_once_per_cell() -> None:
-    recipes = [{"lr": 1e-4, "steps_per_epoch": 2}, {"lr": 3e-4, "steps_per_epoch": 1}, {"optimizer": "sgd-cosine", "lr": 0.05, "batch_size": 8}]
-    grid = parse_grid({**BASE, "recipes": recipes, "recipe_assignment": "rotate", "steps_per_epoch": 5, "batch_size": 16})
+    recipes = [
+        {"lr": 1e-4, "steps_per_epoch": 2},
+        {"lr": 3e-4, "steps_per_epoch": 1},
+        {"optimizer": "sgd-cosine", "lr": 0.05, "batch_size": 8},
+    ]
+    grid = parse_grid(
+        {**BASE, "recipes": recipes, "recipe_assignment": "rotate", "steps_per_epoch": 5, "batch_size": 16}
+    )
     runs = grid.runs(all_variants(grid))
     assert len(runs) == 20 * 2  # one recipe per (variant, arch): no multiplication
     recipe_of = lambda r: (r.optimizer, r.lr, r.steps_per_epoch, r.batch_size)  # noqa: E731
@@ -49,10 +55,16 @@ def test_rotated_recipes_give_every_architecture_and_variant_every_recipe_once_p
 
 
 def test_datasets_can_have_their_own_image_size_and_noise_draw_and_only_the_new_setting_changes_keys() -> None:
-    datasets = [{"name": "d", "source": "natural"}, {"name": "e", "source": "natural", "image_size": 48, "noise": "fixed"}]
+    datasets = [
+        {"name": "d", "source": "natural"},
+        {"name": "e", "source": "natural", "image_size": 48, "noise": "fixed"},
+    ]
     grid = parse_grid({**BASE, "datasets": datasets, "image_size": 24})
     runs = grid.runs({"d": ("noise-0.5",), "e": ("noise-0.5",)})
-    assert Counter((r.dataset, r.image_size, r.noise) for r in runs) == {("d", 24, "per-step"): 2, ("e", 48, "fixed"): 2}
+    assert Counter((r.dataset, r.image_size, r.noise) for r in runs) == {
+        ("d", 24, "per-step"): 2,
+        ("e", 48, "fixed"): 2,
+    }
     plain = parse_grid({**BASE, "image_size": 24}).runs({"d": ("noise-0.5",)})
     assert [r.key for r in runs[:2]] == [r.key for r in plain]
     fixed = parse_grid({**BASE, "image_size": 24, "noise": "fixed"}).runs({"d": ("noise-0.5",)})
@@ -95,16 +107,33 @@ def test_a_cached_reference_is_the_model_a_fresh_resolution_builds() -> None:
         torch.manual_seed(11)
         fresh = resolve_reference("random", arch, num_classes=5, default_seed=2)
         assert cached.info == fresh.info and np.array_equal(cached.weight, fresh.weight)
-        assert all(torch.equal(a, b) for a, b in zip(cached.model.state_dict().values(), fresh.model.state_dict().values()))
+        assert all(
+            torch.equal(a, b) for a, b in zip(cached.model.state_dict().values(), fresh.model.state_dict().values())
+        )
     assert cache.get("random", "mobilenetv3_large_100", num_classes=5, default_seed=2).model is not cached.model
     assert list(cache.items) == [("random", "mobilenetv3_large_100", 2)]
 
 
 def test_a_saved_noise_dataset_is_measured_and_trained_on_its_clipped_8_bit_images(catalog) -> None:  # type: ignore[no-untyped-def]
-    grid = parse_grid({
-        "name": "saved", "archs": ["resnet18"], "image_size": 16, "batch_size": 8, "steps_per_epoch": 1, "epochs": 1,
-        "datasets": [{"name": "noisy", "source": "natural", "noise": "fixed", "params": {"n_per_class": 2}, "variants": ["noise-1"]}],
-    })
+    grid = parse_grid(
+        {
+            "name": "saved",
+            "archs": ["resnet18"],
+            "image_size": 16,
+            "batch_size": 8,
+            "steps_per_epoch": 1,
+            "epochs": 1,
+            "datasets": [
+                {
+                    "name": "noisy",
+                    "source": "natural",
+                    "noise": "fixed",
+                    "params": {"n_per_class": 2},
+                    "variants": ["noise-1"],
+                }
+            ],
+        }
+    )
     enqueue_grid(catalog, grid, n_samples=20)
     dataset = get_dataset(catalog, "noisy")
     variant = next(v for v in dataset.variants if v.name == "noise-1")

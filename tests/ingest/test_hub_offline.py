@@ -96,21 +96,35 @@ def tiny_state() -> dict[str, torch.Tensor]:
 
 def test_a_hub_repo_fails_fast_when_the_hub_refuses_connections(dead_hub: str) -> None:
     error, elapsed = timed(lambda: download_hub_weights("org/absent"))
-    assert_fast_one_line(error, elapsed, "org/absent is not in the local hub cache", f"hub ({dead_hub}) could not be reached",
-                         "HF_HUB_OFFLINE=1", "HF_HOME")
+    assert_fast_one_line(
+        error,
+        elapsed,
+        "org/absent is not in the local hub cache",
+        f"hub ({dead_hub}) could not be reached",
+        "HF_HUB_OFFLINE=1",
+        "HF_HOME",
+    )
 
 
 def test_timm_pretrained_fails_fast_and_leaves_offline_mode_as_it_was(dead_hub: str) -> None:
     error, elapsed = timed(lambda: timm_pretrained("resnet18"))
-    assert_fast_one_line(error, elapsed, "resnet18", "timm/resnet18.a1_in1k", "could not be reached", "HF_HUB_OFFLINE=1")
+    assert_fast_one_line(
+        error, elapsed, "resnet18", "timm/resnet18.a1_in1k", "could not be reached", "HF_HUB_OFFLINE=1"
+    )
     assert constants.HF_HUB_OFFLINE is False  # cache-only mode was for that one load
 
 
 @pytest.mark.parametrize("spec", ["timm", "hub:org/absent"])
 def test_a_hub_reference_fails_fast_and_names_the_references_that_need_no_hub(dead_hub: str, spec: str) -> None:
     error, elapsed = timed(lambda: resolve_reference(spec, "resnet18"))
-    assert_fast_one_line(error, elapsed, f"reference {spec} for resnet18", "could not be reached", "HF_HUB_OFFLINE=1",
-                         "--reference random:SEED or file:PATH")
+    assert_fast_one_line(
+        error,
+        elapsed,
+        f"reference {spec} for resnet18",
+        "could not be reached",
+        "HF_HUB_OFFLINE=1",
+        "--reference random:SEED or file:PATH",
+    )
 
 
 def test_a_hub_that_never_answers_times_out_once(silent_hub: str) -> None:
@@ -216,8 +230,16 @@ def test_cli_ingest_checkpoint_with_the_timm_reference_fails_fast(
 
     safetensors.torch.save_file(timm.create_model("resnet18", num_classes=10).state_dict(), tmp_path / "m.safetensors")
     start = time.monotonic()
-    result = run_zoo("ingest", "--checkpoint", str(tmp_path / "m.safetensors"), "--arch", "resnet18",
-                     "--reference", "timm", expect=None)
+    result = run_zoo(
+        "ingest",
+        "--checkpoint",
+        str(tmp_path / "m.safetensors"),
+        "--arch",
+        "resnet18",
+        "--reference",
+        "timm",
+        expect=None,
+    )
     elapsed = time.monotonic() - start
     line = cli_error_line(result.output)
     print(f"\nzoo ingest --checkpoint --reference timm, hub unreachable: {elapsed:.2f} s: {line}")
@@ -237,8 +259,14 @@ def test_a_new_process_with_hf_endpoint_set_fails_fast(tmp_path: Path, catalog_e
     env.update(catalog_env, HF_ENDPOINT=f"http://127.0.0.1:{free_port()}", HF_HOME=str(tmp_path / "hf"))
     env.pop("HF_HUB_CACHE", None)
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "zoo", "ingest", "--hf", "org/tiny", "--arch", "resnet18"],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo", "ingest", "--hf", "org/tiny", "--arch", "resnet18"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     elapsed = time.monotonic() - start
     line = cli_error_line(done.stdout + done.stderr)
     print(f"\nnew process (imports included), hub unreachable: {elapsed:.2f} s: {line}")

@@ -47,9 +47,20 @@ def _open(env: dict[str, str]) -> Catalog:
 def test_predict_gives_the_features_the_ingested_file_gets(zoo_env: dict[str, str], model_file: Path) -> None:
     with _open(zoo_env) as catalog:
         build_catalog(catalog, n_variants=6, trials=1, epochs=2, n_external=0)
-        fit = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)), n_estimators=5, repeats=1)
+        fit = fit_meta_model(
+            catalog,
+            "sharpness",
+            Selection(archs=("resnet50",)),
+            Selection(archs=("resnet18",)),
+            n_estimators=5,
+            repeats=1,
+        )
     run_zoo("ingest", "--checkpoint", str(model_file), "--arch", "resnet18", "--reference", "random:0")
-    predicted = json.loads(run_zoo("predict", str(model_file), "--arch", "resnet18", "--reference", "random:0", "--fit", str(fit.id), "--json").stdout)
+    predicted = json.loads(
+        run_zoo(
+            "predict", str(model_file), "--arch", "resnet18", "--reference", "random:0", "--fit", str(fit.id), "--json"
+        ).stdout
+    )
     with _open(zoo_env) as catalog:
         stored = query_checkpoints(catalog, Selection(sources=("file",)), columns=PAPER_METRIC_COLUMNS).records()
         assert len(stored) == 1  # predict stored nothing of its own
@@ -57,16 +68,24 @@ def test_predict_gives_the_features_the_ingested_file_gets(zoo_env: dict[str, st
         vector = np.array([[stored[0][m] for m in PAPER_METRIC_COLUMNS]])
         [prediction] = predicted["predictions"]
         assert prediction["value"] == pytest.approx(predict_with_fit(catalog, fit.id, vector)[0], abs=1e-12)  # type: ignore[arg-type]
-    assert prediction["fit_id"] == fit.id and prediction["chosen"] == "given" and prediction["fit_r2_mean"] == pytest.approx(fit.r2_mean)
+    assert (
+        prediction["fit_id"] == fit.id
+        and prediction["chosen"] == "given"
+        and prediction["fit_r2_mean"] == pytest.approx(fit.r2_mean)
+    )
     assert predicted["reference"] == "random:resnet18:seed=0" and predicted["origin"] == str(model_file.resolve())
 
 
 def test_a_target_without_a_fit_gets_one_made_on_the_whole_catalog(zoo_env: dict[str, str], model_file: Path) -> None:
     with _open(zoo_env) as catalog:
         build_catalog(catalog, n_variants=4, trials=2, epochs=2, n_external=0)
-    first = run_zoo("predict", str(model_file), "--arch", "resnet18", "--reference", "random:0", "--target", "noisiness")
+    first = run_zoo(
+        "predict", str(model_file), "--arch", "resnet18", "--reference", "random:0", "--target", "noisiness"
+    )
     assert "fitted fit 1 on the whole catalog" in first.output and "noisiness" in first.output
-    again = json.loads(run_zoo("predict", str(model_file), "--arch", "resnet18", "--reference", "random:0", "--json").stdout)
+    again = json.loads(
+        run_zoo("predict", str(model_file), "--arch", "resnet18", "--reference", "random:0", "--json").stdout
+    )
     assert [(p["target"], p["fit_id"], p["chosen"]) for p in again["predictions"]] == [("noisiness", 1, "latest")]
     with _open(zoo_env) as catalog:
         [made] = list_fits(catalog)
@@ -84,7 +103,9 @@ def test_a_target_without_a_fit_gets_one_made_on_the_whole_catalog(zoo_env: dict
         (("model.safetensors", "--arch", "resnet18", "--target", "colour"), "unknown target"),
     ],
 )
-def test_predict_refuses_bad_requests_before_reading_any_model(zoo_env: dict[str, str], args: tuple[str, ...], message: str) -> None:
+def test_predict_refuses_bad_requests_before_reading_any_model(
+    zoo_env: dict[str, str], args: tuple[str, ...], message: str
+) -> None:
     result = run_zoo("predict", *args, expect=1)
     assert message in result.output and "Traceback" not in result.output
 
@@ -108,15 +129,26 @@ def far_model_file(tmp_path: Path) -> Path:
 def _stored_fit(env: dict[str, str]) -> int:
     with _open(env) as catalog:
         build_catalog(catalog, n_variants=6, trials=2, epochs=2, n_external=0)
-        return fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)),
-                              n_estimators=5, repeats=2, log_target=True).id  # type: ignore[return-value]
+        return fit_meta_model(
+            catalog,
+            "sharpness",
+            Selection(archs=("resnet50",)),
+            Selection(archs=("resnet18",)),
+            n_estimators=5,
+            repeats=2,
+            log_target=True,
+        ).id  # type: ignore[return-value]
 
 
-def test_a_model_far_outside_the_catalog_is_flagged_extrapolating(zoo_env: dict[str, str], far_model_file: Path) -> None:
+def test_a_model_far_outside_the_catalog_is_flagged_extrapolating(
+    zoo_env: dict[str, str], far_model_file: Path
+) -> None:
     fit = _stored_fit(zoo_env)
     data = json.loads(run_zoo("predict", str(far_model_file), "--arch", "resnet18", "--fit", str(fit), "--json").stdout)
     [p] = data["predictions"]
-    assert data["reference"] == "random:resnet18:seed=0" and data["reference_kind"] == "random"  # the fit's kind, by default
+    assert (
+        data["reference"] == "random:resnet18:seed=0" and data["reference_kind"] == "random"
+    )  # the fit's kind, by default
     assert p["in_domain"] is False and p["domain_score"] == 100.0 and p["verdict"] == "extrapolating"
     assert p["low"] <= p["high"]
     table = run_zoo("predict", str(far_model_file), "--arch", "resnet18", "--fit", str(fit))
@@ -125,19 +157,31 @@ def test_a_model_far_outside_the_catalog_is_flagged_extrapolating(zoo_env: dict[
 
 def test_a_model_inside_the_catalog_is_in_domain_and_gets_an_interval(catalog: Catalog) -> None:
     build_catalog(catalog, n_variants=6, trials=2, epochs=3, n_external=0)
-    fit = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)), n_estimators=5, repeats=2, log_target=True)
+    fit = fit_meta_model(
+        catalog,
+        "sharpness",
+        Selection(archs=("resnet50",)),
+        Selection(archs=("resnet18",)),
+        n_estimators=5,
+        repeats=2,
+        log_target=True,
+    )
     from zoo.metamodel import load_feature_matrix, predict_from_features
 
     _, _, X, y, _ = load_feature_matrix(catalog, Selection(archs=("resnet18",)), "sharpness")
     inside = predict_from_features(catalog, fit.id, X)  # type: ignore[arg-type]
     assert np.mean([p.in_domain for p in inside]) >= 0.9  # another architecture's checkpoints, same kind of deltas
     assert all(p.low <= p.high and p.domain_score is not None for p in inside)
-    assert np.mean([p.low <= p.value <= p.high for p in inside]) >= 0.9  # the trees' mean sits inside their 5-95% spread
+    assert (
+        np.mean([p.low <= p.value <= p.high for p in inside]) >= 0.9
+    )  # the trees' mean sits inside their 5-95% spread
     outside = predict_from_features(catalog, fit.id, X[:4] * 1e3)  # type: ignore[arg-type]
     assert not any(p.in_domain for p in outside) and all(p.domain_score == 100.0 for p in outside)
 
 
-def test_a_reference_kind_the_fit_never_saw_is_refused_unless_forced(zoo_env: dict[str, str], model_file: Path, tmp_path: Path) -> None:
+def test_a_reference_kind_the_fit_never_saw_is_refused_unless_forced(
+    zoo_env: dict[str, str], model_file: Path, tmp_path: Path
+) -> None:
     import safetensors.torch
 
     from ingest.weights import random_init_model
@@ -145,21 +189,48 @@ def test_a_reference_kind_the_fit_never_saw_is_refused_unless_forced(zoo_env: di
     fit = _stored_fit(zoo_env)
     start = tmp_path / "start.safetensors"
     safetensors.torch.save_file(random_init_model("resnet18", 5, num_classes=10).state_dict(), str(start))
-    refused = run_zoo("predict", str(model_file), "--arch", "resnet18", "--fit", str(fit), "--reference", f"file:{start}", expect=1)
+    refused = run_zoo(
+        "predict", str(model_file), "--arch", "resnet18", "--fit", str(fit), "--reference", f"file:{start}", expect=1
+    )
     assert "random references, not file" in refused.output and "--force" in refused.output
     assert len(refused.output.strip().splitlines()) == 1
-    forced = json.loads(run_zoo("predict", str(model_file), "--arch", "resnet18", "--fit", str(fit), "--reference", f"file:{start}",
-                                "--force", "--json").stdout)
-    assert forced["forced"] is True and forced["reference_kind"] == "file" and any("--force" in n for n in forced["notes"])
+    forced = json.loads(
+        run_zoo(
+            "predict",
+            str(model_file),
+            "--arch",
+            "resnet18",
+            "--fit",
+            str(fit),
+            "--reference",
+            f"file:{start}",
+            "--force",
+            "--json",
+        ).stdout
+    )
+    assert (
+        forced["forced"] is True and forced["reference_kind"] == "file" and any("--force" in n for n in forced["notes"])
+    )
 
 
 def test_prediction_from_metric_vectors_needs_no_model_file(catalog: Catalog) -> None:
     """zoo's half of zoo predict: a plan (fit, reference) and a prediction from a feature dict, no torch involved."""
     build_catalog(catalog, n_variants=6, trials=2, epochs=2, n_external=0)
-    made = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)),
-                          n_estimators=5, repeats=1, log_target=True)
+    made = fit_meta_model(
+        catalog,
+        "sharpness",
+        Selection(archs=("resnet50",)),
+        Selection(archs=("resnet18",)),
+        n_estimators=5,
+        repeats=1,
+        log_target=True,
+    )
     plan = plan_prediction(catalog, fit_ids=[made.id])  # type: ignore[list-item]
-    assert plan.reference == "random" and not plan.forced and [(t, how) for t, _, how in plan.fits] == [("sharpness", "given")]
+    assert (
+        plan.reference == "random"
+        and not plan.forced
+        and [(t, how) for t, _, how in plan.fits] == [("sharpness", "given")]
+    )
     _, _, X, _, names = load_feature_matrix(catalog, Selection(archs=("resnet18",)), "sharpness")
     fit = get_fit(catalog, made.id)  # type: ignore[arg-type]
     features = {fit.feature_set: dict(zip(names, X[3]))}

@@ -41,7 +41,11 @@ def test_enqueueing_the_same_grid_twice_adds_nothing(catalog: Catalog, queued, t
 
 
 def test_an_extended_grid_adds_only_the_new_runs(catalog: Catalog, queued, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    extended = load_grid(write_grid(tmp_path, archs=["resnet18", "mobilenetv3_large_100"], variants=("original", "blur-k7-s2", "noise-0.5")))
+    extended = load_grid(
+        write_grid(
+            tmp_path, archs=["resnet18", "mobilenetv3_large_100"], variants=("original", "blur-k7-s2", "noise-0.5")
+        )
+    )
     result = enqueue_grid(catalog, extended, n_samples=8)
     assert (result.added, result.existing) == (2, 4)
     assert sum(queue.status_counts(catalog).values()) == 6
@@ -58,14 +62,18 @@ def test_a_worker_that_lost_its_claim_writes_nothing(catalog: Catalog, queued) -
     first = queue.claim_next(catalog, "slow-worker")
     assert first is not None
     with catalog.session(write=True) as session:  # its heartbeat went stale long ago
-        session.execute(update(Run).where(Run.id == first.id).values(heartbeat_at=datetime.now(UTC) - timedelta(hours=1)))
+        session.execute(
+            update(Run).where(Run.id == first.id).values(heartbeat_at=datetime.now(UTC) - timedelta(hours=1))
+        )
     second = queue.claim_next(catalog, "fresh-worker", grace_s=60)
     assert second is not None and second.id == first.id and second.claim_token != first.claim_token
     assert second.attempts == 2
     assert not queue.heartbeat(catalog, first)
     wrote: list[str] = []
     with pytest.raises(queue.ClaimLost):
-        queue.complete(catalog, first, lambda session: wrote.append("rows"), device="cpu", train_seconds=1, images_per_second=1)
+        queue.complete(
+            catalog, first, lambda session: wrote.append("rows"), device="cpu", train_seconds=1, images_per_second=1
+        )
     assert wrote == []
     assert queue.get_run(catalog, first.id).status == "running"  # still the fresh worker's
     queue.fail(catalog, first, "late failure")  # fenced too: changes nothing
@@ -75,7 +83,9 @@ def test_a_worker_that_lost_its_claim_writes_nothing(catalog: Catalog, queued) -
 def test_a_stale_run_out_of_attempts_is_marked_failed(catalog: Catalog, queued) -> None:  # type: ignore[no-untyped-def]
     run = queue.claim_next(catalog, "w")
     with catalog.session(write=True) as session:
-        session.execute(update(Run).where(Run.id == run.id).values(attempts=3, heartbeat_at=datetime.now(UTC) - timedelta(hours=1)))
+        session.execute(
+            update(Run).where(Run.id == run.id).values(attempts=3, heartbeat_at=datetime.now(UTC) - timedelta(hours=1))
+        )
     queue.claim_next(catalog, "other", grace_s=60)
     record = queue.get_run(catalog, run.id)
     assert record.status == "failed" and "heartbeat" in record.error
@@ -116,10 +126,16 @@ def test_completion_writes_results_in_the_same_transaction(catalog: Catalog, que
 def test_completion_stores_the_reference_the_results_were_measured_from(catalog: Catalog, queued) -> None:  # type: ignore[no-untyped-def]
     run = queue.claim_next(catalog, "w")
     assert queue.get_run(catalog, run.id).reference_id is None
-    info = ReferenceInfo(key="random:resnet18:0", kind="random", arch="resnet18", source="timm", layer_name="conv1.weight", seed=0)
+    info = ReferenceInfo(
+        key="random:resnet18:0", kind="random", arch="resnet18", source="timm", layer_name="conv1.weight", seed=0
+    )
     queue.complete(
-        catalog, run, lambda session: put_reference(session, info, np.ones((4, 3, 3, 3), np.float32)),
-        device="cpu", train_seconds=1, images_per_second=1,
+        catalog,
+        run,
+        lambda session: put_reference(session, info, np.ones((4, 3, 3, 3), np.float32)),
+        device="cpu",
+        train_seconds=1,
+        images_per_second=1,
     )
     done = queue.get_run(catalog, run.id)
     assert done.status == "done" and done.reference_id is not None
@@ -139,7 +155,9 @@ def test_a_run_finds_its_variant_and_dataset_as_records(catalog: Catalog, queued
 
 def _age_heartbeat(catalog: Catalog, run_id: int, seconds: float) -> None:
     with catalog.session(write=True) as session:
-        session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=datetime.now(UTC) - timedelta(seconds=seconds)))
+        session.execute(
+            update(Run).where(Run.id == run_id).values(heartbeat_at=datetime.now(UTC) - timedelta(seconds=seconds))
+        )
 
 
 def _claim_terms(catalog: Catalog, run_id: int) -> tuple[float | None, float | None, str | None]:
@@ -161,7 +179,12 @@ def test_a_short_grace_worker_does_not_take_a_healthy_default_workers_run(catalo
     impatient = queue.claim_next(catalog, "impatient", grace_s=5)
     assert impatient is not None and impatient.id != healthy.id
     record = queue.get_run(catalog, healthy.id)
-    assert (record.status, record.worker, record.attempts, record.claim_token) == ("running", "default-worker", 1, healthy.claim_token)
+    assert (record.status, record.worker, record.attempts, record.claim_token) == (
+        "running",
+        "default-worker",
+        1,
+        healthy.claim_token,
+    )
     assert queue.heartbeat(catalog, healthy)
 
 
@@ -176,7 +199,9 @@ def test_a_run_whose_own_short_grace_elapsed_is_requeued_by_a_default_worker(cat
 def test_claims_from_before_the_grace_column_are_judged_by_the_default_grace(catalog: Catalog, queued) -> None:  # type: ignore[no-untyped-def]
     old = queue.claim_next(catalog, "old-zoo")
     with catalog.session(write=True) as session:
-        session.execute(update(Run).where(Run.id == old.id).values(claim_grace_s=None, claim_heartbeat_s=None, claim_process=None))
+        session.execute(
+            update(Run).where(Run.id == old.id).values(claim_grace_s=None, claim_heartbeat_s=None, claim_process=None)
+        )
     _age_heartbeat(catalog, old.id, 200)
     assert queue.claim_next(catalog, "quick", grace_s=5).id != old.id
     _age_heartbeat(catalog, old.id, 400)
@@ -214,7 +239,9 @@ def test_a_run_of_a_dead_worker_in_this_pid_namespace_is_requeued_without_waitin
 
 
 @pytest.mark.parametrize("elsewhere", ["pid namespace", "boot", "host"])
-def test_a_same_named_worker_in_another_container_or_boot_is_judged_by_its_heartbeat(catalog: Catalog, queued, elsewhere: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_same_named_worker_in_another_container_or_boot_is_judged_by_its_heartbeat(
+    catalog: Catalog, queued, elsewhere: str
+) -> None:  # type: ignore[no-untyped-def]
     """A container sharing this host name but not its PID namespace: its pid means nothing here."""
     here, pid = queue.current_process(), _finished_pid()
     forged = {
@@ -290,7 +317,9 @@ def test_a_frozen_worker_holding_its_stale_runs_lock_does_not_stall_other_worker
     frozen = queue.claim_next(pg_queue, "frozen")
     _age_heartbeat(pg_queue, frozen.id, 3600)  # stale: every scan wants it, but it cannot be locked
     with _frozen_worker(pg_queue, frozen.id):
-        claimed = [_within(10, lambda name=name: queue.claim_next(pg_queue, name, grace_s=60)) for name in ("w1", "w2", "w3")]
+        claimed = [
+            _within(10, lambda name=name: queue.claim_next(pg_queue, name, grace_s=60)) for name in ("w1", "w2", "w3")
+        ]
         assert [c.id for c in claimed] == sorted({c.id for c in claimed}) and frozen.id not in [c.id for c in claimed]
         with pg_queue.session(write=True) as session:
             assert _within(10, lambda: queue.requeue_stale(session)) == 0
@@ -332,7 +361,9 @@ def _explode_on_run(monkeypatch: pytest.MonkeyPatch, run_id: int, error: BaseExc
     monkeypatch.setattr(worker, "Trainer", trainer)
 
 
-def test_a_run_raising_an_unexpected_exception_is_recorded_and_the_worker_goes_on(zoo_env, catalog: Catalog, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_raising_an_unexpected_exception_is_recorded_and_the_worker_goes_on(
+    zoo_env, catalog: Catalog, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     grid = write_grid(tmp_path, epochs=1, steps_per_epoch=1)
     run_zoo("ingest", "--run-grid", str(grid), "--enqueue-only", "--samples", "8")
     _explode_on_run(monkeypatch, 1, AssertionError("Input height (16) doesn't match model (224)."))
@@ -345,7 +376,9 @@ def test_a_run_raising_an_unexpected_exception_is_recorded_and_the_worker_goes_o
     assert done.status == "done"
 
 
-def test_keyboard_interrupt_still_stops_the_worker_and_gives_the_run_back(catalog: Catalog, queued, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_keyboard_interrupt_still_stops_the_worker_and_gives_the_run_back(
+    catalog: Catalog, queued, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from ingest.worker import WorkerOptions, work
 
     _explode_on_run(monkeypatch, 1, KeyboardInterrupt())

@@ -146,8 +146,11 @@ def test_a_pickle_that_runs_code_is_refused_and_never_runs(tmp_path: Path, conta
         pytest.param(lambda p: (p.mkdir(), p)[1], "is a directory", id="directory"),
         pytest.param(lambda p: (p.write_bytes(b""), p)[1], "is empty", id="empty"),
         pytest.param(lambda p: (p.write_bytes(b"not safetensors"), p)[1], "not a safetensors file", id="garbage"),
-        pytest.param(lambda p: (p.write_bytes(b"x"), p.rename(p.with_suffix(".npz")), p.with_suffix(".npz"))[2],
-                     "give a .safetensors file", id="suffix"),
+        pytest.param(
+            lambda p: (p.write_bytes(b"x"), p.rename(p.with_suffix(".npz")), p.with_suffix(".npz"))[2],
+            "give a .safetensors file",
+            id="suffix",
+        ),
     ],
 )
 def test_unusable_files_are_invalid_input(tmp_path: Path, make: Callable, expected: str) -> None:
@@ -302,8 +305,13 @@ def test_a_repo_missing_offline_is_a_one_line_not_found(hub: Path, monkeypatch: 
     with pytest.raises(HubUnavailable) as error:
         download_hub_weights("org/absent")
     assert isinstance(error.value, NotFound)
-    assert_one_line(error, "org/absent is not in the local hub cache", "HF_HUB_OFFLINE is set",
-                    "unset HF_HUB_OFFLINE to download it", "HF_HOME")
+    assert_one_line(
+        error,
+        "org/absent is not in the local hub cache",
+        "HF_HUB_OFFLINE is set",
+        "unset HF_HUB_OFFLINE to download it",
+        "HF_HOME",
+    )
 
 
 def test_an_unknown_revision_offline_names_the_cached_ones(hub: Path) -> None:
@@ -337,8 +345,14 @@ def test_timm_pretrained_loads_cached_weights_offline_and_says_where_from(hub: P
 def test_timm_pretrained_weights_not_cached_offline_say_how_to_fix(hub: Path) -> None:
     with pytest.raises(HubUnavailable) as error:
         timm_pretrained("resnet18")
-    assert_one_line(error, "resnet18", "not in the local hub cache", "HF_HUB_OFFLINE is set",
-                    "unset HF_HUB_OFFLINE to download it", "HF_HOME")
+    assert_one_line(
+        error,
+        "resnet18",
+        "not in the local hub cache",
+        "HF_HUB_OFFLINE is set",
+        "unset HF_HUB_OFFLINE to download it",
+        "HF_HOME",
+    )
 
 
 def test_timm_pretrained_rejects_unknown_architectures_and_tags(hub: Path) -> None:

@@ -42,17 +42,26 @@ def _no_stray_workers():  # type: ignore[no-untyped-def]
 def _zoo_process(db_url: str, tmp_path: Path, *args: str, hold: Path | None = None) -> subprocess.Popen[str]:
     """``zoo ARGS`` in a new process; with ``hold``, its runs stop after their first training step until
     ``hold``.release exists (the ZOO_TEST_HOLD_FILE hook), having written ``hold``.started."""
-    env = {**os.environ, "ZOO_DATABASE_URL": db_url, "ZOO_ARTIFACTS": str(tmp_path / "artifacts"),
-           "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "ZOO_DATABASE_URL": db_url,
+        "ZOO_ARTIFACTS": str(tmp_path / "artifacts"),
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
     env.pop(HOLD_ENV, None)
     if hold is not None:
         env[HOLD_ENV] = str(hold)
-    process = subprocess.Popen([sys.executable, "-m", "zoo", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     _spawned.append(process)
     return process
 
 
-def _wait_for(condition, timeout: float = WAIT_S, what: str = "condition", process: subprocess.Popen[str] | None = None) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(
+    condition, timeout: float = WAIT_S, what: str = "condition", process: subprocess.Popen[str] | None = None
+) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -91,7 +100,10 @@ def test_a_2x2_grid_trains_end_to_end(zoo_env, catalog: Catalog, tmp_path: Path)
     assert "4 runs queued" in result.output
     assert queue.status_counts(catalog) == {"queued": 0, "running": 0, "done": 4, "failed": 0}
     assert set(_checkpoints_per_run(catalog).values()) == {3}  # epochs 0, 1, 2
-    rows = run_query(catalog, "SELECT epoch, spatial_roughness, laplacian_variance, sharpness, val_accuracy FROM checkpoint_features ORDER BY checkpoint_id").rows
+    rows = run_query(
+        catalog,
+        "SELECT epoch, spatial_roughness, laplacian_variance, sharpness, val_accuracy FROM checkpoint_features ORDER BY checkpoint_id",
+    ).rows
     assert sorted({r[0] for r in rows}) == [0, 1, 2]
     trained = [r for r in rows if r[0] > 0]
     assert all(r[1] > 0 and r[2] > 0 for r in trained), "deltas after training must be non-zero"
@@ -101,8 +113,12 @@ def test_a_2x2_grid_trains_end_to_end(zoo_env, catalog: Catalog, tmp_path: Path)
     assert "4 already known" in run_zoo("ingest", "--run-grid", str(grid), "--samples", "8").output
 
 
-def test_four_worker_processes_execute_every_run_exactly_once(zoo_env, catalog: Catalog, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    grid = write_grid(tmp_path, variants=("original", "blur-k7-s2", "noise-0.5", "resize-0.5"), trials=2, steps_per_epoch=1, epochs=1)
+def test_four_worker_processes_execute_every_run_exactly_once(
+    zoo_env, catalog: Catalog, db_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    grid = write_grid(
+        tmp_path, variants=("original", "blur-k7-s2", "noise-0.5", "resize-0.5"), trials=2, steps_per_epoch=1, epochs=1
+    )
     run_zoo("ingest", "--run-grid", str(grid), "--enqueue-only", "--samples", "8")
     workers = [_zoo_process(db_url, tmp_path, "worker", "--quiet", "--name", f"w{i}") for i in range(4)]
     outputs = [w.communicate(timeout=WAIT_S)[0] for w in workers]
@@ -121,7 +137,9 @@ def _heartbeat_age(catalog: Catalog, run_id: int) -> float:
     return (datetime.now(UTC) - beat).total_seconds()
 
 
-def test_a_killed_worker_run_is_finished_by_another_with_one_set_of_checkpoints(zoo_env, catalog: Catalog, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_worker_run_is_finished_by_another_with_one_set_of_checkpoints(
+    zoo_env, catalog: Catalog, db_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     _queue_one_run(tmp_path)
     hold = tmp_path / "hold"
     doomed = _zoo_process(db_url, tmp_path, "worker", "--quiet", hold=hold)  # default grace: 300 s
@@ -137,15 +155,21 @@ def test_a_killed_worker_run_is_finished_by_another_with_one_set_of_checkpoints(
     assert _checkpoints_per_run(catalog) == {run.id: 2}
 
 
-def test_a_stale_worker_resumed_after_losing_its_claim_writes_nothing(zoo_env, catalog: Catalog, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_stale_worker_resumed_after_losing_its_claim_writes_nothing(
+    zoo_env, catalog: Catalog, db_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     _queue_one_run(tmp_path)
     hold = tmp_path / "hold"
     stale = _zoo_process(db_url, tmp_path, "worker", "--quiet", "--grace", "2", "--name", "stale", hold=hold)
     run_id = _held_run(hold, stale)
     stale.send_signal(signal.SIGSTOP)
     try:
-        _wait_for(lambda: _heartbeat_age(catalog, run_id) > 2.5, what="the stopped worker's claim to outlive its 2 s grace")
-        rescuer = _zoo_process(db_url, tmp_path, "worker", "--quiet", "--name", "rescuer")  # grace 300 s: judges by the claim's 2 s
+        _wait_for(
+            lambda: _heartbeat_age(catalog, run_id) > 2.5, what="the stopped worker's claim to outlive its 2 s grace"
+        )
+        rescuer = _zoo_process(
+            db_url, tmp_path, "worker", "--quiet", "--name", "rescuer"
+        )  # grace 300 s: judges by the claim's 2 s
         assert rescuer.wait(timeout=WAIT_S) == 0, rescuer.stdout.read()
     finally:
         stale.send_signal(signal.SIGCONT)

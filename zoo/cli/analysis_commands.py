@@ -40,22 +40,52 @@ from zoo.errors import InvalidInput
 if TYPE_CHECKING:  # SQLAlchemy loads when a command runs, not at `zoo query --help`
     from zoo.selection import Selection
 
-QueryFeatureSetOpt = Annotated[Optional[str], typer.Option("--feature-set", help="Show this feature set's metrics instead of the view's paper-v1 columns, and let --where compare them, e.g. --feature-set paper-v2.")]
-SplitOpt = Annotated[Optional[str], typer.Option("--split", help="How --test-fraction holds out groups: variant (base dataset × variant; default: no test target value is seen in training), run, or base (whole base datasets), e.g. --split run.")]
+QueryFeatureSetOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--feature-set",
+        help="Show this feature set's metrics instead of the view's paper-v1 columns, and let --where compare them, e.g. --feature-set paper-v2.",
+    ),
+]
+SplitOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--split",
+        help="How --test-fraction holds out groups: variant (base dataset × variant; default: no test target value is seen in training), run, or base (whole base datasets), e.g. --split run.",
+    ),
+]
 
 
 def shared_selection(
-    arch: list[str] | None, base: list[str] | None, variant: list[str] | None, kind: list[str] | None,
-    optimizer: list[str] | None, grid: list[str] | None, source: list[str] | None, trial: list[int] | None,
-    epoch: int | None, min_epoch: int | None, max_epoch: int | None, where: list[str] | None,
+    arch: list[str] | None,
+    base: list[str] | None,
+    variant: list[str] | None,
+    kind: list[str] | None,
+    optimizer: list[str] | None,
+    grid: list[str] | None,
+    source: list[str] | None,
+    trial: list[int] | None,
+    epoch: int | None,
+    min_epoch: int | None,
+    max_epoch: int | None,
+    where: list[str] | None,
 ) -> Selection:
     """The selection the shared options describe (empty options select everything)."""
     from zoo.selection import Selection
 
     return Selection(
-        archs=tuple(arch or ()), bases=tuple(base or ()), variants=tuple(variant or ()), variant_kinds=tuple(kind or ()),
-        optimizers=tuple(optimizer or ()), grids=tuple(grid or ()), sources=tuple(source or ()), trials=tuple(trial or ()),
-        epoch=epoch, min_epoch=min_epoch, max_epoch=max_epoch, wheres=tuple(where or ()),
+        archs=tuple(arch or ()),
+        bases=tuple(base or ()),
+        variants=tuple(variant or ()),
+        variant_kinds=tuple(kind or ()),
+        optimizers=tuple(optimizer or ()),
+        grids=tuple(grid or ()),
+        sources=tuple(source or ()),
+        trials=tuple(trial or ()),
+        epoch=epoch,
+        min_epoch=min_epoch,
+        max_epoch=max_epoch,
+        wheres=tuple(where or ()),
     )
 
 
@@ -72,14 +102,39 @@ def _fmt_r2(mean: float | None, std: float | None) -> str:
 
 def query_command(
     ctx: typer.Context,
-    selection: Annotated[Optional[str], typer.Argument(help=f"Selection in text form ({SELECTION_SYNTAX}). Default: all.")] = None,
-    arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
-    optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
-    epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
-    columns: Annotated[Optional[str], typer.Option("--columns", help="Comma-separated columns to show, named as --where and `zoo sql` name them, e.g. --columns checkpoint_id,arch,lr,wavelet_noise_sigma. Default in a terminal: " + ", ".join(SLIM_COLUMNS) + "; with --json/--csv: also optimizer, object_scale, saturation and the metrics.")] = None,
+    selection: Annotated[
+        Optional[str], typer.Argument(help=f"Selection in text form ({SELECTION_SYNTAX}). Default: all.")
+    ] = None,
+    arch: ArchOpt = None,
+    base: BaseOpt = None,
+    variant: VariantOpt = None,
+    kind: KindOpt = None,
+    optimizer: OptimizerOpt = None,
+    grid: GridOpt = None,
+    source: SourceOpt = None,
+    trial: TrialOpt = None,
+    epoch: EpochOpt = None,
+    min_epoch: MinEpochOpt = None,
+    max_epoch: MaxEpochOpt = None,
+    where: WhereOpt = None,
+    columns: Annotated[
+        Optional[str],
+        typer.Option(
+            "--columns",
+            help="Comma-separated columns to show, named as --where and `zoo sql` name them, e.g. --columns checkpoint_id,arch,lr,wavelet_noise_sigma. Default in a terminal: "
+            + ", ".join(SLIM_COLUMNS)
+            + "; with --json/--csv: also optimizer, object_scale, saturation and the metrics.",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Most checkpoints to print (0: all), e.g. --limit 100.")] = 20,
     offset: Annotated[int, typer.Option("--offset", help="Checkpoints to skip first (paging), e.g. --offset 20.")] = 0,
-    count_by: Annotated[str, typer.Option("--count-by", help="Summarise the selection per arch, base_dataset, variant_kind, optimizer or source, e.g. --count-by base_dataset.")] = "arch",
+    count_by: Annotated[
+        str,
+        typer.Option(
+            "--count-by",
+            help="Summarise the selection per arch, base_dataset, variant_kind, optimizer or source, e.g. --count-by base_dataset.",
+        ),
+    ] = "arch",
     feature_set: QueryFeatureSetOpt = None,
     as_json: AsJson = False,
     as_csv: AsCsv = False,
@@ -92,8 +147,22 @@ def query_command(
     """
     from zoo.query import query_checkpoints
 
-    chosen, metric_wheres = _selection_with_metrics(selection, feature_set or "paper-v1", arch, base, variant, kind, optimizer, grid, source,
-                                                    trial, epoch, min_epoch, max_epoch, where)
+    chosen, metric_wheres = _selection_with_metrics(
+        selection,
+        feature_set or "paper-v1",
+        arch,
+        base,
+        variant,
+        kind,
+        optimizer,
+        grid,
+        source,
+        trial,
+        epoch,
+        min_epoch,
+        max_epoch,
+        where,
+    )
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     table_only = not (as_json or as_csv)
     if wanted is None and table_only:
@@ -102,10 +171,21 @@ def query_command(
             from zoo.filters import get_feature_set
 
             wanted += list(get_feature_set(feature_set).metrics)
-    table = query_checkpoints(open_catalog(ctx), chosen, columns=wanted, limit=limit or None, offset=offset, count_by=count_by,
-                              feature_set=feature_set, metric_wheres=metric_wheres)
+    table = query_checkpoints(
+        open_catalog(ctx),
+        chosen,
+        columns=wanted,
+        limit=limit or None,
+        offset=offset,
+        count_by=count_by,
+        feature_set=feature_set,
+        metric_wheres=metric_wheres,
+    )
     if not table.total:
-        note(f"no checkpoints match {chosen}" + ("" if str(chosen) == "all" else "; `zoo query --count-by arch` shows what the catalog holds"))
+        note(
+            f"no checkpoints match {chosen}"
+            + ("" if str(chosen) == "all" else "; `zoo query --count-by arch` shows what the catalog holds")
+        )
         if table_only:
             return
     if not table_only:
@@ -114,7 +194,10 @@ def query_command(
         emit_rows(table.columns, table.rows, title=f"checkpoints: {chosen}", one_line=True)
     if table.total:
         summary = ", ".join(f"{name} {n:,}" for name, n in table.counts)
-        note(showing(len(table.rows), table.total, "checkpoint", offset=offset) + (f"; by {table.count_by}: {summary}" if summary else ""))
+        note(
+            showing(len(table.rows), table.total, "checkpoint", offset=offset)
+            + (f"; by {table.count_by}: {summary}" if summary else "")
+        )
 
 
 def _selection_with_metrics(text: str | None, feature_set: str, *shared: Any) -> tuple[Selection, tuple[Any, ...]]:
@@ -134,8 +217,15 @@ def _fmt_score(value: float | None) -> str:
 # --- zoo fit / zoo fits ----------------------------------------------------------------------------------
 
 
-def _sides(train_text: str | None, test_text: str | None, train_arch: list[str] | None, test_arch: list[str] | None,
-           shared: Selection, shared_where: tuple[Any, ...], feature_set: str) -> tuple[Selection, Selection | None, tuple[Any, ...], tuple[Any, ...]]:
+def _sides(
+    train_text: str | None,
+    test_text: str | None,
+    train_arch: list[str] | None,
+    test_arch: list[str] | None,
+    shared: Selection,
+    shared_where: tuple[Any, ...],
+    feature_set: str,
+) -> tuple[Selection, Selection | None, tuple[Any, ...], tuple[Any, ...]]:
     """Train and test selections (test None: split the train side), each with its metric conditions."""
     from zoo.metamodel import parse_selection_with_metrics
     from zoo.selection import Selection
@@ -149,27 +239,61 @@ def _sides(train_text: str | None, test_text: str | None, train_arch: list[str] 
     return train, test, shared_where + train_where, shared_where + test_where
 
 
-SPLIT_WORDS = {"variant": "base dataset × variant", "run": "training run", "base": "base dataset", "selections": "selection"}
+SPLIT_WORDS = {
+    "variant": "base dataset × variant",
+    "run": "training run",
+    "base": "base dataset",
+    "selections": "selection",
+}
 
 
 def _print_fit(result: Any) -> None:
     where = f"fit {result.id}" if result.id is not None else "fit (not stored)"
     space = ", log space" if result.log_target else ""
-    say(Text.assemble((where, "bold"), f": {result.target} from {result.feature_set}, test R² = ",
-                      (_fmt_r2(result.r2_mean, result.r2_std), "bold"), f" over {len(result.seeds)} seeds{space}"))
-    split = f" (split by {SPLIT_WORDS[result.split]}, test fraction {result.test_fraction:g})" if result.test_fraction else ""
-    say(f"train: {result.train_selection} → {result.n_train} checkpoints; test: {result.test_selection} → {result.n_test}{split}")
-    boot = f", ± {result.r2_bootstrap_std:.3f} over bootstrap resamples of the test runs" if result.r2_bootstrap_std is not None else ""
-    say(f"R² {result.r2_space} {_fmt_r2(result.r2_mean, result.r2_std)} over seeds{boot}; R² log target {_fmt_score(result.r2_log)}; "
-        f"Spearman ρ {_fmt_score(result.spearman)}")
+    say(
+        Text.assemble(
+            (where, "bold"),
+            f": {result.target} from {result.feature_set}, test R² = ",
+            (_fmt_r2(result.r2_mean, result.r2_std), "bold"),
+            f" over {len(result.seeds)} seeds{space}",
+        )
+    )
+    split = (
+        f" (split by {SPLIT_WORDS[result.split]}, test fraction {result.test_fraction:g})"
+        if result.test_fraction
+        else ""
+    )
+    say(
+        f"train: {result.train_selection} → {result.n_train} checkpoints; test: {result.test_selection} → {result.n_test}{split}"
+    )
+    boot = (
+        f", ± {result.r2_bootstrap_std:.3f} over bootstrap resamples of the test runs"
+        if result.r2_bootstrap_std is not None
+        else ""
+    )
+    say(
+        f"R² {result.r2_space} {_fmt_r2(result.r2_mean, result.r2_std)} over seeds{boot}; R² log target {_fmt_score(result.r2_log)}; "
+        f"Spearman ρ {_fmt_score(result.spearman)}"
+    )
     if result.r2_by_kind:
-        say("R² per variant kind: " + ", ".join(f"{k} {v:.3f} (n={result.n_by_kind.get(k, 0)})" for k, v in result.r2_by_kind.items()))
+        say(
+            "R² per variant kind: "
+            + ", ".join(f"{k} {v:.3f} (n={result.n_by_kind.get(k, 0)})" for k, v in result.r2_by_kind.items())
+        )
     if result.n_reference_left_out:
-        say(f"{result.n_reference_left_out} reference (epoch-0, delta = 0) checkpoints were left out; --min-epoch 0 keeps them")
+        say(
+            f"{result.n_reference_left_out} reference (epoch-0, delta = 0) checkpoints were left out; --min-epoch 0 keeps them"
+        )
     if result.n_dropped:
-        say(f"{result.n_dropped} selected checkpoints were left out: no {result.target} or no {result.feature_set} metrics", "yellow")
+        say(
+            f"{result.n_dropped} selected checkpoints were left out: no {result.target} or no {result.feature_set} metrics",
+            "yellow",
+        )
     if result.n_shared_runs:
-        say(f"{result.n_shared_runs} training runs have checkpoints on both sides; use --test-fraction to split by run", "yellow")
+        say(
+            f"{result.n_shared_runs} training runs have checkpoints on both sides; use --test-fraction to split by run",
+            "yellow",
+        )
     ranked = sorted(result.importances.items(), key=lambda kv: -kv[1])
     emit_rows(["metric", "importance"], ranked, title="feature importances (mean over seeds)")
 
@@ -177,23 +301,66 @@ def _print_fit(result: Any) -> None:
 def fit_command(
     ctx: typer.Context,
     target: Target,
-    train_arch: Annotated[Optional[list[str]], typer.Option("--train-arch", help="Train on this architecture (glob); repeatable. The paper: --train-arch resnet50 --test-arch resnet18.")] = None,
-    test_arch: Annotated[Optional[list[str]], typer.Option("--test-arch", help="Test on this architecture (glob); repeatable.")] = None,
-    train: Annotated[Optional[str], typer.Option("--train", help=f"Train selection in text form ({SELECTION_SYNTAX}).")] = None,
-    test: Annotated[Optional[str], typer.Option("--test", help="Test selection in text form, e.g. --test 'arch=convnext*'. Without --test/--test-arch the train selection is split by base dataset × variant (see --split).")] = None,
-    arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
-    optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
-    epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
-    test_fraction: Annotated[Optional[float], typer.Option("--test-fraction", help="Hold out this fraction of the selection's groups (see --split) for testing, e.g. --test-fraction 0.25 (the default when no test selection is given).")] = None,
+    train_arch: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--train-arch",
+            help="Train on this architecture (glob); repeatable. The paper: --train-arch resnet50 --test-arch resnet18.",
+        ),
+    ] = None,
+    test_arch: Annotated[
+        Optional[list[str]], typer.Option("--test-arch", help="Test on this architecture (glob); repeatable.")
+    ] = None,
+    train: Annotated[
+        Optional[str], typer.Option("--train", help=f"Train selection in text form ({SELECTION_SYNTAX}).")
+    ] = None,
+    test: Annotated[
+        Optional[str],
+        typer.Option(
+            "--test",
+            help="Test selection in text form, e.g. --test 'arch=convnext*'. Without --test/--test-arch the train selection is split by base dataset × variant (see --split).",
+        ),
+    ] = None,
+    arch: ArchOpt = None,
+    base: BaseOpt = None,
+    variant: VariantOpt = None,
+    kind: KindOpt = None,
+    optimizer: OptimizerOpt = None,
+    grid: GridOpt = None,
+    source: SourceOpt = None,
+    trial: TrialOpt = None,
+    epoch: EpochOpt = None,
+    min_epoch: MinEpochOpt = None,
+    max_epoch: MaxEpochOpt = None,
+    where: WhereOpt = None,
+    test_fraction: Annotated[
+        Optional[float],
+        typer.Option(
+            "--test-fraction",
+            help="Hold out this fraction of the selection's groups (see --split) for testing, e.g. --test-fraction 0.25 (the default when no test selection is given).",
+        ),
+    ] = None,
     split: SplitOpt = None,
-    repeats: Annotated[int, typer.Option("--repeats", help="Forests to train with seeds SEED, SEED+1, ...; R² is mean ± std over them.")] = 5,
+    repeats: Annotated[
+        int,
+        typer.Option("--repeats", help="Forests to train with seeds SEED, SEED+1, ...; R² is mean ± std over them."),
+    ] = 5,
     trees: Annotated[int, typer.Option("--trees", help="Trees per random forest (paper: 30).")] = 30,
     feature_set: FeatureSetOpt = "paper-v1",
-    log_target: Annotated[bool, typer.Option("--log-target", help="Fit log(target); R² is then reported in log space.")] = False,
-    seed: Annotated[int, typer.Option("--seed", help="First forest seed, and the seed of the --test-fraction split.")] = 0,
+    log_target: Annotated[
+        bool, typer.Option("--log-target", help="Fit log(target); R² is then reported in log space.")
+    ] = False,
+    seed: Annotated[
+        int, typer.Option("--seed", help="First forest seed, and the seed of the --test-fraction split.")
+    ] = 0,
     label: Annotated[Optional[str], typer.Option("--label", help="A note stored with the fit.")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the paper's Figure 4 for this fit to this PNG file.")] = None,
-    store: Annotated[bool, typer.Option("--store/--no-store", help="Store the fit, its predictions and its forest (for zoo predict).")] = True,
+    plot: Annotated[
+        Optional[Path], typer.Option("--plot", help="Write the paper's Figure 4 for this fit to this PNG file.")
+    ] = None,
+    store: Annotated[
+        bool,
+        typer.Option("--store/--no-store", help="Store the fit, its predictions and its forest (for zoo predict)."),
+    ] = True,
     as_json: AsJson = False,
 ) -> None:
     """Fit a random-forest meta-model from first-layer metrics to a training-data property and score it.
@@ -208,17 +375,33 @@ def fit_command(
     """
     from zoo.metamodel import fit_meta_model
 
-    shared, shared_where = _selection_with_metrics(None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where)
-    train_selection, test_selection, train_where, test_where = _sides(train, test, train_arch, test_arch, shared, shared_where, feature_set)
+    shared, shared_where = _selection_with_metrics(
+        None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where
+    )
+    train_selection, test_selection, train_where, test_where = _sides(
+        train, test, train_arch, test_arch, shared, shared_where, feature_set
+    )
     catalog = open_catalog(ctx)
     for side, chosen in (("train", train_selection), ("test", test_selection)):
         if chosen is not None:
             require_match(catalog, chosen, side)
     with status(f"fitting {repeats} forests of {trees} trees for {target}"):
         result = fit_meta_model(
-            catalog, target, train_selection, test_selection, test_fraction=test_fraction, split=split, feature_set=feature_set,
-            n_estimators=trees, repeats=repeats, log_target=log_target, seed=seed, label=label, store=store,
-            train_where=train_where, test_where=test_where,
+            catalog,
+            target,
+            train_selection,
+            test_selection,
+            test_fraction=test_fraction,
+            split=split,
+            feature_set=feature_set,
+            n_estimators=trees,
+            repeats=repeats,
+            log_target=log_target,
+            seed=seed,
+            label=label,
+            store=store,
+            train_where=train_where,
+            test_where=test_where,
         )
     if plot is not None:
         from zoo.plots import write_fit_figure
@@ -238,7 +421,11 @@ def require_match(catalog: Any, chosen: Selection, side: str = "") -> None:
         return
     held = query_checkpoints(catalog, None, columns=["checkpoint_id"], limit=0)
     have = ", ".join(name for name, _ in held.counts[:8]) or "none yet (`zoo ingest --run-grid demo`)"
-    raise InvalidInput(f"no checkpoints match {chosen}" + (f" (the {side} selection)" if side else "") + f"; architectures in the catalog: {have}")
+    raise InvalidInput(
+        f"no checkpoints match {chosen}"
+        + (f" (the {side} selection)" if side else "")
+        + f"; architectures in the catalog: {have}"
+    )
 
 
 # `zoo fits` in a terminal; --json has every field of each fit.
@@ -247,8 +434,12 @@ FIT_COLUMNS = ("id", "target", "train", "test", "n_train", "n_test", "r2", "r2_l
 
 def fits_command(
     ctx: typer.Context,
-    target: Annotated[Optional[str], typer.Option("--target", help="Only fits of this property, e.g. --target sharpness.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Most fits to print, newest first (0: all), e.g. --limit 50.")] = 20,
+    target: Annotated[
+        Optional[str], typer.Option("--target", help="Only fits of this property, e.g. --target sharpness.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", help="Most fits to print, newest first (0: all), e.g. --limit 50.")
+    ] = 20,
     as_json: AsJson = False,
 ) -> None:
     """List stored meta-model fits, newest first, with their selections and test R².
@@ -266,11 +457,25 @@ def fits_command(
     if as_json:
         emit_json([asdict(f) for f in shown])
         return
-    rows = [[f.id, f.target + (" (log)" if f.log_target else ""), f.train_selection,
-             f.test_selection if not f.test_fraction else f"{f.test_fraction:g} of {f.split} groups",
-             f.n_train, f.n_test, _fmt_r2(f.r2_mean, f.r2_std), _fmt_score(f.r2_log), _fmt_score(f.spearman), f.feature_set] for f in shown]
+    rows = [
+        [
+            f.id,
+            f.target + (" (log)" if f.log_target else ""),
+            f.train_selection,
+            f.test_selection if not f.test_fraction else f"{f.test_fraction:g} of {f.split} groups",
+            f.n_train,
+            f.n_test,
+            _fmt_r2(f.r2_mean, f.r2_std),
+            _fmt_score(f.r2_log),
+            _fmt_score(f.spearman),
+            f.feature_set,
+        ]
+        for f in shown
+    ]
     if not fits:
-        note("no fits yet; make one with `zoo fit --target sharpness --train-arch resnet50 --test-arch resnet18 --min-epoch 1`")
+        note(
+            "no fits yet; make one with `zoo fit --target sharpness --train-arch resnet50 --test-arch resnet18 --min-epoch 1`"
+        )
         return
     emit_rows(FIT_COLUMNS, rows, title="meta-model fits", one_line=True)
     note(showing(len(shown), len(fits), "fit"))
@@ -282,15 +487,61 @@ def fits_command(
 def predict_command(
     ctx: typer.Context,
     arch: Annotated[str, typer.Option("--arch", help="timm architecture of the weights, e.g. resnet18.")],
-    model_file: Annotated[Optional[Path], typer.Argument(help="Model weights file (.safetensors; .pth/.bin with --allow-pickle).")] = None,
-    reference: Annotated[Optional[str], typer.Option("--reference", help="Where the delta is measured from: random or random:SEED, timm (pretrained), hub:ORG/NAME[@REVISION], file:PATH. Default: the kind the fits were trained on (random or timm); timm and hub: need the Hugging Face hub or its weights in the local hub cache (HF_HUB_OFFLINE=1), e.g. --reference random:0.")] = None,
-    fit: Annotated[Optional[list[int]], typer.Option("--fit", help="Stored fit to apply (see `zoo fits`); repeatable, e.g. --fit 3.")] = None,
-    target: Annotated[Optional[list[str]], typer.Option("--target", help="Property to predict with its most recent fit (made on the whole catalog, log target, if there is none); repeatable, e.g. --target sharpness.")] = None,
-    feature_set: Annotated[Optional[str], typer.Option("--feature-set", help="Use only fits of this feature set, and make new ones with it, e.g. --feature-set paper-v2.")] = None,
-    raw_target: Annotated[bool, typer.Option("--raw-target", help="A fit made here fits the raw property instead of its log (the default for scale-like properties), e.g. --raw-target.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Predict even with a reference kind the fits never saw (the output says so), e.g. --force.")] = False,
-    hf: Annotated[Optional[str], typer.Option("--hf", help="Read a Hugging Face hub model ORG/NAME (or ORG/NAME@REVISION) instead of a file, e.g. --hf timm/resnet18.a1_in1k.")] = None,
-    allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Also read pickle checkpoints, with torch.load(weights_only=True). Off: safetensors only.")] = False,
+    model_file: Annotated[
+        Optional[Path], typer.Argument(help="Model weights file (.safetensors; .pth/.bin with --allow-pickle).")
+    ] = None,
+    reference: Annotated[
+        Optional[str],
+        typer.Option(
+            "--reference",
+            help="Where the delta is measured from: random or random:SEED, timm (pretrained), hub:ORG/NAME[@REVISION], file:PATH. Default: the kind the fits were trained on (random or timm); timm and hub: need the Hugging Face hub or its weights in the local hub cache (HF_HUB_OFFLINE=1), e.g. --reference random:0.",
+        ),
+    ] = None,
+    fit: Annotated[
+        Optional[list[int]],
+        typer.Option("--fit", help="Stored fit to apply (see `zoo fits`); repeatable, e.g. --fit 3."),
+    ] = None,
+    target: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--target",
+            help="Property to predict with its most recent fit (made on the whole catalog, log target, if there is none); repeatable, e.g. --target sharpness.",
+        ),
+    ] = None,
+    feature_set: Annotated[
+        Optional[str],
+        typer.Option(
+            "--feature-set",
+            help="Use only fits of this feature set, and make new ones with it, e.g. --feature-set paper-v2.",
+        ),
+    ] = None,
+    raw_target: Annotated[
+        bool,
+        typer.Option(
+            "--raw-target",
+            help="A fit made here fits the raw property instead of its log (the default for scale-like properties), e.g. --raw-target.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Predict even with a reference kind the fits never saw (the output says so), e.g. --force."
+        ),
+    ] = False,
+    hf: Annotated[
+        Optional[str],
+        typer.Option(
+            "--hf",
+            help="Read a Hugging Face hub model ORG/NAME (or ORG/NAME@REVISION) instead of a file, e.g. --hf timm/resnet18.a1_in1k.",
+        ),
+    ] = None,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle",
+            help="Also read pickle checkpoints, with torch.load(weights_only=True). Off: safetensors only.",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Predict training-data properties of a model that is not in the catalog, from its first layer.
@@ -314,8 +565,19 @@ def predict_command(
     source, ref = ("hub", hf) if hf is not None else ("file", str(model_file))
     catalog = open_catalog(ctx)
     with status(f"reading {ref}"):
-        result = predict_model(catalog, source, ref or "", arch, reference, fit_ids=fit or (), targets=target or (),
-                               feature_set=feature_set, log_target=not raw_target, force=force, allow_pickle=allow_pickle)
+        result = predict_model(
+            catalog,
+            source,
+            ref or "",
+            arch,
+            reference,
+            fit_ids=fit or (),
+            targets=target or (),
+            feature_set=feature_set,
+            log_target=not raw_target,
+            force=force,
+            allow_pickle=allow_pickle,
+        )
     if as_json:
         emit_json(asdict(result) | {"predictions": [asdict(p) | {"verdict": p.verdict} for p in result.predictions]})
         return
@@ -324,16 +586,49 @@ def predict_command(
         note(text, "yellow")
     for p in result.predictions:
         if p.chosen == "new":
-            note(f"no fit of {p.target} was stored: fitted fit {p.fit_id} on the whole catalog ({p.r2_space} target, split by {SPLIT_WORDS.get(p.fit_split, p.fit_split)})")
+            note(
+                f"no fit of {p.target} was stored: fitted fit {p.fit_id} on the whole catalog ({p.r2_space} target, split by {SPLIT_WORDS.get(p.fit_split, p.fit_split)})"
+            )
     for fit_id in dict.fromkeys(p.fit_id for p in result.predictions):
-        say(fit_summary(get_fit(catalog, fit_id), CHOSEN_WORDS[next(p.chosen for p in result.predictions if p.fit_id == fit_id)]))
-    rows = [[p.target, f"{p.value:.4g}", f"{p.low:.4g} – {p.high:.4g}", p.verdict + ("" if p.domain_score is None else f" ({p.domain_score:.0f})"),
-             p.fit_id, p.chosen, _fmt_r2(p.fit_r2_mean, p.fit_r2_std) + (" (log)" if p.r2_space == "log" else ""), _fmt_score(p.fit_spearman), p.feature_set]
-            for p in result.predictions]
-    emit_rows(["property", "predicted", "5–95% of trees", "domain (percentile)", "fit", "fit chosen", "fit test R²", "fit ρ", "feature set"],
-              rows, title="predicted training-data properties")
+        say(
+            fit_summary(
+                get_fit(catalog, fit_id), CHOSEN_WORDS[next(p.chosen for p in result.predictions if p.fit_id == fit_id)]
+            )
+        )
+    rows = [
+        [
+            p.target,
+            f"{p.value:.4g}",
+            f"{p.low:.4g} – {p.high:.4g}",
+            p.verdict + ("" if p.domain_score is None else f" ({p.domain_score:.0f})"),
+            p.fit_id,
+            p.chosen,
+            _fmt_r2(p.fit_r2_mean, p.fit_r2_std) + (" (log)" if p.r2_space == "log" else ""),
+            _fmt_score(p.fit_spearman),
+            p.feature_set,
+        ]
+        for p in result.predictions
+    ]
+    emit_rows(
+        [
+            "property",
+            "predicted",
+            "5–95% of trees",
+            "domain (percentile)",
+            "fit",
+            "fit chosen",
+            "fit test R²",
+            "fit ρ",
+            "feature set",
+        ],
+        rows,
+        title="predicted training-data properties",
+    )
     if any(p.in_domain is False for p in result.predictions):
-        note("extrapolating: the model's features lie outside what the fit was trained on; treat those predictions as guesses", "yellow")
+        note(
+            "extrapolating: the model's features lie outside what the fit was trained on; treat those predictions as guesses",
+            "yellow",
+        )
 
 
 CHOSEN_WORDS = {"given": "given with --fit", "latest": "the latest fit of its target", "new": "fitted just now"}
@@ -341,10 +636,16 @@ CHOSEN_WORDS = {"given": "given with --fit", "latest": "the latest fit of its ta
 
 def fit_summary(fit: Any, how: str) -> str:
     """One line: which fit, how it was chosen, what it was trained and tested on, and its scores."""
-    test = fit.test_selection if not fit.test_fraction else f"{fit.test_fraction:g} of its {SPLIT_WORDS.get(fit.split, fit.split)} groups"
-    return (f"fit {fit.id} ({how}): {fit.target} from {fit.feature_set}, {fit.r2_space} target; train {fit.train_selection} "
-            f"({plural(fit.n_train, 'checkpoint')}), test {test} ({fit.n_test:,}); test R² {_fmt_r2(fit.r2_mean, fit.r2_std)}, "
-            f"R² log {_fmt_score(fit.r2_log)}, Spearman ρ {_fmt_score(fit.spearman)}")
+    test = (
+        fit.test_selection
+        if not fit.test_fraction
+        else f"{fit.test_fraction:g} of its {SPLIT_WORDS.get(fit.split, fit.split)} groups"
+    )
+    return (
+        f"fit {fit.id} ({how}): {fit.target} from {fit.feature_set}, {fit.r2_space} target; train {fit.train_selection} "
+        f"({plural(fit.n_train, 'checkpoint')}), test {test} ({fit.n_test:,}); test R² {_fmt_r2(fit.r2_mean, fit.r2_std)}, "
+        f"R² log {_fmt_score(fit.r2_log)}, Spearman ρ {_fmt_score(fit.spearman)}"
+    )
 
 
 # --- zoo evaluate ----------------------------------------------------------------------------------------
@@ -353,16 +654,41 @@ def fit_summary(fit: Any, how: str) -> str:
 def evaluate_command(
     ctx: typer.Context,
     target: Target,
-    arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
-    optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
-    epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
+    arch: ArchOpt = None,
+    base: BaseOpt = None,
+    variant: VariantOpt = None,
+    kind: KindOpt = None,
+    optimizer: OptimizerOpt = None,
+    grid: GridOpt = None,
+    source: SourceOpt = None,
+    trial: TrialOpt = None,
+    epoch: EpochOpt = None,
+    min_epoch: MinEpochOpt = None,
+    max_epoch: MaxEpochOpt = None,
+    where: WhereOpt = None,
     feature_set: FeatureSetOpt = "paper-v1",
-    raw_target: Annotated[bool, typer.Option("--raw-target", help="Fit and score the raw property instead of its log (the default), e.g. --raw-target.")] = False,
-    folds: Annotated[int, typer.Option("--folds", help="k of the grouped leave-variant-out axis (folds over base dataset × variant groups), e.g. --folds 5.")] = 5,
+    raw_target: Annotated[
+        bool,
+        typer.Option(
+            "--raw-target", help="Fit and score the raw property instead of its log (the default), e.g. --raw-target."
+        ),
+    ] = False,
+    folds: Annotated[
+        int,
+        typer.Option(
+            "--folds",
+            help="k of the grouped leave-variant-out axis (folds over base dataset × variant groups), e.g. --folds 5.",
+        ),
+    ] = 5,
     repeats: Annotated[int, typer.Option("--repeats", help="Forest seeds per cell, e.g. --repeats 3.")] = 3,
     trees: Annotated[int, typer.Option("--trees", help="Trees per random forest (paper: 30), e.g. --trees 30.")] = 30,
-    seed: Annotated[int, typer.Option("--seed", help="First forest seed, and the seed of the fold assignment, e.g. --seed 0.")] = 0,
-    png: Annotated[Optional[Path], typer.Option("--png", help="Write the matrix as a heatmap of R² to this PNG, e.g. --png matrix.png.")] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="First forest seed, and the seed of the fold assignment, e.g. --seed 0.")
+    ] = 0,
+    png: Annotated[
+        Optional[Path],
+        typer.Option("--png", help="Write the matrix as a heatmap of R² to this PNG, e.g. --png matrix.png."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """The generalization matrix: how well a meta-model transfers to what it never saw.
@@ -376,15 +702,26 @@ def evaluate_command(
     """
     from zoo.metamodel import evaluate_generalization
 
-    chosen, metric_wheres = _selection_with_metrics(None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial,
-                                                    epoch, min_epoch, max_epoch, where)
+    chosen, metric_wheres = _selection_with_metrics(
+        None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where
+    )
     from zoo.cli.progress import make_progress
 
     with make_progress() as progress:  # Rich bars on a terminal, plain lines in a log
         task = progress.add_task(f"generalization matrix of {target}: cells", total=None, info="")
-        matrix = evaluate_generalization(open_catalog(ctx), target, chosen, feature_set=feature_set, log_target=not raw_target,
-                                         n_estimators=trees, repeats=repeats, folds=folds, seed=seed, metric_wheres=metric_wheres,
-                                         on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        matrix = evaluate_generalization(
+            open_catalog(ctx),
+            target,
+            chosen,
+            feature_set=feature_set,
+            log_target=not raw_target,
+            n_estimators=trees,
+            repeats=repeats,
+            folds=folds,
+            seed=seed,
+            metric_wheres=metric_wheres,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
     if png is not None:
         from zoo.plots import write_matrix_figure
 
@@ -397,12 +734,32 @@ def evaluate_command(
 
 def print_matrix(matrix: Any) -> None:
     """The matrix as a Rich table, one row per cell, with the selection and what was left out."""
-    rows = [[c.axis, c.held_out, c.n_train, c.n_test, _fmt_r2(c.r2, c.r2_std), _fmt_score(c.r2_log), _fmt_score(c.spearman), c.note]
-            for c in matrix.cells]
-    emit_rows(["held out", "value", "n_train", "n_test", f"R² ({matrix.r2_space})", "R² log", "Spearman ρ", "note"], rows,
-              title=f"generalization matrix: {matrix.target} from {matrix.feature_set}")
-    say(f"{matrix.n_checkpoints} checkpoints of {matrix.selection}; {matrix.repeats} seeds of {matrix.n_estimators} trees per cell"
-        + (f"; {matrix.n_reference_left_out} reference (epoch-0) checkpoints left out (--min-epoch 0 keeps them)" if matrix.n_reference_left_out else ""))
+    rows = [
+        [
+            c.axis,
+            c.held_out,
+            c.n_train,
+            c.n_test,
+            _fmt_r2(c.r2, c.r2_std),
+            _fmt_score(c.r2_log),
+            _fmt_score(c.spearman),
+            c.note,
+        ]
+        for c in matrix.cells
+    ]
+    emit_rows(
+        ["held out", "value", "n_train", "n_test", f"R² ({matrix.r2_space})", "R² log", "Spearman ρ", "note"],
+        rows,
+        title=f"generalization matrix: {matrix.target} from {matrix.feature_set}",
+    )
+    say(
+        f"{matrix.n_checkpoints} checkpoints of {matrix.selection}; {matrix.repeats} seeds of {matrix.n_estimators} trees per cell"
+        + (
+            f"; {matrix.n_reference_left_out} reference (epoch-0) checkpoints left out (--min-epoch 0 keeps them)"
+            if matrix.n_reference_left_out
+            else ""
+        )
+    )
 
 
 # --- zoo show --------------------------------------------------------------------------------------------
@@ -411,7 +768,13 @@ def print_matrix(matrix: Any) -> None:
 def show_command(
     ctx: typer.Context,
     checkpoint: Annotated[int, typer.Argument(help="Checkpoint id (see `zoo query`).")],
-    png: Annotated[Optional[Path], typer.Option("--png", help="Write the reference, learned and delta filters side by side to this PNG (the paper's Figure 3).")] = None,
+    png: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--png",
+            help="Write the reference, learned and delta filters side by side to this PNG (the paper's Figure 3).",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Show one checkpoint: where it came from, its data's properties and its metrics; optionally its filters.

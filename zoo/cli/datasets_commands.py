@@ -16,7 +16,9 @@ from zoo.cli.state import open_catalog
 from zoo.errors import InvalidInput
 from zoo.vocabulary import PROPERTY_NAMES
 
-app = typer.Typer(help="Register image datasets, measure their variants' properties, preview them.", no_args_is_help=True)
+app = typer.Typer(
+    help="Register image datasets, measure their variants' properties, preview them.", no_args_is_help=True
+)
 
 PROPERTY_COLUMNS = PROPERTY_NAMES
 
@@ -27,11 +29,24 @@ def add_command(
     name: Annotated[str, typer.Argument(help="Name to register the dataset under (letters, digits, - _ .).")],
     source: Annotated[str, typer.Option(help="Image source: natural (built in), shapes (built in) or folder.")],
     root: Annotated[Optional[Path], typer.Option(help="For --source folder: a class-per-subfolder directory.")] = None,
-    allowed_root: Annotated[Optional[Path], typer.Option(envvar="ZOO_DATA_ROOT", help="For --source folder: refuse images (or symlinks) outside this folder. Default: --root itself.")] = None,
-    param: Annotated[Optional[list[str]], typer.Option("--param", help="Source parameter KEY=VALUE, repeatable (e.g. n_per_class=50, scale=0.5).")] = None,
-    image_size: Annotated[int, typer.Option(help="Square size the images are stored and trained at (paper: 224).")] = 224,
+    allowed_root: Annotated[
+        Optional[Path],
+        typer.Option(
+            envvar="ZOO_DATA_ROOT",
+            help="For --source folder: refuse images (or symlinks) outside this folder. Default: --root itself.",
+        ),
+    ] = None,
+    param: Annotated[
+        Optional[list[str]],
+        typer.Option("--param", help="Source parameter KEY=VALUE, repeatable (e.g. n_per_class=50, scale=0.5)."),
+    ] = None,
+    image_size: Annotated[
+        int, typer.Option(help="Square size the images are stored and trained at (paper: 224).")
+    ] = 224,
     seed: Annotated[int, typer.Option(help="Seed for crops, rendering and variant noise.")] = 0,
-    samples: Annotated[int, typer.Option(help="Images per variant to measure (paper: 2000; fewer if the set is smaller).")] = DEFAULT_SAMPLES,
+    samples: Annotated[
+        int, typer.Option(help="Images per variant to measure (paper: 2000; fewer if the set is smaller).")
+    ] = DEFAULT_SAMPLES,
     measure: Annotated[bool, typer.Option(help="Measure the variants' properties right away.")] = True,
 ) -> None:
     """Register a base dataset and its 20 paper variants (and measure them).
@@ -51,8 +66,10 @@ def add_command(
         params["allowed_root"] = str((allowed_root or root).expanduser().resolve())
     catalog = open_catalog(ctx)
     dataset, created = add_dataset(catalog, name, source, params, image_size=image_size, seed=seed)
-    console.print(f"{'added' if created else 'already registered:'} {name}: {dataset.n_images} images, "
-                  f"{dataset.n_classes} classes, {len(dataset.variants)} variants")
+    console.print(
+        f"{'added' if created else 'already registered:'} {name}: {dataset.n_images} images, "
+        f"{dataset.n_classes} classes, {len(dataset.variants)} variants"
+    )
     for path, reason in dataset.skipped:
         say(Text.assemble(("skipped", "yellow"), f" {path}: {reason}"))
     if measure:
@@ -64,7 +81,9 @@ def _measure(catalog: Any, name: str, samples: int) -> None:
 
     with make_progress() as progress:
         task = progress.add_task(f"measuring {name}", total=len(get_dataset(catalog, name).variants), info="")
-        summary = measure_dataset(catalog, name, n_samples=samples, progress=lambda v: progress.update(task, advance=1, info=v))
+        summary = measure_dataset(
+            catalog, name, n_samples=samples, progress=lambda v: progress.update(task, advance=1, info=v)
+        )
     console.print(f"{name}: measured {summary.variants_measured} variants, {summary.variants_current} already current")
 
 
@@ -105,7 +124,9 @@ def list_command(
         return
     for d in datasets:
         rows = [[v.name, v.kind, *(v.property(p) for p in PROPERTY_COLUMNS)] for v in d.variants]
-        title = f"{d.name}: {d.source_kind}, {d.n_images} images, {d.n_classes} classes, {d.image_size}px" + (" (grayscale)" if d.grayscale else "")
+        title = f"{d.name}: {d.source_kind}, {d.n_images} images, {d.n_classes} classes, {d.image_size}px" + (
+            " (grayscale)" if d.grayscale else ""
+        )
         emit_rows(["variant", "kind", *PROPERTY_COLUMNS], rows, title=title)
     if not datasets:
         console.print("no datasets yet; add one with `zoo datasets add NAME --source natural`")

@@ -86,7 +86,9 @@ def create_reader_command(
     console.print(
         f"{done} role {reader.name}: LOGIN, read-only sessions, SELECT on {reader.relations} tables and views "
         f"in schema {reader.schema}",
-        highlight=False, markup=False, emoji=False,
+        highlight=False,
+        markup=False,
+        emoji=False,
     )
     console.print(
         f"use it with: export ZOO_READER_URL='{url}'", highlight=False, markup=False, emoji=False, soft_wrap=True

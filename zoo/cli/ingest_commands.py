@@ -55,7 +55,9 @@ def work_in_process(catalog: Catalog, options: Any, total: int | None) -> Any:
         return work(catalog, options, RunProgress(progress, total))
 
 
-def _run_worker_processes(ctx: typer.Context, catalog: Catalog, workers: int, grid_id: int, grace: float, device: str | None) -> dict[str, int]:
+def _run_worker_processes(
+    ctx: typer.Context, catalog: Catalog, workers: int, grid_id: int, grace: float, device: str | None
+) -> dict[str, int]:
     """Start worker processes and show the grid's progress; SIGTERM or Ctrl-C stops them, their runs go back to the queue."""
     from zoo import queue
     from zoo.worker_pool import run_worker_pool
@@ -70,16 +72,33 @@ def _run_worker_processes(ctx: typer.Context, catalog: Catalog, workers: int, gr
                 info += f"  last: {last.arch} {last.images_per_second:.0f} img/s"
             progress.update(task, completed=counts["done"], info=info)
 
-        result = run_worker_pool(catalog, workers, grid_id, grace, device=device, db=current.db,
-                                 artifacts=current.artifacts, on_progress=show)
+        result = run_worker_pool(
+            catalog,
+            workers,
+            grid_id,
+            grace,
+            device=device,
+            db=current.db,
+            artifacts=current.artifacts,
+            on_progress=show,
+        )
     if result.stopped:
         note("stopped: unfinished runs went back to the queue; run the same command again to resume")
         raise typer.Exit(code=143)
     return result.counts
 
 
-def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueue_only: bool, workers: int, grace: float,
-              device: str | None, samples: int, keep_weights: bool) -> None:
+def _run_grid(
+    ctx: typer.Context,
+    catalog: Catalog,
+    grid_ref: str | None,
+    enqueue_only: bool,
+    workers: int,
+    grace: float,
+    device: str | None,
+    samples: int,
+    keep_weights: bool,
+) -> None:
     from dataclasses import replace
 
     from ingest.grids import enqueue_grid
@@ -90,7 +109,9 @@ def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueu
     if keep_weights:
         grid = replace(grid, keep_weights=True)
     with make_progress() as progress:  # Rich bars on a terminal, plain lines in a log
-        task = progress.add_task(f"registering and measuring the datasets of grid {grid.name}", total=len(grid.datasets), info=str(path))
+        task = progress.add_task(
+            f"registering and measuring the datasets of grid {grid.name}", total=len(grid.datasets), info=str(path)
+        )
         started: list[str] = []
 
         def next_dataset(what: str) -> None:  # called as each dataset starts: the ones before it are done
@@ -105,8 +126,14 @@ def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueu
     counts = queue.status_counts(catalog, result.grid_id)
     todo = counts["queued"] + counts["running"]
     if not todo:
-        failed = f"; {plural(counts['failed'], 'run')} failed (`zoo runs retry --grid {grid.name}` queues them again)" if counts["failed"] else ""
-        console.print(f"grid {grid.name}: nothing to do, {counts['done']:,} of {plural(sum(counts.values()), 'run')} done{failed}")
+        failed = (
+            f"; {plural(counts['failed'], 'run')} failed (`zoo runs retry --grid {grid.name}` queues them again)"
+            if counts["failed"]
+            else ""
+        )
+        console.print(
+            f"grid {grid.name}: nothing to do, {counts['done']:,} of {plural(sum(counts.values()), 'run')} done{failed}"
+        )
         return
     if workers > 1:
         counts = _run_worker_processes(ctx, catalog, workers, result.grid_id, grace, device)
@@ -117,7 +144,16 @@ def _run_grid(ctx: typer.Context, catalog: Catalog, grid_ref: str | None, enqueu
     console.print(f"grid {grid.name} runs: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
 
-def _ingest_external(catalog: Catalog, source: str, ref: str, arch: str | None, reference: str, properties: list[str], allow_pickle: bool, keep_weights: bool) -> None:
+def _ingest_external(
+    catalog: Catalog,
+    source: str,
+    ref: str,
+    arch: str | None,
+    reference: str,
+    properties: list[str],
+    allow_pickle: bool,
+    keep_weights: bool,
+) -> None:
     from ingest.external import check_labels, ingest_external, read_external
 
     if not arch:
@@ -127,26 +163,81 @@ def _ingest_external(catalog: Catalog, source: str, ref: str, arch: str | None, 
         model = read_external(source, ref, arch, reference, allow_pickle=allow_pickle)
         checkpoint_id, created = ingest_external(catalog, model, labels=labels, keep_weights=keep_weights)
     verb = "catalogued" if created else "already catalogued:"
-    console.print(f"{verb} checkpoint {checkpoint_id}: {arch} from {model.origin}"
-                  + (f"@{model.revision[:12]}" if model.revision else "") + f" (sha256 {model.file_sha256[:12]})")
+    console.print(
+        f"{verb} checkpoint {checkpoint_id}: {arch} from {model.origin}"
+        + (f"@{model.revision[:12]}" if model.revision else "")
+        + f" (sha256 {model.file_sha256[:12]})"
+    )
 
 
 def ingest_command(
     ctx: typer.Context,
-    grid: Annotated[Optional[str], typer.Argument(help="With --run-grid: a built-in grid name (demo, tiny, paper) or a grid TOML file, e.g. grids/tiny.toml. Default: demo.")] = None,
-    run_grid: Annotated[bool, typer.Option("--run-grid", help="Queue the runs of GRID (idempotent) and work them off, e.g. --run-grid tiny.")] = False,
-    enqueue_only: Annotated[bool, typer.Option("--enqueue-only", help="With --run-grid: only queue the runs and leave them to `zoo worker` processes, e.g. --enqueue-only.")] = False,
-    workers: Annotated[int, typer.Option("--workers", help="With --run-grid: worker processes to start (1: train in this process), e.g. --workers 4.")] = 1,
-    hf: Annotated[Optional[str], typer.Option("--hf", help="Catalogue a Hugging Face hub model: ORG/NAME or ORG/NAME@REVISION, e.g. --hf timm/resnet18.a1_in1k. Needs the hub, or the repo in the local hub cache (HF_HUB_OFFLINE=1).")] = None,
-    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="Catalogue a local model file (.safetensors; .pth/.bin with --allow-pickle), e.g. --checkpoint model.safetensors.")] = None,
-    arch: Annotated[Optional[str], typer.Option("--arch", help="With --hf / --checkpoint: the model's timm architecture, e.g. --arch resnet50.")] = None,
+    grid: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="With --run-grid: a built-in grid name (demo, tiny, paper) or a grid TOML file, e.g. grids/tiny.toml. Default: demo."
+        ),
+    ] = None,
+    run_grid: Annotated[
+        bool,
+        typer.Option("--run-grid", help="Queue the runs of GRID (idempotent) and work them off, e.g. --run-grid tiny."),
+    ] = False,
+    enqueue_only: Annotated[
+        bool,
+        typer.Option(
+            "--enqueue-only",
+            help="With --run-grid: only queue the runs and leave them to `zoo worker` processes, e.g. --enqueue-only.",
+        ),
+    ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", help="With --run-grid: worker processes to start (1: train in this process), e.g. --workers 4."
+        ),
+    ] = 1,
+    hf: Annotated[
+        Optional[str],
+        typer.Option(
+            "--hf",
+            help="Catalogue a Hugging Face hub model: ORG/NAME or ORG/NAME@REVISION, e.g. --hf timm/resnet18.a1_in1k. Needs the hub, or the repo in the local hub cache (HF_HUB_OFFLINE=1).",
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--checkpoint",
+            help="Catalogue a local model file (.safetensors; .pth/.bin with --allow-pickle), e.g. --checkpoint model.safetensors.",
+        ),
+    ] = None,
+    arch: Annotated[
+        Optional[str],
+        typer.Option("--arch", help="With --hf / --checkpoint: the model's timm architecture, e.g. --arch resnet50."),
+    ] = None,
     reference: Reference = "timm",
-    prop: Annotated[Optional[list[str]], typer.Option("--property", help="With --hf / --checkpoint: a known training-data property of the model, NAME=VALUE (repeatable), e.g. --property sharpness=0.01.")] = None,
+    prop: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--property",
+            help="With --hf / --checkpoint: a known training-data property of the model, NAME=VALUE (repeatable), e.g. --property sharpness=0.01.",
+        ),
+    ] = None,
     allow_pickle: AllowPickle = False,
-    keep_weights: Annotated[bool, typer.Option("--keep-weights", help="Also store full weights as safetensors in the artifact store (for a grid: its newly queued runs, at every checkpoint), e.g. --keep-weights.")] = False,
+    keep_weights: Annotated[
+        bool,
+        typer.Option(
+            "--keep-weights",
+            help="Also store full weights as safetensors in the artifact store (for a grid: its newly queued runs, at every checkpoint), e.g. --keep-weights.",
+        ),
+    ] = False,
     device: Device = None,
     grace: Grace = DEFAULT_GRACE_S,
-    samples: Annotated[int, typer.Option("--samples", help="With --run-grid: images per variant measured when datasets are registered, e.g. --samples 500.")] = 2000,
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples",
+            help="With --run-grid: images per variant measured when datasets are registered, e.g. --samples 500.",
+        ),
+    ] = 2000,
 ) -> None:
     """Fill the catalog: train a grid of models, or catalogue a hub model or a model file.
 
@@ -163,15 +254,45 @@ def ingest_command(
         raise InvalidInput("choose exactly one of --run-grid [GRID], --hf REPO, --checkpoint FILE")
     if grid is not None and not run_grid:
         raise InvalidInput(f"{grid!r}: a grid argument goes with --run-grid")
-    given = {name: _given(ctx, name) for name in ("enqueue_only", "workers", "arch", "reference", "prop", "allow_pickle", "device", "grace", "samples")}
+    given = {
+        name: _given(ctx, name)
+        for name in (
+            "enqueue_only",
+            "workers",
+            "arch",
+            "reference",
+            "prop",
+            "allow_pickle",
+            "device",
+            "grace",
+            "samples",
+        )
+    }
     if run_grid:
         # the grid file sets each run's reference; its own key, not --reference, decides
-        refuse_unused("--run-grid", arch=given["arch"], reference=given["reference"], property=given["prop"], allow_pickle=given["allow_pickle"])
+        refuse_unused(
+            "--run-grid",
+            arch=given["arch"],
+            reference=given["reference"],
+            property=given["prop"],
+            allow_pickle=given["allow_pickle"],
+        )
         if enqueue_only:
-            refuse_unused("--enqueue-only (no run is trained here)", workers=given["workers"], device=given["device"], grace=given["grace"])
+            refuse_unused(
+                "--enqueue-only (no run is trained here)",
+                workers=given["workers"],
+                device=given["device"],
+                grace=given["grace"],
+            )
     else:
-        refuse_unused("--hf" if hf is not None else "--checkpoint", enqueue_only=given["enqueue_only"], workers=given["workers"],
-                      device=given["device"], grace=given["grace"], samples=given["samples"])
+        refuse_unused(
+            "--hf" if hf is not None else "--checkpoint",
+            enqueue_only=given["enqueue_only"],
+            workers=given["workers"],
+            device=given["device"],
+            grace=given["grace"],
+            samples=given["samples"],
+        )
     if workers < 1:
         raise InvalidInput("--workers must be at least 1")
     queue.check_grace(grace)
@@ -185,16 +306,40 @@ def ingest_command(
 
 def worker_command(
     ctx: typer.Context,
-    forever: Annotated[bool, typer.Option("--forever", help="Keep polling for new runs instead of stopping when the queue is empty, e.g. --forever.")] = False,
+    forever: Annotated[
+        bool,
+        typer.Option(
+            "--forever", help="Keep polling for new runs instead of stopping when the queue is empty, e.g. --forever."
+        ),
+    ] = False,
     poll: Annotated[float, typer.Option("--poll", help="With --forever: seconds between polls, e.g. --poll 10.")] = 5.0,
     grace: Grace = DEFAULT_GRACE_S,
-    max_runs: Annotated[Optional[int], typer.Option("--max-runs", help="Stop after this many finished runs, e.g. --max-runs 10.")] = None,
-    grid: Annotated[Optional[str], typer.Option("--grid", help="Only take runs of the grid of this name (see `zoo runs`), e.g. --grid demo.")] = None,
-    grid_id: Annotated[Optional[int], typer.Option("--grid-id", help="Only take runs of the grid of this id, e.g. --grid-id 1.")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Worker name recorded on claimed runs (default: host:pid), e.g. --name gpu0.")] = None,
+    max_runs: Annotated[
+        Optional[int], typer.Option("--max-runs", help="Stop after this many finished runs, e.g. --max-runs 10.")
+    ] = None,
+    grid: Annotated[
+        Optional[str],
+        typer.Option("--grid", help="Only take runs of the grid of this name (see `zoo runs`), e.g. --grid demo."),
+    ] = None,
+    grid_id: Annotated[
+        Optional[int], typer.Option("--grid-id", help="Only take runs of the grid of this id, e.g. --grid-id 1.")
+    ] = None,
+    name: Annotated[
+        Optional[str],
+        typer.Option("--name", help="Worker name recorded on claimed runs (default: host:pid), e.g. --name gpu0."),
+    ] = None,
     device: Device = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress display (for batch schedulers and log files), e.g. --quiet.")] = False,
-    summary_line: Annotated[bool, typer.Option("--summary/--no-summary", hidden=True, help="Print the closing summary line (zoo ingest --workers turns it off).")] = True,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="No progress display (for batch schedulers and log files), e.g. --quiet.")
+    ] = False,
+    summary_line: Annotated[
+        bool,
+        typer.Option(
+            "--summary/--no-summary",
+            hidden=True,
+            help="Print the closing summary line (zoo ingest --workers turns it off).",
+        ),
+    ] = True,
 ) -> None:
     """Claim queued runs from the catalog and train them until none is left (or --forever).
 
@@ -208,7 +353,9 @@ def worker_command(
 
     if grid is not None and grid_id is not None:
         raise InvalidInput("give --grid NAME or --grid-id ID, not both")
-    refuse_unused("a worker that stops when the queue is empty (add --forever)", poll=_given(ctx, "poll") and not forever)
+    refuse_unused(
+        "a worker that stops when the queue is empty (add --forever)", poll=_given(ctx, "poll") and not forever
+    )
     if grid_id is not None:
         bounded_int(grid_id, "--grid-id")
     catalog = open_catalog(ctx)
@@ -216,7 +363,9 @@ def worker_command(
         from zoo.query import grid_id_by_name
 
         grid_id = grid_id_by_name(catalog, grid)
-    options = WorkerOptions(device=device, grace_s=grace, poll_s=poll, forever=forever, max_runs=max_runs, grid_id=grid_id)
+    options = WorkerOptions(
+        device=device, grace_s=grace, poll_s=poll, forever=forever, max_runs=max_runs, grid_id=grid_id
+    )
     if name:
         options.name = name
     if quiet:
@@ -224,16 +373,21 @@ def worker_command(
     else:
         summary = work_in_process(catalog, options, queue.status_counts(catalog, grid_id)["queued"])
     if summary_line:
-        note(f"worker {options.name}: done {summary.done}, failed {summary.failed}, retried {summary.retried}, lost {summary.lost}"
-             + (" (interrupted; the current run was re-queued)" if summary.interrupted else ""))
+        note(
+            f"worker {options.name}: done {summary.done}, failed {summary.failed}, retried {summary.retried}, lost {summary.lost}"
+            + (" (interrupted; the current run was re-queued)" if summary.interrupted else "")
+        )
     if summary.interrupted:
         raise typer.Exit(code=130)
 
 
 # --- zoo runs ----------------------------------------------------------------------------------------------
 
-runs_app = typer.Typer(help="List training runs (with their grid, dataset and variant) and re-queue failed ones.",
-                       invoke_without_command=True, no_args_is_help=False)
+runs_app = typer.Typer(
+    help="List training runs (with their grid, dataset and variant) and re-queue failed ones.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 # What `zoo runs` shows in a terminal unless --columns says otherwise; --json and --csv get every column.
 RUN_SLIM_COLUMNS = ("id", "status", "grid", "arch", "base_dataset", "variant", "optimizer", "trial", "error")
 
@@ -241,12 +395,27 @@ RUN_SLIM_COLUMNS = ("id", "status", "grid", "arch", "base_dataset", "variant", "
 @runs_app.callback()
 def runs_command(
     ctx: typer.Context,
-    status: Annotated[Optional[str], typer.Option("--status", help="Only runs with this status: queued, running, done, failed, e.g. --status failed.")] = None,
-    grid: Annotated[Optional[str], typer.Option("--grid", help="Only runs of the grid of this name, e.g. --grid demo.")] = None,
-    columns: Annotated[Optional[str], typer.Option("--columns", help="Comma-separated columns to show, e.g. --columns id,status,arch,images_per_second. All: id, status, grid, arch, base_dataset, variant, optimizer, lr, image_size, trial, attempts, worker, device, images_per_second, error.")] = None,
+    status: Annotated[
+        Optional[str],
+        typer.Option(
+            "--status", help="Only runs with this status: queued, running, done, failed, e.g. --status failed."
+        ),
+    ] = None,
+    grid: Annotated[
+        Optional[str], typer.Option("--grid", help="Only runs of the grid of this name, e.g. --grid demo.")
+    ] = None,
+    columns: Annotated[
+        Optional[str],
+        typer.Option(
+            "--columns",
+            help="Comma-separated columns to show, e.g. --columns id,status,arch,images_per_second. All: id, status, grid, arch, base_dataset, variant, optimizer, lr, image_size, trial, attempts, worker, device, images_per_second, error.",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Most runs to list (0: all), e.g. --limit 100.")] = 20,
     offset: Annotated[int, typer.Option("--offset", help="Runs to skip first (paging), e.g. --offset 20.")] = 0,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", hidden=True, help="Deprecated: use `zoo runs retry`.")] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", hidden=True, help="Deprecated: use `zoo runs retry`.")
+    ] = False,
     as_json: AsJson = False,
     as_csv: AsCsv = False,
 ) -> None:
@@ -255,9 +424,14 @@ def runs_command(
     Examples: zoo runs --status failed; zoo runs --grid demo --limit 50; zoo runs retry --grid demo
     """
     if ctx.invoked_subcommand is not None:
-        listing = {n: _given(ctx, n) for n in ("status", "columns", "limit", "offset", "retry_failed", "as_json", "as_csv")}
-        refuse_unused(f"`zoo runs {ctx.invoked_subcommand}` (they are listing options; put --grid after the sub-command)",
-                      **{("json" if k == "as_json" else "csv" if k == "as_csv" else k): v for k, v in listing.items()}, grid=grid is not None)
+        listing = {
+            n: _given(ctx, n) for n in ("status", "columns", "limit", "offset", "retry_failed", "as_json", "as_csv")
+        }
+        refuse_unused(
+            f"`zoo runs {ctx.invoked_subcommand}` (they are listing options; put --grid after the sub-command)",
+            **{("json" if k == "as_json" else "csv" if k == "as_csv" else k): v for k, v in listing.items()},
+            grid=grid is not None,
+        )
         return
     from zoo.query import RUN_COLUMNS, run_table
 
@@ -278,16 +452,28 @@ def runs_command(
     if as_json:
         emit_json([dict(zip(shown, row)) for row in rows])
         return
-    emit_rows(shown, rows, as_csv=as_csv, title=None if as_csv else "runs" + (f" of grid {grid}" if grid else ""), one_line=True)
+    emit_rows(
+        shown,
+        rows,
+        as_csv=as_csv,
+        title=None if as_csv else "runs" + (f" of grid {grid}" if grid else ""),
+        one_line=True,
+    )
     if not as_csv:
         what = " ".join(filter(None, [status, "run"]))
-        note(showing(len(rows), table.total, what, offset=offset) + "; by status: " + ", ".join(f"{k} {v:,}" for k, v in table.counts))
+        note(
+            showing(len(rows), table.total, what, offset=offset)
+            + "; by status: "
+            + ", ".join(f"{k} {v:,}" for k, v in table.counts)
+        )
 
 
 @runs_app.command("retry")
 def retry_command(
     ctx: typer.Context,
-    grid: Annotated[Optional[str], typer.Option("--grid", help="Only failed runs of the grid of this name, e.g. --grid demo.")] = None,
+    grid: Annotated[
+        Optional[str], typer.Option("--grid", help="Only failed runs of the grid of this name, e.g. --grid demo.")
+    ] = None,
 ) -> None:
     """Queue every failed run again (of one grid with --grid), with a fresh attempt budget.
 
@@ -311,7 +497,12 @@ def _retry(catalog: Catalog, grid_id: int | None) -> None:
 
 def featurize_command(
     ctx: typer.Context,
-    feature_set: Annotated[str, typer.Option("--feature-set", help="Feature set name or key (paper, paper-v1, ...), e.g. --feature-set paper-v2.")] = "paper-v1",
+    feature_set: Annotated[
+        str,
+        typer.Option(
+            "--feature-set", help="Feature set name or key (paper, paper-v1, ...), e.g. --feature-set paper-v2."
+        ),
+    ] = "paper-v1",
 ) -> None:
     """Compute a feature set for every stored first-layer delta that lacks it (no retraining; idempotent).
 
@@ -326,4 +517,6 @@ def featurize_command(
     with make_progress() as progress:
         task = progress.add_task(f"featurizing ({fs.key})", total=total, info="")
         done = featurize_catalog(catalog, fs.key, progress=lambda n: progress.advance(task, n))
-    console.print(f"{fs.key}: computed {plural(done, 'metric vector')}" + ("" if done else " (all checkpoints already had it)"))
+    console.print(
+        f"{fs.key}: computed {plural(done, 'metric vector')}" + ("" if done else " (all checkpoints already had it)")
+    )

@@ -19,7 +19,10 @@ from zoo.config import ARTIFACTS_ENV, DATABASE_URL_ENV
 from zoo.errors import ZooError
 
 # Commands whose modules import the analysis or web stack at load: imported only when run or asked for --help.
-LAZY_COMMANDS = {"report": ("zoo.cli.report_command", "report_command"), "serve": ("zoo.cli.serve_command", "serve_command")}
+LAZY_COMMANDS = {
+    "report": ("zoo.cli.report_command", "report_command"),
+    "serve": ("zoo.cli.serve_command", "serve_command"),
+}
 
 
 def _summary(module: str, function: str) -> str:

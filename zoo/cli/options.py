@@ -28,26 +28,98 @@ SELECTION_SYNTAX = (
     "KEY=VALUE terms separated by commas; keys: " + ", ".join(SELECTION_KEYS) + "; alternatives with | "
     "(arch=resnet18|resnet50); names are globs (* and ?); numeric conditions COLUMN<NUMBER (also <= > >= = !=)"
 )
-ArchOpt = Annotated[Optional[list[str]], typer.Option("--arch", help="Architecture name or glob; repeat for alternatives, e.g. --arch 'resnet*'.", rich_help_panel=SELECT)]
-BaseOpt = Annotated[Optional[list[str]], typer.Option("--base", help="Base dataset name or glob; repeatable, e.g. --base natural-32.", rich_help_panel=SELECT)]
-VariantOpt = Annotated[Optional[list[str]], typer.Option("--variant", help="Dataset variant name or glob; repeatable, e.g. --variant 'blur-*'.", rich_help_panel=SELECT)]
-KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", help=f"Variant kind ({', '.join(VARIANT_KINDS)}); repeatable, e.g. --kind blur.", rich_help_panel=SELECT)]
-OptimizerOpt = Annotated[Optional[list[str]], typer.Option("--optimizer", help="Optimizer; repeatable, e.g. --optimizer adam or --optimizer sgd-cosine.", rich_help_panel=SELECT)]
-GridOpt = Annotated[Optional[list[str]], typer.Option("--grid", help="Grid name or glob (see `zoo runs`); repeatable, e.g. --grid demo.", rich_help_panel=SELECT)]
-SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help=f"Checkpoint source ({', '.join(CHECKPOINT_SOURCES)}); repeatable, e.g. --source run.", rich_help_panel=SELECT)]
-TrialOpt = Annotated[Optional[list[int]], typer.Option("--trial", help="Trial number; repeatable, e.g. --trial 0.", rich_help_panel=SELECT)]
-EpochOpt = Annotated[Optional[int], typer.Option("--epoch", help="Only checkpoints of this epoch, e.g. --epoch 2.", rich_help_panel=SELECT)]
-MinEpochOpt = Annotated[Optional[int], typer.Option("--min-epoch", help="Only epochs >= this, e.g. --min-epoch 1. Fits and evaluate leave epoch-0 (reference, delta = 0) checkpoints out unless the epoch is bounded: --min-epoch 0 brings them back.", rich_help_panel=SELECT)]
-MaxEpochOpt = Annotated[Optional[int], typer.Option("--max-epoch", help="Only epochs <= this, e.g. --max-epoch 5.", rich_help_panel=SELECT)]
-WhereOpt = Annotated[Optional[list[str]], typer.Option(
-    "--where", help="Numeric condition COLUMN OP NUMBER, e.g. --where 'sharpness<0.01'; repeatable, all must hold. "
-    "OP: < <= > >= = !=. Columns: " + ", ".join(WHERE_COLUMNS) + ", and any metric of the chosen --feature-set "
-    "(read from that set).", rich_help_panel=SELECT)]
+ArchOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--arch",
+        help="Architecture name or glob; repeat for alternatives, e.g. --arch 'resnet*'.",
+        rich_help_panel=SELECT,
+    ),
+]
+BaseOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--base", help="Base dataset name or glob; repeatable, e.g. --base natural-32.", rich_help_panel=SELECT
+    ),
+]
+VariantOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--variant", help="Dataset variant name or glob; repeatable, e.g. --variant 'blur-*'.", rich_help_panel=SELECT
+    ),
+]
+KindOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--kind",
+        help=f"Variant kind ({', '.join(VARIANT_KINDS)}); repeatable, e.g. --kind blur.",
+        rich_help_panel=SELECT,
+    ),
+]
+OptimizerOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--optimizer",
+        help="Optimizer; repeatable, e.g. --optimizer adam or --optimizer sgd-cosine.",
+        rich_help_panel=SELECT,
+    ),
+]
+GridOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--grid", help="Grid name or glob (see `zoo runs`); repeatable, e.g. --grid demo.", rich_help_panel=SELECT
+    ),
+]
+SourceOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--source",
+        help=f"Checkpoint source ({', '.join(CHECKPOINT_SOURCES)}); repeatable, e.g. --source run.",
+        rich_help_panel=SELECT,
+    ),
+]
+TrialOpt = Annotated[
+    Optional[list[int]],
+    typer.Option("--trial", help="Trial number; repeatable, e.g. --trial 0.", rich_help_panel=SELECT),
+]
+EpochOpt = Annotated[
+    Optional[int],
+    typer.Option("--epoch", help="Only checkpoints of this epoch, e.g. --epoch 2.", rich_help_panel=SELECT),
+]
+MinEpochOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--min-epoch",
+        help="Only epochs >= this, e.g. --min-epoch 1. Fits and evaluate leave epoch-0 (reference, delta = 0) checkpoints out unless the epoch is bounded: --min-epoch 0 brings them back.",
+        rich_help_panel=SELECT,
+    ),
+]
+MaxEpochOpt = Annotated[
+    Optional[int], typer.Option("--max-epoch", help="Only epochs <= this, e.g. --max-epoch 5.", rich_help_panel=SELECT)
+]
+WhereOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--where",
+        help="Numeric condition COLUMN OP NUMBER, e.g. --where 'sharpness<0.01'; repeatable, all must hold. "
+        "OP: < <= > >= = !=. Columns: " + ", ".join(WHERE_COLUMNS) + ", and any metric of the chosen --feature-set "
+        "(read from that set).",
+        rich_help_panel=SELECT,
+    ),
+]
 
 # --- analysis ----------------------------------------------------------------------------------------------
 
-Target = Annotated[str, typer.Option("--target", help=f"Property to predict: {', '.join(PROPERTY_NAMES)}, e.g. --target sharpness.")]
-FeatureSetOpt = Annotated[str, typer.Option("--feature-set", help="Feature set (metric vector) key or name, any registered one, e.g. --feature-set paper-v2.")]
+Target = Annotated[
+    str, typer.Option("--target", help=f"Property to predict: {', '.join(PROPERTY_NAMES)}, e.g. --target sharpness.")
+]
+FeatureSetOpt = Annotated[
+    str,
+    typer.Option(
+        "--feature-set",
+        help="Feature set (metric vector) key or name, any registered one, e.g. --feature-set paper-v2.",
+    ),
+]
 
 # --- filling the catalog -----------------------------------------------------------------------------------
 
@@ -57,9 +129,26 @@ REFERENCE_HELP = (
     "with HF_HUB_OFFLINE=1; offline, use e.g. --reference random:0."
 )
 Reference = Annotated[str, typer.Option("--reference", help=REFERENCE_HELP + " Default: timm, which needs the hub.")]
-Device = Annotated[Optional[str], typer.Option("--device", help="Training device: cpu, cuda, cuda:1 ... Default: CUDA when available. Example: --device cpu.")]
-Grace = Annotated[float, typer.Option("--grace", help="Seconds without a heartbeat after which other workers may re-queue this worker's runs; stored on each claim, so every worker judges a run by its own claimant's grace. Example: --grace 600.")]
-AllowPickle = Annotated[bool, typer.Option("--allow-pickle", help="Also read .pth/.bin files, with torch.load(weights_only=True). Off: safetensors only. Example: --allow-pickle.")]
+Device = Annotated[
+    Optional[str],
+    typer.Option(
+        "--device", help="Training device: cpu, cuda, cuda:1 ... Default: CUDA when available. Example: --device cpu."
+    ),
+]
+Grace = Annotated[
+    float,
+    typer.Option(
+        "--grace",
+        help="Seconds without a heartbeat after which other workers may re-queue this worker's runs; stored on each claim, so every worker judges a run by its own claimant's grace. Example: --grace 600.",
+    ),
+]
+AllowPickle = Annotated[
+    bool,
+    typer.Option(
+        "--allow-pickle",
+        help="Also read .pth/.bin files, with torch.load(weights_only=True). Off: safetensors only. Example: --allow-pickle.",
+    ),
+]
 
 
 def parse_assignments(items: list[str]) -> dict[str, object]:

@@ -72,8 +72,15 @@ class PlainProgress(Progress):
     description and info are appended to the other tasks' lines as what is happening now.
     """
 
-    def __init__(self, console: Console, *, interval_s: float = PLAIN_INTERVAL_S, steps: int = PLAIN_STEPS,
-                 clock: Callable[[], float] = time.monotonic, tick_s: float = TICK_S) -> None:
+    def __init__(
+        self,
+        console: Console,
+        *,
+        interval_s: float = PLAIN_INTERVAL_S,
+        steps: int = PLAIN_STEPS,
+        clock: Callable[[], float] = time.monotonic,
+        tick_s: float = TICK_S,
+    ) -> None:
         super().__init__(console=console, disable=True, get_time=clock)
         self.interval_s, self.steps, self.clock, self.tick_s = interval_s, steps, clock, tick_s
         self._tracks: dict[TaskID, _Track] = {}
@@ -83,9 +90,18 @@ class PlainProgress(Progress):
 
     # Rich's API: every change goes through these, so lines follow the work however a caller reports it.
 
-    def add_task(self, description: str, start: bool = True, total: float | None = 100.0, completed: float = 0,
-                 visible: bool = True, **fields: Any) -> TaskID:
-        task_id = super().add_task(description, start=start, total=total, completed=completed, visible=visible, **fields)
+    def add_task(
+        self,
+        description: str,
+        start: bool = True,
+        total: float | None = 100.0,
+        completed: float = 0,
+        visible: bool = True,
+        **fields: Any,
+    ) -> TaskID:
+        task_id = super().add_task(
+            description, start=start, total=total, completed=completed, visible=visible, **fields
+        )
         if fields.get("log", True):
             with self._emit_lock:
                 self._tracks[task_id] = _Track(self.clock(), completed)
@@ -155,7 +171,9 @@ class PlainProgress(Progress):
         elapsed = now - track.started
         done = task.completed - track.initial
         if task.total:
-            parts = [f"{task.description}: {task.completed:g}/{task.total:g} ({100 * task.completed / task.total:.0f}%)"]
+            parts = [
+                f"{task.description}: {task.completed:g}/{task.total:g} ({100 * task.completed / task.total:.0f}%)"
+            ]
         else:
             parts = [f"{task.description}: {task.completed:g} done"]
         rate = done / elapsed if elapsed > 0 and done > 0 else None
@@ -163,11 +181,17 @@ class PlainProgress(Progress):
             parts.append(f"{rate * 60:.1f}/min" if rate < 1 else f"{rate:.1f}/s")
         if task.total and rate and task.completed < task.total:
             parts.append(f"{_duration((task.total - task.completed) / rate)} left")
-        parts.append(f"{_duration(elapsed)} elapsed" + (", finished" if final and task.total and task.completed >= task.total else ""))
+        parts.append(
+            f"{_duration(elapsed)} elapsed"
+            + (", finished" if final and task.total and task.completed >= task.total else "")
+        )
         if task.fields.get("info"):
             parts.append(str(task.fields["info"]))
-        current = [f"{t.description} {t.fields.get('info', '')}".strip() for t in self.tasks
-                   if t.id not in self._tracks and t.visible and t.id != task.id]
+        current = [
+            f"{t.description} {t.fields.get('info', '')}".strip()
+            for t in self.tasks
+            if t.id not in self._tracks and t.visible and t.id != task.id
+        ]
         line = "  ".join(parts)
         return line + (" | now: " + "; ".join(current) if current and not final else "")
 

@@ -92,8 +92,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def table_of(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None, one_line: bool = True,
-             width: int | None = None) -> Table:
+def table_of(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    one_line: bool = True,
+    width: int | None = None,
+) -> Table:
     """A compact Rich table (no vertical rules) that fits ``width`` (default: the terminal's) by shortening text.
 
     Numbers and id columns keep their full width and are right-aligned; text columns shrink first and end in
@@ -110,7 +116,9 @@ def table_of(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: st
         numeric = bool(values) and all(v is None or _is_number(v) for v in values)
         widest = max((len(row[index]) for row in cells), default=0)
         keep = numeric or column in ID_COLUMNS
-        specs.append((index, column, numeric, keep, max(widest, len(column)) if keep else min(max(widest, len(column)), 6)))
+        specs.append(
+            (index, column, numeric, keep, max(widest, len(column)) if keep else min(max(widest, len(column)), 6))
+        )
     hidden: list[str] = []
     while len(specs) > 1 and sum(s[4] for s in specs) + 3 * (len(specs) - 1) > width:
         drop = next((s for s in reversed(specs) if s[1] not in ID_COLUMNS), None)
@@ -126,12 +134,25 @@ def table_of(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: st
     while cap > 3 and sum(min(n, cap) for n in natural.values()) > room:
         cap -= 1
     caption = f"not shown at this width: {', '.join(hidden)} (widen the terminal, or see --json)" if hidden else None
-    table = Table(title=None if title is None else plain_text(title), box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False,
-                  header_style="bold", title_justify="left", caption=None if caption is None else plain_text(caption),
-                  caption_justify="left")
+    table = Table(
+        title=None if title is None else plain_text(title),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        header_style="bold",
+        title_justify="left",
+        caption=None if caption is None else plain_text(caption),
+        caption_justify="left",
+    )
     for index, column, numeric, keep, least in specs:
-        table.add_column(plain_text(column), justify="right" if numeric else "left", no_wrap=one_line or keep,
-                         overflow="ellipsis", min_width=least if keep else None, max_width=None if keep else min(natural[index], cap))
+        table.add_column(
+            plain_text(column),
+            justify="right" if numeric else "left",
+            no_wrap=one_line or keep,
+            overflow="ellipsis",
+            min_width=least if keep else None,
+            max_width=None if keep else min(natural[index], cap),
+        )
     for row in cells:
         table.add_row(*(plain_text(row[index]) for index, *_ in specs))
     return table

@@ -32,15 +32,38 @@ from zoo.cli.state import open_catalog
 
 def report_command(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option(help="Folder for report.md, report.json and the Figure 3 / Figure 4 PNGs.")] = Path("report"),
+    out: Annotated[
+        Path, typer.Option(help="Folder for report.md, report.json and the Figure 3 / Figure 4 PNGs.")
+    ] = Path("report"),
     repeats: Annotated[int, typer.Option(help="Random-forest seeds per row (the paper: 5).")] = 5,
     trees: Annotated[int, typer.Option(help="Trees per forest (the paper: 30).")] = 30,
     seed: Annotated[int, typer.Option(help="First seed, e.g. --seed 0.")] = 0,
-    feature_set: Annotated[str, typer.Option("--feature-set", help="Feature set of every row and matrix, e.g. --feature-set paper-v2 (default: the paper's paper-v1).")] = "paper-v1",
-    matrix: Annotated[bool, typer.Option("--matrix/--no-matrix", help="Also fit the generalization matrices (zoo evaluate) for sharpness and noisiness, e.g. --no-matrix to skip them.")] = True,
-    arch: ArchOpt = None, base: BaseOpt = None, variant: VariantOpt = None, kind: KindOpt = None,
-    optimizer: OptimizerOpt = None, grid: GridOpt = None, source: SourceOpt = None, trial: TrialOpt = None,
-    epoch: EpochOpt = None, min_epoch: MinEpochOpt = None, max_epoch: MaxEpochOpt = None, where: WhereOpt = None,
+    feature_set: Annotated[
+        str,
+        typer.Option(
+            "--feature-set",
+            help="Feature set of every row and matrix, e.g. --feature-set paper-v2 (default: the paper's paper-v1).",
+        ),
+    ] = "paper-v1",
+    matrix: Annotated[
+        bool,
+        typer.Option(
+            "--matrix/--no-matrix",
+            help="Also fit the generalization matrices (zoo evaluate) for sharpness and noisiness, e.g. --no-matrix to skip them.",
+        ),
+    ] = True,
+    arch: ArchOpt = None,
+    base: BaseOpt = None,
+    variant: VariantOpt = None,
+    kind: KindOpt = None,
+    optimizer: OptimizerOpt = None,
+    grid: GridOpt = None,
+    source: SourceOpt = None,
+    trial: TrialOpt = None,
+    epoch: EpochOpt = None,
+    min_epoch: MinEpochOpt = None,
+    max_epoch: MaxEpochOpt = None,
+    where: WhereOpt = None,
     as_json: AsJson = False,
 ) -> None:
     """Fit the paper's Table 1 experiments on the catalog and print the table (resnet50 → resnet18 for
@@ -57,14 +80,24 @@ def report_command(
     from zoo.metamodel.evaluate import AXES
     from zoo.report import build_report, report_json, write_report
 
-    chosen, metric_wheres = _selection_with_metrics(None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial,
-                                                    epoch, min_epoch, max_epoch, where)
+    chosen, metric_wheres = _selection_with_metrics(
+        None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where
+    )
     catalog = open_catalog(ctx)
     # Rich bars on a terminal; plain lines (each tenth, at least every 15 s) in a log: Table 1 rows, then matrix cells.
     with make_progress() as progress:
         task = progress.add_task("report: Table 1 fits and generalization-matrix cells", total=None, info="")
-        report = build_report(catalog, repeats=repeats, n_estimators=trees, seed=seed, feature_set=feature_set, matrix=matrix,
-                              selection=chosen, metric_wheres=metric_wheres, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        report = build_report(
+            catalog,
+            repeats=repeats,
+            n_estimators=trees,
+            seed=seed,
+            feature_set=feature_set,
+            matrix=matrix,
+            selection=chosen,
+            metric_wheres=metric_wheres,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
         progress.update(task, info="writing the figures and report.md")
         written = write_report(catalog, report, out)
         progress.update(task, info=f"wrote {len(written)} files")
@@ -74,8 +107,15 @@ def report_command(
     say(f"selection: {report.selection}; pooled {report.pooled.describe()}")
     columns = ["experiment", "target", "R² on", "train", "test", "test R²", "paper"]
     rows = [
-        [r.experiment, r.target, r.space, r.n_train, r.n_test,
-         "—" if r.r2_mean is None else f"{r.r2_mean:.3f} ± {r.r2_std:.3f}", r.paper or "—"]
+        [
+            r.experiment,
+            r.target,
+            r.space,
+            r.n_train,
+            r.n_test,
+            "—" if r.r2_mean is None else f"{r.r2_mean:.3f} ± {r.r2_std:.3f}",
+            r.paper or "—",
+        ]
         for r in report.rows
     ]
     if any(r.note for r in report.rows):  # rows the catalog could not support say why

@@ -21,7 +21,12 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def serve_command(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on. Default: this machine only; 0.0.0.0 opens it to the network (it has no login: see README). Example: --host 0.0.0.0")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. Default: this machine only; 0.0.0.0 opens it to the network (it has no login: see README). Example: --host 0.0.0.0"
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to listen on. Example: --port 8080")] = 8000,
     reader_url: Annotated[
         Optional[str],
@@ -35,7 +40,10 @@ def serve_command(
     ] = None,
     max_bytes: Annotated[
         str,
-        typer.Option("--max-bytes", help="Most bytes of values one SQL page query may fetch, as zoo sql --max-bytes. Example: --max-bytes 16MiB"),
+        typer.Option(
+            "--max-bytes",
+            help="Most bytes of values one SQL page query may fetch, as zoo sql --max-bytes. Example: --max-bytes 16MiB",
+        ),
     ] = f"{SQL_DEFAULT_MAX_BYTES // (1 << 20)}MiB",
 ) -> None:
     """Serve a read-only web view of the catalog: overview and queue health, datasets, runs, checkpoints

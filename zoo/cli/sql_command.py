@@ -23,12 +23,21 @@ if TYPE_CHECKING:  # SQLAlchemy loads when the query runs, not at `zoo sql --hel
 
 def sql_command(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="One SELECT / WITH / VALUES / EXPLAIN statement; - reads it from standard input.")],
-    limit: Annotated[int, typer.Option(help="Most rows to print; a note says when there were more. Example: --limit 50")] = DEFAULT_LIMIT,
-    timeout: Annotated[float, typer.Option(help="Seconds before the query is stopped. Example: --timeout 30")] = DEFAULT_TIMEOUT_S,
+    query: Annotated[
+        str, typer.Argument(help="One SELECT / WITH / VALUES / EXPLAIN statement; - reads it from standard input.")
+    ],
+    limit: Annotated[
+        int, typer.Option(help="Most rows to print; a note says when there were more. Example: --limit 50")
+    ] = DEFAULT_LIMIT,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds before the query is stopped. Example: --timeout 30")
+    ] = DEFAULT_TIMEOUT_S,
     max_bytes: Annotated[
         str,
-        typer.Option("--max-bytes", help="Most bytes of values to fetch before stopping with an error. Example: --max-bytes 256MiB"),
+        typer.Option(
+            "--max-bytes",
+            help="Most bytes of values to fetch before stopping with an error. Example: --max-bytes 256MiB",
+        ),
     ] = f"{DEFAULT_MAX_BYTES // (1 << 20)}MiB",
     reader_url: Annotated[
         Optional[str],

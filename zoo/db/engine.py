@@ -101,7 +101,9 @@ def probe(engine: Engine) -> None:
     """Open one connection and run a trivial query, translating failures into :class:`DatabaseError`."""
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1" if engine.dialect.name != "sqlite" else "SELECT count(*) FROM sqlite_master")
+            conn.exec_driver_sql(
+                "SELECT 1" if engine.dialect.name != "sqlite" else "SELECT count(*) FROM sqlite_master"
+            )
     except exc.DBAPIError as error:
         engine.dispose()
         raise DatabaseError(connection_message(engine, error)) from None

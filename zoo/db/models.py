@@ -41,7 +41,6 @@ NAMING_CONVENTION = {
 }
 
 
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -231,9 +230,7 @@ class CheckpointLabel(Base):
 
     __tablename__ = "checkpoint_labels"
 
-    checkpoint_id: Mapped[int] = mapped_column(
-        ForeignKey("checkpoints.id", ondelete="CASCADE"), primary_key=True
-    )
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id", ondelete="CASCADE"), primary_key=True)
     property: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
 
@@ -255,11 +252,11 @@ class MetricValue(Base):
     """One named value of a metric vector (long form, so every feature set fits one table)."""
 
     __tablename__ = "metric_values"
-    __table_args__ = (Index("ix_metric_values_metric_value", "metric", "value", "vector_id"),)  # --where on a metric (0004)
+    __table_args__ = (
+        Index("ix_metric_values_metric_value", "metric", "value", "vector_id"),
+    )  # --where on a metric (0004)
 
-    vector_id: Mapped[int] = mapped_column(
-        ForeignKey("metric_vectors.id", ondelete="CASCADE"), primary_key=True
-    )
+    vector_id: Mapped[int] = mapped_column(ForeignKey("metric_vectors.id", ondelete="CASCADE"), primary_key=True)
     metric: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
 

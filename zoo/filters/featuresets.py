@@ -60,7 +60,6 @@ RGB_CHANNELS = 3
 _CHUNK_ELEMENTS = 1_000_000
 
 
-
 @dataclass(frozen=True)
 class _Registered:
     """One registered metric: column ``column`` of ``kernel`` (``None``: the kernel returns ``(B,)``)."""
@@ -132,9 +131,7 @@ def as_bank_batch(banks: ArrayLike, labels: np.ndarray | None = None, grayscale:
     if array.dtype.kind not in "fiu":
         raise InvalidInput(f"filter banks must hold real numbers, got dtype {array.dtype}")
     if array.ndim not in (4, 5):
-        raise InvalidInput(
-            f"expected a filter bank (N, C, n, n) or a batch (B, N, C, n, n), got shape {array.shape}"
-        )
+        raise InvalidInput(f"expected a filter bank (N, C, n, n) or a batch (B, N, C, n, n), got shape {array.shape}")
     _check_bank_shape(array.shape[-4:], grayscale=grayscale)
     batch = array.astype(np.float64, copy=False).reshape((-1, *array.shape[-4:]))
     if batch.shape[2] == 1:
@@ -349,9 +346,7 @@ def get_feature_set(key_or_name: str | FeatureSet) -> FeatureSet:
     versions = [fs for fs in _FEATURE_SETS.values() if fs.name == key_or_name]
     if versions:
         return max(versions, key=lambda fs: fs.version)
-    raise NotFound(
-        f"unknown feature set {key_or_name!r}; valid feature sets: {', '.join(feature_set_names())}"
-    )
+    raise NotFound(f"unknown feature set {key_or_name!r}; valid feature sets: {', '.join(feature_set_names())}")
 
 
 def _kernels(feature_set: str | FeatureSet) -> tuple[FeatureSet, list[_Registered]]:
@@ -391,16 +386,15 @@ def featurize(bank: ArrayLike, feature_set: str | FeatureSet = "paper-v1") -> di
         Metric name to value, in the feature set's order.
     """
     if np.ndim(bank) != 4:
-        raise InvalidInput(f"featurize takes one bank (N, C, n, n), got shape {np.shape(bank)}; "
-                           f"use featurize_many for several")
+        raise InvalidInput(
+            f"featurize takes one bank (N, C, n, n), got shape {np.shape(bank)}; use featurize_many for several"
+        )
     resolved, kernels = _kernels(feature_set)
     row = _featurize_batch(as_bank_batch(bank, grayscale=_grayscale(kernels)), kernels)[0]
     return dict(zip(resolved.metrics, row.tolist(), strict=True))
 
 
-def featurize_many(
-    banks: Sequence[ArrayLike] | np.ndarray, feature_set: str | FeatureSet = "paper-v1"
-) -> np.ndarray:
+def featurize_many(banks: Sequence[ArrayLike] | np.ndarray, feature_set: str | FeatureSet = "paper-v1") -> np.ndarray:
     """Metric vectors of many filter banks, batching banks of equal shape.
 
     Parameters

@@ -397,7 +397,10 @@ def laplacian_variance(banks: np.ndarray) -> np.ndarray:
     """
     padded = _pad_reflect(banks)
     laplacian = (
-        padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1] + padded[..., 1:-1, :-2] + padded[..., 1:-1, 2:]
+        padded[..., :-2, 1:-1]
+        + padded[..., 2:, 1:-1]
+        + padded[..., 1:-1, :-2]
+        + padded[..., 1:-1, 2:]
         - 4.0 * padded[..., 1:-1, 1:-1]
     )
     return _norm_weighted_mean(laplacian.var(axis=_SPATIAL), _filter_norms(banks))

@@ -38,7 +38,9 @@ _BLOCK = 64
 _IMAGES_PER_SKIMAGE_CALL = 256
 
 
-def _sweep_kernel(out: np.ndarray, image: np.ndarray, size: int, weight: float, sweeps: int) -> None:  # pragma: no cover
+def _sweep_kernel(
+    out: np.ndarray, image: np.ndarray, size: int, weight: float, sweeps: int
+) -> None:  # pragma: no cover
     """Run ``sweeps`` split-Bregman sweeps in place on ``out``, block after block.
 
     ``out`` is the flattened ``(blocks, size+2, size+2, _BLOCK)`` framed start (image inside, ghost frame
@@ -57,8 +59,8 @@ def _sweep_kernel(out: np.ndarray, image: np.ndarray, size: int, weight: float, 
     lam = 2 * weight
     inv_norm = 1.0 / (weight + 4 * lam)
     for block in range(len(out) // framed_block):
-        u = out[block * framed_block:(block + 1) * framed_block]
-        f_all = image[block * image_block:(block + 1) * image_block]
+        u = out[block * framed_block : (block + 1) * framed_block]
+        f_all = image[block * image_block : (block + 1) * image_block]
         dx[:] = 0.0
         dy[:] = 0.0
         bx[:] = 0.0
@@ -72,30 +74,41 @@ def _sweep_kernel(out: np.ndarray, image: np.ndarray, size: int, weight: float, 
                     pw = p - _BLOCK
                     pe = p + _BLOCK
                     fi = ((r - 1) * size + (c - 1)) * _BLOCK
-                    o = u[p:p + _BLOCK]
-                    o_n = u[pn:pn + _BLOCK]
-                    o_s = u[ps:ps + _BLOCK]
-                    o_w = u[pw:pw + _BLOCK]
-                    o_e = u[pe:pe + _BLOCK]
-                    dx_c = dx[p:p + _BLOCK]
-                    dx_w = dx[pw:pw + _BLOCK]
-                    dy_c = dy[p:p + _BLOCK]
-                    dy_n = dy[pn:pn + _BLOCK]
-                    bx_c = bx[p:p + _BLOCK]
-                    bx_w = bx[pw:pw + _BLOCK]
-                    by_c = by[p:p + _BLOCK]
-                    by_n = by[pn:pn + _BLOCK]
-                    f = f_all[fi:fi + _BLOCK]
+                    o = u[p : p + _BLOCK]
+                    o_n = u[pn : pn + _BLOCK]
+                    o_s = u[ps : ps + _BLOCK]
+                    o_w = u[pw : pw + _BLOCK]
+                    o_e = u[pe : pe + _BLOCK]
+                    dx_c = dx[p : p + _BLOCK]
+                    dx_w = dx[pw : pw + _BLOCK]
+                    dy_c = dy[p : p + _BLOCK]
+                    dy_n = dy[pn : pn + _BLOCK]
+                    bx_c = bx[p : p + _BLOCK]
+                    bx_w = bx[pw : pw + _BLOCK]
+                    by_c = by[p : p + _BLOCK]
+                    by_n = by[pn : pn + _BLOCK]
+                    f = f_all[fi : fi + _BLOCK]
                     for k in range(_BLOCK):
                         uprev = o[k]
                         ux = o_e[k] - uprev
                         uy = o_s[k] - uprev
                         unew = (
-                            lam * (
-                                +o_s[k] + o_n[k] + o_e[k] + o_w[k]
-                                + dx_w[k] - dx_c[k] + dy_n[k] - dy_c[k]
-                                - bx_w[k] + bx_c[k] - by_n[k] + by_c[k]
-                            ) + weight * f[k]
+                            lam
+                            * (
+                                +o_s[k]
+                                + o_n[k]
+                                + o_e[k]
+                                + o_w[k]
+                                + dx_w[k]
+                                - dx_c[k]
+                                + dy_n[k]
+                                - dy_c[k]
+                                - bx_w[k]
+                                + bx_c[k]
+                                - by_n[k]
+                                + by_c[k]
+                            )
+                            + weight * f[k]
                         ) * inv_norm
                         o[k] = unew
                         tx = ux + bx_c[k]

@@ -89,4 +89,3 @@ def variant_preview_grid(
             canvas.paste(Image.fromarray(image), (label_width + _GAP + c * (width + _GAP), top))
     write_atomically(target, lambda handle: canvas.save(handle, format="PNG"))
     return target
-

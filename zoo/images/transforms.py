@@ -136,9 +136,12 @@ class TransformKind:
             raise InvalidInput(
                 f"{self.name}: expected parameters {sorted(self.PARAMS)}; unknown {unknown}, missing {missing}"
             )
-        checked = {name: rule.check(self.name, name, params[name]) for name, rule in self.PARAMS.items() if name in params}
+        checked = {
+            name: rule.check(self.name, name, params[name]) for name, rule in self.PARAMS.items() if name in params
+        }
         return {
-            name: value for name, value in checked.items()
+            name: value
+            for name, value in checked.items()
             if not (isinstance(self.PARAMS[name], _Choice) and value == self.PARAMS[name].default)
         }
 
@@ -434,7 +437,9 @@ def saved_noise_images(images: np.ndarray, sigma: float, seed: int, chunk: int =
         ``round(clip(x / 255 + sigma * N(0, 1), 0, 1) * 255)``.
     """
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-        raise InvalidInput(f"images must be uint8 (N, H, W, 3), got {getattr(images, 'dtype', type(images).__name__)} {getattr(images, 'shape', '')}")
+        raise InvalidInput(
+            f"images must be uint8 (N, H, W, 3), got {getattr(images, 'dtype', type(images).__name__)} {getattr(images, 'shape', '')}"
+        )
     sigma = float(_Number(low=0.0).check("noise", "sigma", sigma))
     rng = np.random.default_rng(seed)
     out = np.empty_like(images)
@@ -484,9 +489,7 @@ def paper_variants(noise: str = NOISE_DRAWS[0]) -> tuple[VariantSpec, ...]:
         raise InvalidInput(f"noise must be one of {', '.join(NOISE_DRAWS)}, got {noise!r}")
     if noise == NOISE_DRAWS[0]:
         return PAPER_VARIANTS
-    return tuple(
-        _variant(v.kind, v.name, **v.params, draw=noise) if v.kind == "noise" else v for v in PAPER_VARIANTS
-    )
+    return tuple(_variant(v.kind, v.name, **v.params, draw=noise) if v.kind == "noise" else v for v in PAPER_VARIANTS)
 
 
 def noise_draw(params: Mapping[str, object]) -> str:

@@ -42,13 +42,31 @@ POOLED_AXIS = "variant (k-fold)"
 DEFAULT_EVALUATE_REPEATS = 3
 # axis name -> (column of the rows' meta, what holding one value out measures)
 AXES: dict[str, tuple[str | None, str]] = {
-    "architecture": ("arch", "trained on every other architecture, tested on the held-out one: transfer to an unseen network"),
-    "base dataset": ("base_dataset", "trained on every other base dataset, tested on the held-out one: transfer to an unseen image family"),
-    "optimizer": ("optimizer", "trained on runs of the other optimizers, tested on the held-out one: transfer across training recipes"),
-    "learning rate": ("lr", "trained on runs of the other learning rates, tested on the held-out one: transfer to another delta size"),
-    "image size": ("image_size", "trained on runs at other image sizes, tested on the held-out size: transfer across input resolution"),
-    "variant (k-fold)": (None, "k folds over base dataset × variant groups: each test property value is unseen in training, "
-                               "architectures and datasets are shared"),
+    "architecture": (
+        "arch",
+        "trained on every other architecture, tested on the held-out one: transfer to an unseen network",
+    ),
+    "base dataset": (
+        "base_dataset",
+        "trained on every other base dataset, tested on the held-out one: transfer to an unseen image family",
+    ),
+    "optimizer": (
+        "optimizer",
+        "trained on runs of the other optimizers, tested on the held-out one: transfer across training recipes",
+    ),
+    "learning rate": (
+        "lr",
+        "trained on runs of the other learning rates, tested on the held-out one: transfer to another delta size",
+    ),
+    "image size": (
+        "image_size",
+        "trained on runs at other image sizes, tested on the held-out size: transfer across input resolution",
+    ),
+    "variant (k-fold)": (
+        None,
+        "k folds over base dataset × variant groups: each test property value is unseen in training, "
+        "architectures and datasets are shared",
+    ),
 }
 
 
@@ -109,27 +127,60 @@ def _holdouts(rows: Rows, folds: int, seed: int) -> list[tuple[str, str, np.ndar
         order = np.random.default_rng(seed).permutation(len(unique))
         fold_of = {unique[g]: i % k for i, g in enumerate(order)}
         for fold in range(k):
-            cells.append(("variant (k-fold)", f"fold {fold + 1}/{k}", np.array([fold_of[g] == fold for g in groups], dtype=bool)))
+            cells.append(
+                ("variant (k-fold)", f"fold {fold + 1}/{k}", np.array([fold_of[g] == fold for g in groups], dtype=bool))
+            )
     return cells
 
 
-def _cell(axis: str, held_out: str, rows: Rows, test: np.ndarray, n_estimators: int, seeds: tuple[int, ...], log_target: bool,
-          seed: int) -> tuple[MatrixCell, np.ndarray | None]:
+def _cell(
+    axis: str,
+    held_out: str,
+    rows: Rows,
+    test: np.ndarray,
+    n_estimators: int,
+    seeds: tuple[int, ...],
+    log_target: bool,
+    seed: int,
+) -> tuple[MatrixCell, np.ndarray | None]:
     """A cell, and its test predictions per seed in the target's units (None when not fitted)."""
     train_rows, test_rows = rows.take(np.flatnonzero(~test)), rows.take(np.flatnonzero(test))
     if len(train_rows) < 2 or len(test_rows) < 2:
-        return MatrixCell(axis, held_out, len(train_rows), len(test_rows), None, None, None, None, "fewer than 2 checkpoints on a side"), None
+        return MatrixCell(
+            axis,
+            held_out,
+            len(train_rows),
+            len(test_rows),
+            None,
+            None,
+            None,
+            None,
+            "fewer than 2 checkpoints on a side",
+        ), None
     trained, scores = fit_and_score(train_rows, test_rows, n_estimators, seeds, log_target, seed)
-    return _scored(axis, held_out, len(train_rows), len(test_rows), scores), fit_space(log_target)[1](trained.predictions)
+    return _scored(axis, held_out, len(train_rows), len(test_rows), scores), fit_space(log_target)[1](
+        trained.predictions
+    )
 
 
 def _scored(axis: str, held_out: str, n_train: int, n_test: int, scores: Scores) -> MatrixCell:
     finite = bool(np.isfinite(scores.r2_mean))
-    return MatrixCell(axis, held_out, n_train, n_test, float(scores.r2_mean) if finite else None, scores.r2_std if finite else None,
-                      scores.r2_log, scores.spearman, "" if finite else "R² undefined: the held-out target is constant")
+    return MatrixCell(
+        axis,
+        held_out,
+        n_train,
+        n_test,
+        float(scores.r2_mean) if finite else None,
+        scores.r2_std if finite else None,
+        scores.r2_log,
+        scores.spearman,
+        "" if finite else "R² undefined: the held-out target is constant",
+    )
 
 
-def _pooled(rows: Rows, folds: list[tuple[np.ndarray, np.ndarray | None]], log_target: bool, seed: int) -> MatrixCell | None:
+def _pooled(
+    rows: Rows, folds: list[tuple[np.ndarray, np.ndarray | None]], log_target: bool, seed: int
+) -> MatrixCell | None:
     """The k folds' test predictions scored together: a cross-validated score over every variant group."""
     fitted = [(mask, predicted) for mask, predicted in folds if predicted is not None]
     if len(fitted) < 2:
@@ -137,8 +188,14 @@ def _pooled(rows: Rows, folds: list[tuple[np.ndarray, np.ndarray | None]], log_t
     index = np.concatenate([np.flatnonzero(mask) for mask, _ in fitted])
     predicted = np.concatenate([p for _, p in fitted], axis=1)
     test = rows.take(index)
-    scores = score_predictions(test.y, predicted, log_target=log_target, kinds=test.meta.get("variant_kind"),
-                               groups=split_groups(test, "run"), seed=seed)
+    scores = score_predictions(
+        test.y,
+        predicted,
+        log_target=log_target,
+        kinds=test.meta.get("variant_kind"),
+        groups=split_groups(test, "run"),
+        seed=seed,
+    )
     return _scored(POOLED_AXIS, "all folds, pooled", len(rows) - len(index) // len(fitted), len(index), scores)
 
 
@@ -199,10 +256,14 @@ def evaluate_generalization(
     loaded = load_rows(catalog, selection, target, fs, metric_wheres)
     rows = loaded.rows
     if len(rows) < 4:
-        raise InvalidInput(f"the selection has {len(rows)} usable checkpoints with {target} and {fs.key} metrics (need 4); "
-                           "widen it or run `zoo featurize`")
+        raise InvalidInput(
+            f"the selection has {len(rows)} usable checkpoints with {target} and {fs.key} metrics (need 4); "
+            "widen it or run `zoo featurize`"
+        )
     if log_target and rows.y.min() <= 0:
-        raise InvalidInput(f"a log target needs positive {target}; {int((rows.y <= 0).sum())} checkpoints have {target} <= 0 (use --raw-target)")
+        raise InvalidInput(
+            f"a log target needs positive {target}; {int((rows.y <= 0).sum())} checkpoints have {target} <= 0 (use --raw-target)"
+        )
     seeds = tuple(seed + i for i in range(repeats))
     holdouts = _holdouts(rows, folds, seed)
     cells, fold_predictions = [], []
@@ -218,8 +279,20 @@ def evaluate_generalization(
     pooled = _pooled(rows, fold_predictions, log_target, seed)
     cells += [pooled] if pooled is not None else []
     axes = tuple(dict.fromkeys(cell.axis for cell in cells))
-    return GeneralizationMatrix(target, fs.key, describe(selection, metric_wheres), log_target, "log" if log_target else "raw",
-                                len(rows), loaded.n_reference, n_estimators, repeats, folds, axes, tuple(cells))
+    return GeneralizationMatrix(
+        target,
+        fs.key,
+        describe(selection, metric_wheres),
+        log_target,
+        "log" if log_target else "raw",
+        len(rows),
+        loaded.n_reference,
+        n_estimators,
+        repeats,
+        folds,
+        axes,
+        tuple(cells),
+    )
 
 
 def axis_meaning(axis: str) -> str:

@@ -34,11 +34,25 @@ TARGETS: tuple[str, ...] = PROPERTY_NAMES  # the fit targets are the measured pr
 SPLITS: tuple[str, ...] = ("variant", "run", "base")
 DEFAULT_SPLIT = "variant"
 # Columns of the view kept with every row: what splits, the generalization matrix and scores group by.
-META_COLUMNS: tuple[str, ...] = ("arch", "base_dataset", "variant", "variant_kind", "optimizer", "lr", "image_size", "epoch")
+META_COLUMNS: tuple[str, ...] = (
+    "arch",
+    "base_dataset",
+    "variant",
+    "variant_kind",
+    "optimizer",
+    "lr",
+    "image_size",
+    "epoch",
+)
 
 MetricWhere = tuple[str, str, float]
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
 }
 _CONDITION = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op><=|>=|!=|==|=|<|>)\s*(?P<value>.*?)\s*$")
 
@@ -51,7 +65,9 @@ def check_target(target: str) -> str:
 
 def check_split(split: str) -> str:
     if split not in SPLITS:
-        raise InvalidInput(f"unknown split {split!r}; choose one of {', '.join(SPLITS)} (variant: base dataset × variant)")
+        raise InvalidInput(
+            f"unknown split {split!r}; choose one of {', '.join(SPLITS)} (variant: base dataset × variant)"
+        )
     return split
 
 
@@ -66,13 +82,17 @@ def _metric_condition(text: str, fs: FeatureSet) -> MetricWhere | None:
     try:
         value = float(match["value"])
     except ValueError:
-        raise InvalidInput(f"condition {text!r}: {match['value']!r} is not a number (write e.g. {match['name']}<0.5)") from None
+        raise InvalidInput(
+            f"condition {text!r}: {match['value']!r} is not a number (write e.g. {match['name']}<0.5)"
+        ) from None
     if not math.isfinite(value):
         raise InvalidInput(f"condition {text!r}: the value must be finite")
     return match["name"], "=" if match["op"] == "==" else match["op"], value
 
 
-def split_metric_wheres(wheres: list[str] | tuple[str, ...] | None, feature_set: str | FeatureSet) -> tuple[tuple[str, ...], tuple[MetricWhere, ...]]:
+def split_metric_wheres(
+    wheres: list[str] | tuple[str, ...] | None, feature_set: str | FeatureSet
+) -> tuple[tuple[str, ...], tuple[MetricWhere, ...]]:
     """Sort ``--where`` texts into view conditions and conditions on the chosen feature set's metrics.
 
     A condition whose column is a metric of ``feature_set`` is read as that metric (of that set, whatever
@@ -89,7 +109,9 @@ def split_metric_wheres(wheres: list[str] | tuple[str, ...] | None, feature_set:
     return tuple(view), tuple(metric)
 
 
-def parse_selection_with_metrics(text: str | None, feature_set: str | FeatureSet) -> tuple[Selection, tuple[MetricWhere, ...]]:
+def parse_selection_with_metrics(
+    text: str | None, feature_set: str | FeatureSet
+) -> tuple[Selection, tuple[MetricWhere, ...]]:
     """:func:`zoo.selection.parse_selection`, where terms comparing a metric of ``feature_set`` are split off."""
     if text is None:
         return Selection(), ()
@@ -141,8 +163,14 @@ class Rows:
     reference_kinds: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
 
     def take(self, index: np.ndarray) -> Rows:
-        return Rows(self.ids[index], self.run_ids[index], self.X[index], self.y[index],
-                    {k: v[index] for k, v in self.meta.items()}, self.reference_kinds[index])
+        return Rows(
+            self.ids[index],
+            self.run_ids[index],
+            self.X[index],
+            self.y[index],
+            {k: v[index] for k, v in self.meta.items()},
+            self.reference_kinds[index],
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -164,7 +192,9 @@ def keeps_reference_checkpoints(selection: Selection) -> bool:
     return selection.epoch is not None or selection.min_epoch is not None
 
 
-def load_rows(catalog: Catalog, selection: Selection, target: str, fs: FeatureSet, metric_wheres: tuple[MetricWhere, ...] = ()) -> LoadedRows:
+def load_rows(
+    catalog: Catalog, selection: Selection, target: str, fs: FeatureSet, metric_wheres: tuple[MetricWhere, ...] = ()
+) -> LoadedRows:
     """Every usable selected checkpoint with target, metrics and grouping columns (see the module notes)."""
     columns = ("checkpoint_id", "run_id", check_target(target), *META_COLUMNS)
     rows_query = select_checkpoints(selection, catalog.dialect, columns)
@@ -172,11 +202,18 @@ def load_rows(catalog: Catalog, selection: Selection, target: str, fs: FeatureSe
     metrics_query = (
         select(MetricVector.checkpoint_id, MetricValue.metric, MetricValue.value)
         .join(MetricValue, MetricValue.vector_id == MetricVector.id)
-        .where(MetricVector.feature_set == fs.name, MetricVector.feature_set_version == fs.version,
-               MetricVector.checkpoint_id.in_(chosen), MetricValue.metric.in_(fs.metrics))
+        .where(
+            MetricVector.feature_set == fs.name,
+            MetricVector.feature_set_version == fs.version,
+            MetricVector.checkpoint_id.in_(chosen),
+            MetricValue.metric.in_(fs.metrics),
+        )
     )
-    kinds_query = (select(Checkpoint.id, ReferenceWeights.kind).join(ReferenceWeights, ReferenceWeights.id == Checkpoint.reference_id)
-                   .where(Checkpoint.id.in_(chosen)))
+    kinds_query = (
+        select(Checkpoint.id, ReferenceWeights.kind)
+        .join(ReferenceWeights, ReferenceWeights.id == Checkpoint.reference_id)
+        .where(Checkpoint.id.in_(chosen))
+    )
     with catalog.session() as session:
         found = session.execute(rows_query).all()
         values = session.execute(metrics_query).all()
@@ -189,14 +226,24 @@ def load_rows(catalog: Catalog, selection: Selection, target: str, fs: FeatureSe
     if values:
         column = {name: j for j, name in enumerate(fs.metrics)}
         checkpoint, metric, value = zip(*values)
-        X[np.searchsorted(ids, np.array(checkpoint, dtype=np.int64)), [column[m] for m in metric]] = np.array(value, dtype=np.float64)
+        X[np.searchsorted(ids, np.array(checkpoint, dtype=np.int64)), [column[m] for m in metric]] = np.array(
+            value, dtype=np.float64
+        )
     rows = Rows(ids, run_ids, X, y, meta, np.array([kind_of.get(int(i)) for i in ids], dtype=object))
-    reference = np.array([e == 0 for e in meta["epoch"]], dtype=bool) if not keeps_reference_checkpoints(selection) else np.zeros(len(ids), bool)
+    reference = (
+        np.array([e == 0 for e in meta["epoch"]], dtype=bool)
+        if not keeps_reference_checkpoints(selection)
+        else np.zeros(len(ids), bool)
+    )
     complete = np.isfinite(y) & np.isfinite(X).all(axis=1)
     passes = metric_mask(X, fs.metrics, metric_wheres)
     keep = ~reference & complete & passes
-    return LoadedRows(rows.take(np.flatnonzero(keep)), int(reference.sum()), int((~reference & ~complete).sum()),
-                      int((~reference & complete & ~passes).sum()))
+    return LoadedRows(
+        rows.take(np.flatnonzero(keep)),
+        int(reference.sum()),
+        int((~reference & ~complete).sum()),
+        int((~reference & complete & ~passes).sum()),
+    )
 
 
 def load_feature_matrix(
@@ -248,7 +295,10 @@ def split_groups(rows: Rows, split: str) -> np.ndarray:
     bases, variants = rows.meta.get("base_dataset"), rows.meta.get("variant")
     if bases is None or variants is None:
         return own
-    labels = [own[i] if b is None else (f"{b}" if split == "base" else f"{b} × {v}") for i, (b, v) in enumerate(zip(bases, variants))]
+    labels = [
+        own[i] if b is None else (f"{b}" if split == "base" else f"{b} × {v}")
+        for i, (b, v) in enumerate(zip(bases, variants))
+    ]
     return np.array(labels, dtype=object)
 
 
@@ -265,14 +315,18 @@ def split_by_group(groups: np.ndarray, test_fraction: float, seed: int) -> tuple
         raise InvalidInput(f"--test-fraction must be between 0 and 1 (exclusive), got {test_fraction}")
     unique = np.array(sorted(set(groups.tolist())), dtype=object)
     if len(unique) < 2:
-        raise InvalidInput(f"cannot split {len(unique)} group(s) into train and test; select more, or choose another --split")
+        raise InvalidInput(
+            f"cannot split {len(unique)} group(s) into train and test; select more, or choose another --split"
+        )
     n_test = int(np.clip(round(test_fraction * len(unique)), min(2, len(unique) - 1), len(unique) - 1))
     test_groups = set(np.random.default_rng(seed).permutation(len(unique))[:n_test].tolist())
     is_test = np.isin(np.searchsorted(unique, groups), list(test_groups))
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
-def split_by_run(ids: np.ndarray, run_ids: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_by_run(
+    ids: np.ndarray, run_ids: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/test split by training run (an external checkpoint is its own group)."""
     groups = np.array([f"run {r}" if r >= 0 else f"checkpoint {i}" for i, r in zip(ids, run_ids)], dtype=object)
     return split_by_group(groups, test_fraction, seed)
@@ -285,7 +339,23 @@ def check_metric_names(wheres: tuple[MetricWhere, ...], fs: FeatureSet) -> None:
 
 
 __all__ = [
-    "DEFAULT_SPLIT", "META_COLUMNS", "SPLITS", "TARGETS", "LoadedRows", "MetricWhere", "Rows", "check_split",
-    "check_target", "describe", "keeps_reference_checkpoints", "load_feature_matrix", "load_rows", "metric_mask",
-    "parse_selection_with_metrics", "split_by_group", "split_by_run", "split_groups", "split_metric_wheres",
+    "DEFAULT_SPLIT",
+    "META_COLUMNS",
+    "SPLITS",
+    "TARGETS",
+    "LoadedRows",
+    "MetricWhere",
+    "Rows",
+    "check_split",
+    "check_target",
+    "describe",
+    "keeps_reference_checkpoints",
+    "load_feature_matrix",
+    "load_rows",
+    "metric_mask",
+    "parse_selection_with_metrics",
+    "split_by_group",
+    "split_by_run",
+    "split_groups",
+    "split_metric_wheres",
 ]

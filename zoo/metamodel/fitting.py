@@ -113,7 +113,9 @@ class TrainedForests:
     importances: np.ndarray  # (m,), mean over seeds
 
 
-def train_forests(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, n_estimators: int, seeds: tuple[int, ...]) -> TrainedForests:
+def train_forests(
+    X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, n_estimators: int, seeds: tuple[int, ...]
+) -> TrainedForests:
     """One random forest per seed (the paper's settings otherwise) on scaled features.
 
     ``y_train`` is already in the fitting space. Scaling (:func:`zoo.metamodel.forest.fit_scaler`) is fitted
@@ -140,26 +142,38 @@ def fit_space(log_target: bool) -> tuple[Any, Any]:
     return (np.log, np.exp) if log_target else (np.asarray, np.asarray)
 
 
-def fit_and_score(train: Rows, test: Rows, n_estimators: int, seeds: tuple[int, ...], log_target: bool, seed: int) -> tuple[TrainedForests, Scores]:
+def fit_and_score(
+    train: Rows, test: Rows, n_estimators: int, seeds: tuple[int, ...], log_target: bool, seed: int
+) -> tuple[TrainedForests, Scores]:
     """Train on ``train``, score on ``test`` (bootstrap over the test side's runs)."""
     forward, back = fit_space(log_target)
     trained = train_forests(train.X, forward(train.y), test.X, n_estimators, seeds)
-    scores = score_predictions(test.y, back(trained.predictions), log_target=log_target,
-                               kinds=test.meta.get("variant_kind"), groups=split_groups(test, "run"), seed=seed)
+    scores = score_predictions(
+        test.y,
+        back(trained.predictions),
+        log_target=log_target,
+        kinds=test.meta.get("variant_kind"),
+        groups=split_groups(test, "run"),
+        seed=seed,
+    )
     return trained, scores
 
 
 # --- fitting from the catalog ----------------------------------------------------------------------------
 
 
-def check_settings(n_estimators: int, repeats: int, test: Selection | None, test_fraction: float | None, split: str | None) -> tuple[float | None, str]:
+def check_settings(
+    n_estimators: int, repeats: int, test: Selection | None, test_fraction: float | None, split: str | None
+) -> tuple[float | None, str]:
     """Validate the settings; returns the test fraction in force (None with a test selection) and the split."""
     if n_estimators < 1 or repeats < 1:
         raise InvalidInput("--trees and --repeats must be at least 1")
     if test is not None and test_fraction is not None:
         raise InvalidInput("give either a test selection or --test-fraction, not both")
     if test is not None and split is not None:
-        raise InvalidInput("--split chooses how --test-fraction holds out groups; with a test selection there is nothing to split")
+        raise InvalidInput(
+            "--split chooses how --test-fraction holds out groups; with a test selection there is nothing to split"
+        )
     fraction = None if test is not None else DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction
     if fraction is not None and not 0 < fraction < 1:
         raise InvalidInput(f"--test-fraction must be between 0 and 1 (exclusive), got {fraction}")
@@ -174,33 +188,58 @@ class Sides:
     n_reference: int
 
 
-def _sides(catalog: Catalog, target: str, train: Selection, test: Selection | None, fraction: float | None, split: str,
-           seed: int, fs: FeatureSet, train_where: tuple[MetricWhere, ...], test_where: tuple[MetricWhere, ...]) -> Sides:
+def _sides(
+    catalog: Catalog,
+    target: str,
+    train: Selection,
+    test: Selection | None,
+    fraction: float | None,
+    split: str,
+    seed: int,
+    fs: FeatureSet,
+    train_where: tuple[MetricWhere, ...],
+    test_where: tuple[MetricWhere, ...],
+) -> Sides:
     if test is None:
         loaded = load_rows(catalog, train, target, fs, train_where)
-        train_index, test_index = split_by_group(split_groups(loaded.rows, split), fraction or DEFAULT_TEST_FRACTION, seed)
-        return Sides(loaded.rows.take(train_index), loaded.rows.take(test_index), loaded.n_incomplete, loaded.n_reference)
+        train_index, test_index = split_by_group(
+            split_groups(loaded.rows, split), fraction or DEFAULT_TEST_FRACTION, seed
+        )
+        return Sides(
+            loaded.rows.take(train_index), loaded.rows.take(test_index), loaded.n_incomplete, loaded.n_reference
+        )
     a, b = load_rows(catalog, train, target, fs, train_where), load_rows(catalog, test, target, fs, test_where)
     overlap = np.intersect1d(a.rows.ids, b.rows.ids).size
     if overlap:
-        raise InvalidInput(f"the train and test selections share {overlap} checkpoints; make them disjoint "
-                           "(e.g. --train-arch resnet50 --test-arch resnet18) or split one selection with --test-fraction")
+        raise InvalidInput(
+            f"the train and test selections share {overlap} checkpoints; make them disjoint "
+            "(e.g. --train-arch resnet50 --test-arch resnet18) or split one selection with --test-fraction"
+        )
     return Sides(a.rows, b.rows, a.n_incomplete + b.n_incomplete, a.n_reference + b.n_reference)
 
 
 def check_sizes(sides: Sides, target: str, log_target: bool) -> None:
     for name, rows in (("train", sides.train), ("test", sides.test)):
         if len(rows) < 2:
-            reference = (f", {sides.n_reference} reference (epoch-0) checkpoints left out: --min-epoch 0 keeps them"
-                         if sides.n_reference else "")
-            raise InvalidInput(f"the {name} side has {len(rows)} usable checkpoints (need 2; {sides.n_dropped} selected "
-                               f"checkpoints lack {target} or a metric{reference}); widen the selection or run `zoo featurize`")
+            reference = (
+                f", {sides.n_reference} reference (epoch-0) checkpoints left out: --min-epoch 0 keeps them"
+                if sides.n_reference
+                else ""
+            )
+            raise InvalidInput(
+                f"the {name} side has {len(rows)} usable checkpoints (need 2; {sides.n_dropped} selected "
+                f"checkpoints lack {target} or a metric{reference}); widen the selection or run `zoo featurize`"
+            )
     if np.ptp(sides.test.y) == 0:
-        raise InvalidInput(f"{target} takes one value ({sides.test.y[0]:g}) on every test checkpoint, so R² is undefined; "
-                           f"widen the test selection to checkpoints whose training data differ in {target}")
+        raise InvalidInput(
+            f"{target} takes one value ({sides.test.y[0]:g}) on every test checkpoint, so R² is undefined; "
+            f"widen the test selection to checkpoints whose training data differ in {target}"
+        )
     if log_target and (sides.train.y.min() <= 0 or sides.test.y.min() <= 0):
         bad = int((sides.train.y <= 0).sum() + (sides.test.y <= 0).sum())
-        raise InvalidInput(f"a log target needs positive {target}; {bad} checkpoints have {target} <= 0 (use the raw target)")
+        raise InvalidInput(
+            f"a log target needs positive {target}; {bad} checkpoints have {target} <= 0 (use the raw target)"
+        )
 
 
 def fit_meta_model(
@@ -274,56 +313,114 @@ def fit_meta_model(
     _, back = fit_space(log_target)
     mean_prediction = back(trained.predictions.mean(axis=0))
     result = FitResult(
-        id=None, target=target, feature_set=fs.key, train_selection=describe(train, train_where),
+        id=None,
+        target=target,
+        feature_set=fs.key,
+        train_selection=describe(train, train_where),
         test_selection=describe(test if test is not None else train, test_where if test is not None else train_where),
-        test_fraction=fraction, split=split_in_force, log_target=log_target, r2_space="log" if log_target else "raw",
-        n_estimators=n_estimators, seeds=seeds, n_train=len(sides.train), n_test=len(sides.test), n_dropped=sides.n_dropped,
+        test_fraction=fraction,
+        split=split_in_force,
+        log_target=log_target,
+        r2_space="log" if log_target else "raw",
+        n_estimators=n_estimators,
+        seeds=seeds,
+        n_train=len(sides.train),
+        n_test=len(sides.test),
+        n_dropped=sides.n_dropped,
         n_reference_left_out=sides.n_reference,
         n_shared_runs=int(np.intersect1d(sides.train.run_ids[sides.train.run_ids >= 0], sides.test.run_ids).size),
-        r2_mean=scores.r2_mean, r2_std=scores.r2_std, r2_scores=scores.r2_scores, r2_bootstrap_std=scores.r2_bootstrap_std,
-        r2_log=scores.r2_log, r2_log_std=scores.r2_log_std, spearman=scores.spearman, spearman_std=scores.spearman_std,
-        r2_by_kind=scores.r2_by_kind, n_by_kind=scores.n_by_kind, importances=dict(zip(fs.metrics, trained.importances.tolist())),
+        r2_mean=scores.r2_mean,
+        r2_std=scores.r2_std,
+        r2_scores=scores.r2_scores,
+        r2_bootstrap_std=scores.r2_bootstrap_std,
+        r2_log=scores.r2_log,
+        r2_log_std=scores.r2_log_std,
+        spearman=scores.spearman,
+        spearman_std=scores.spearman_std,
+        r2_by_kind=scores.r2_by_kind,
+        n_by_kind=scores.n_by_kind,
+        importances=dict(zip(fs.metrics, trained.importances.tolist())),
         reference_kinds=tuple(sorted({str(k) for k in sides.train.reference_kinds if k is not None})),
-        predictions=tuple(PredictionRecord(int(c), None if r < 0 else int(r), float(t), float(p)) for c, r, t, p
-                          in zip(sides.test.ids, sides.test.run_ids, sides.test.y, mean_prediction)),
-        model_sha256=None, label=label,
+        predictions=tuple(
+            PredictionRecord(int(c), None if r < 0 else int(r), float(t), float(p))
+            for c, r, t, p in zip(sides.test.ids, sides.test.run_ids, sides.test.y, mean_prediction)
+        ),
+        model_sha256=None,
+        label=label,
     )
     if not store:
         return result
     arrays = forests_arrays(trained.forests, fs.metrics) | trained.scaler
     arrays |= domain_arrays(apply_scaler(trained.scaler, sides.train.X), split_groups(sides.train, "run"), seed)
     sha = save_forest(catalog.store, arrays)  # the artifact first, then the rows naming it
-    fit_id = _store_fit(catalog, result, fs, train, test, sha, sides.test, back(trained.predictions), train_where, test_where)
+    fit_id = _store_fit(
+        catalog, result, fs, train, test, sha, sides.test, back(trained.predictions), train_where, test_where
+    )
     return replace(result, id=fit_id, model_sha256=sha)
 
 
-def fit_details(result: FitResult, train_where: tuple[MetricWhere, ...], test_where: tuple[MetricWhere, ...]) -> dict[str, Any]:
+def fit_details(
+    result: FitResult, train_where: tuple[MetricWhere, ...], test_where: tuple[MetricWhere, ...]
+) -> dict[str, Any]:
     """What a stored fit keeps beside its columns (the ``details`` JSON)."""
     return {
-        "split": result.split, "n_dropped": result.n_dropped, "n_reference_left_out": result.n_reference_left_out,
-        "r2_bootstrap_std": result.r2_bootstrap_std, "r2_log": result.r2_log, "r2_log_std": result.r2_log_std,
-        "spearman": result.spearman, "spearman_std": result.spearman_std, "r2_by_kind": result.r2_by_kind,
-        "n_by_kind": result.n_by_kind, "reference_kinds": list(result.reference_kinds),
-        "train_where": [list(w) for w in train_where], "test_where": [list(w) for w in test_where],
+        "split": result.split,
+        "n_dropped": result.n_dropped,
+        "n_reference_left_out": result.n_reference_left_out,
+        "r2_bootstrap_std": result.r2_bootstrap_std,
+        "r2_log": result.r2_log,
+        "r2_log_std": result.r2_log_std,
+        "spearman": result.spearman,
+        "spearman_std": result.spearman_std,
+        "r2_by_kind": result.r2_by_kind,
+        "n_by_kind": result.n_by_kind,
+        "reference_kinds": list(result.reference_kinds),
+        "train_where": [list(w) for w in train_where],
+        "test_where": [list(w) for w in test_where],
         "domain_percentile": DOMAIN_PERCENTILE,
     }
 
 
-def _store_fit(catalog: Catalog, result: FitResult, fs: FeatureSet, train: Selection, test: Selection | None, sha: str,
-               test_rows: Rows, predicted: np.ndarray, train_where: tuple[MetricWhere, ...], test_where: tuple[MetricWhere, ...]) -> int:
+def _store_fit(
+    catalog: Catalog,
+    result: FitResult,
+    fs: FeatureSet,
+    train: Selection,
+    test: Selection | None,
+    sha: str,
+    test_rows: Rows,
+    predicted: np.ndarray,
+    train_where: tuple[MetricWhere, ...],
+    test_where: tuple[MetricWhere, ...],
+) -> int:
     """The fit row and a prediction row per (test checkpoint, seed), stored in one transaction."""
     from zoo.metamodel.stored import store_fit  # zoo.metamodel.stored imports this module's records
 
     columns = dict(
-        target=result.target, feature_set=fs.name, feature_set_version=fs.version, train_selection=train.to_dict(),
-        test_selection=(test if test is not None else train).to_dict(), test_fraction=result.test_fraction,
-        log_target=result.log_target, n_estimators=result.n_estimators, seeds=list(result.seeds), n_train=result.n_train,
-        n_test=result.n_test, r2_mean=_finite(result.r2_mean), r2_std=result.r2_std, r2_scores=[_finite(s) for s in result.r2_scores],
-        importances=result.importances, model_sha256=sha, label=result.label,
+        target=result.target,
+        feature_set=fs.name,
+        feature_set_version=fs.version,
+        train_selection=train.to_dict(),
+        test_selection=(test if test is not None else train).to_dict(),
+        test_fraction=result.test_fraction,
+        log_target=result.log_target,
+        n_estimators=result.n_estimators,
+        seeds=list(result.seeds),
+        n_train=result.n_train,
+        n_test=result.n_test,
+        r2_mean=_finite(result.r2_mean),
+        r2_std=result.r2_std,
+        r2_scores=[_finite(s) for s in result.r2_scores],
+        importances=result.importances,
+        model_sha256=sha,
+        label=result.label,
         details=fit_details(result, train_where, test_where if test is not None else train_where),
     )
-    predictions = [{"checkpoint_id": int(c), "seed": s, "y_true": float(t), "y_pred": float(p)}
-                   for s, row in zip(result.seeds, predicted) for c, t, p in zip(test_rows.ids, test_rows.y, row)]
+    predictions = [
+        {"checkpoint_id": int(c), "seed": s, "y_true": float(t), "y_pred": float(p)}
+        for s, row in zip(result.seeds, predicted)
+        for c, t, p in zip(test_rows.ids, test_rows.y, row)
+    ]
     return store_fit(catalog, columns, predictions)
 
 
@@ -332,6 +429,16 @@ def _finite(value: float | None) -> float | None:
 
 
 __all__ = [
-    "DEFAULT_REPEATS", "DEFAULT_TEST_FRACTION", "DEFAULT_TREES", "FitResult", "LoadedRows", "PredictionRecord",
-    "TrainedForests", "check_settings", "fit_and_score", "fit_meta_model", "fit_space", "train_forests",
+    "DEFAULT_REPEATS",
+    "DEFAULT_TEST_FRACTION",
+    "DEFAULT_TREES",
+    "FitResult",
+    "LoadedRows",
+    "PredictionRecord",
+    "TrainedForests",
+    "check_settings",
+    "fit_and_score",
+    "fit_meta_model",
+    "fit_space",
+    "train_forests",
 ]

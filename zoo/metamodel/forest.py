@@ -159,15 +159,17 @@ def load_forest(store: ArtifactStore, sha: str) -> dict[str, np.ndarray]:
 # --- applicability domain --------------------------------------------------------------------------------
 
 
-def _nearest(points: np.ndarray, queries: np.ndarray, exclude: np.ndarray | None = None, query_groups: np.ndarray | None = None) -> np.ndarray:
+def _nearest(
+    points: np.ndarray, queries: np.ndarray, exclude: np.ndarray | None = None, query_groups: np.ndarray | None = None
+) -> np.ndarray:
     """Distance from each query to its nearest point (skipping points of the query's own group), in chunks."""
     out = np.empty(len(queries))
     for start in range(0, len(queries), 512):
-        block = queries[start:start + 512]
+        block = queries[start : start + 512]
         d2 = ((block[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
         if exclude is not None and query_groups is not None:
-            d2[query_groups[start:start + 512, None] == exclude[None, :]] = np.inf
-        out[start:start + 512] = np.sqrt(d2.min(axis=1))
+            d2[query_groups[start : start + 512, None] == exclude[None, :]] = np.inf
+        out[start : start + 512] = np.sqrt(d2.min(axis=1))
     return out
 
 

@@ -82,7 +82,9 @@ class PredictionPlan:
     feature_set: str
 
 
-def choose_fits(catalog: Catalog, fit_ids: Sequence[int], targets: Sequence[str], feature_set: str | None = None) -> list[tuple[str, FitRecord | None, str]]:
+def choose_fits(
+    catalog: Catalog, fit_ids: Sequence[int], targets: Sequence[str], feature_set: str | None = None
+) -> list[tuple[str, FitRecord | None, str]]:
     """(target, fit or None to fit anew, how chosen) for each requested prediction; checked before any work."""
     plan: list[tuple[str, FitRecord | None, str]] = []
     for fit_id in fit_ids:
@@ -91,22 +93,34 @@ def choose_fits(catalog: Catalog, fit_ids: Sequence[int], targets: Sequence[str]
     if not targets and not fit_ids:
         targets = [t for t in TARGETS if latest_fit(catalog, t, feature_set) is not None]
         if not targets:
-            raise InvalidInput("no fits are stored yet; pass --target PROPERTY (a fit is made on the whole catalog) or run `zoo fit`")
+            raise InvalidInput(
+                "no fits are stored yet; pass --target PROPERTY (a fit is made on the whole catalog) or run `zoo fit`"
+            )
     for target in targets:
         latest = latest_fit(catalog, check_target(target), feature_set)
         plan.append((target, latest, "latest" if latest is not None else "new"))
     return plan
 
 
-def fit_whole_catalog(catalog: Catalog, target: str, feature_set: str | None = None, log_target: bool = True) -> FitRecord:
+def fit_whole_catalog(
+    catalog: Catalog, target: str, feature_set: str | None = None, log_target: bool = True
+) -> FitRecord:
     """A stored fit of ``target`` on every trained checkpoint: log target (raw if asked), split by variant."""
-    made = fit_meta_model(catalog, target, Selection(), feature_set=feature_set or DEFAULT_FEATURE_SET, log_target=log_target,
-                          label=f"zoo predict: {target} on the whole catalog")
+    made = fit_meta_model(
+        catalog,
+        target,
+        Selection(),
+        feature_set=feature_set or DEFAULT_FEATURE_SET,
+        log_target=log_target,
+        label=f"zoo predict: {target} on the whole catalog",
+    )
     assert made.id is not None
     return get_fit(catalog, made.id)
 
 
-def resolve_reference_spec(reference: str | None, fit_kinds: set[str], fit_names: Sequence[str], force: bool) -> tuple[str, bool]:
+def resolve_reference_spec(
+    reference: str | None, fit_kinds: set[str], fit_names: Sequence[str], force: bool
+) -> tuple[str, bool]:
     """The reference to measure the delta from, and whether it was forced past a mismatch.
 
     Raises
@@ -121,14 +135,18 @@ def resolve_reference_spec(reference: str | None, fit_kinds: set[str], fit_names
         if not fit_kinds:
             return "random", False
         kinds = " and ".join(sorted(fit_kinds))
-        raise InvalidInput(f"fit {fits} learned deltas from {kinds} references; say which starting weights this model "
-                           f"had with --reference ({' or '.join(f'{k}:...' if k in ('hub', 'file') else k for k in sorted(fit_kinds))})")
+        raise InvalidInput(
+            f"fit {fits} learned deltas from {kinds} references; say which starting weights this model "
+            f"had with --reference ({' or '.join(f'{k}:...' if k in ('hub', 'file') else k for k in sorted(fit_kinds))})"
+        )
     kind, _ = parse_reference(reference)
     if fit_kinds and kind not in fit_kinds:
         if not force:
-            raise InvalidInput(f"fit {fits} learned deltas measured from {' and '.join(sorted(fit_kinds))} references, not {kind}: "
-                               f"a delta from another starting point measures something else; use --reference "
-                               f"{sorted(fit_kinds)[0]}, or --force to predict anyway")
+            raise InvalidInput(
+                f"fit {fits} learned deltas measured from {' and '.join(sorted(fit_kinds))} references, not {kind}: "
+                f"a delta from another starting point measures something else; use --reference "
+                f"{sorted(fit_kinds)[0]}, or --force to predict anyway"
+            )
         return reference, True
     return reference, False
 
@@ -153,17 +171,25 @@ def plan_prediction(
         feature_set = get_feature_set(feature_set).key
     chosen = choose_fits(catalog, fit_ids, targets, feature_set)
     known = {k for _, fit, _ in chosen if fit is not None for k in fit.reference_kinds}
-    if any(fit is None for _, fit, _ in chosen) or not known:  # a fit still to be made, or fits stored before kinds were kept
+    if (
+        any(fit is None for _, fit, _ in chosen) or not known
+    ):  # a fit still to be made, or fits stored before kinds were kept
         known |= set(catalog_reference_kinds(catalog))
-    named = [str(fit.id) for _, fit, _ in chosen if fit is not None] + [f"of {t} (to be made on the whole catalog)" for t, fit, _ in chosen if fit is None]
+    named = [str(fit.id) for _, fit, _ in chosen if fit is not None] + [
+        f"of {t} (to be made on the whole catalog)" for t, fit, _ in chosen if fit is None
+    ]
     spec, forced = resolve_reference_spec(reference, known, named, force)
     return PredictionPlan(tuple(chosen), spec, forced, feature_set or DEFAULT_FEATURE_SET)
 
 
-def make_missing_fits(catalog: Catalog, plan: PredictionPlan, log_target: bool = True) -> list[tuple[str, FitRecord, str]]:
+def make_missing_fits(
+    catalog: Catalog, plan: PredictionPlan, log_target: bool = True
+) -> list[tuple[str, FitRecord, str]]:
     """The plan's fits, those still to be made fitted now on the whole catalog (log target unless told)."""
-    return [(target, fit if fit is not None else fit_whole_catalog(catalog, target, plan.feature_set, log_target), how)
-            for target, fit, how in plan.fits]
+    return [
+        (target, fit if fit is not None else fit_whole_catalog(catalog, target, plan.feature_set, log_target), how)
+        for target, fit, how in plan.fits
+    ]
 
 
 def predict_properties(
@@ -181,11 +207,31 @@ def predict_properties(
         metrics = get_feature_set(fit.feature_set).metrics
         missing = [m for m in metrics if m not in features.get(fit.feature_set, {})]
         if missing:
-            raise InvalidInput(f"fit {fit.id} needs {fit.feature_set} metrics the model has none of: {', '.join(missing)}")
-        [made] = predict_from_features(catalog, fit, np.array([[features[fit.feature_set][m] for m in metrics]], dtype=np.float64))
-        predictions.append(PropertyPrediction(
-            target, made.value, made.low, made.high, made.in_domain, made.domain_score, made.nn_distance, fit.id,
-            fit.r2_mean, fit.r2_std, fit.spearman, fit.r2_space, fit.feature_set, fit.split, how))
+            raise InvalidInput(
+                f"fit {fit.id} needs {fit.feature_set} metrics the model has none of: {', '.join(missing)}"
+            )
+        [made] = predict_from_features(
+            catalog, fit, np.array([[features[fit.feature_set][m] for m in metrics]], dtype=np.float64)
+        )
+        predictions.append(
+            PropertyPrediction(
+                target,
+                made.value,
+                made.low,
+                made.high,
+                made.in_domain,
+                made.domain_score,
+                made.nn_distance,
+                fit.id,
+                fit.r2_mean,
+                fit.r2_std,
+                fit.spearman,
+                fit.r2_space,
+                fit.feature_set,
+                fit.split,
+                how,
+            )
+        )
     return tuple(predictions)
 
 
@@ -193,8 +239,10 @@ def prediction_notes(kind: str, spec: str, fit_kinds: Sequence[str], forced: boo
     """What the user should know about a prediction from a delta measured from a ``kind`` reference."""
     notes = []
     if forced:
-        notes.append(f"--force: the delta is measured from a {kind} reference but the fits learned deltas from "
-                     f"{' and '.join(fit_kinds)} references; the predictions are not comparable to the fits' scores")
+        notes.append(
+            f"--force: the delta is measured from a {kind} reference but the fits learned deltas from "
+            f"{' and '.join(fit_kinds)} references; the predictions are not comparable to the fits' scores"
+        )
     if kind == "random":
         notes.append(UNKNOWN_INIT_NOTE.format(spec=spec))
     return tuple(notes)

@@ -112,16 +112,30 @@ def score_predictions(
                 if np.isfinite(value):
                     by_kind[str(kind)] = value
     return Scores(
-        r2_scores=tuple(per_seed), r2_mean=float("nan") if r2_mean is None else r2_mean, r2_std=r2_std or 0.0,
-        r2_bootstrap_std=bootstrap_r2_std(space(truth), mean_space, groups, seed), r2_log=log_mean, r2_log_std=log_std,
-        spearman=rho_mean, spearman_std=rho_std, r2_by_kind=by_kind, n_by_kind=n_by_kind,
+        r2_scores=tuple(per_seed),
+        r2_mean=float("nan") if r2_mean is None else r2_mean,
+        r2_std=r2_std or 0.0,
+        r2_bootstrap_std=bootstrap_r2_std(space(truth), mean_space, groups, seed),
+        r2_log=log_mean,
+        r2_log_std=log_std,
+        spearman=rho_mean,
+        spearman_std=rho_std,
+        r2_by_kind=by_kind,
+        n_by_kind=n_by_kind,
     )
 
 
-def bootstrap_r2_std(truth: np.ndarray, predicted: np.ndarray, groups: np.ndarray | None, seed: int = 0,
-                     resamples: int = BOOTSTRAP_RESAMPLES) -> float | None:
+def bootstrap_r2_std(
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    groups: np.ndarray | None,
+    seed: int = 0,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+) -> float | None:
     """Std of R² over resamples (with replacement) of the test groups; None with fewer than 2 groups."""
-    labels = np.unique(np.asarray(groups if groups is not None else np.arange(len(truth))).astype(str), return_inverse=True)[1]
+    labels = np.unique(
+        np.asarray(groups if groups is not None else np.arange(len(truth))).astype(str), return_inverse=True
+    )[1]
     n_groups = labels.max() + 1 if len(labels) else 0
     if n_groups < 2:
         return None

@@ -73,15 +73,32 @@ def fit_record(row: Fit) -> FitRecord:
     details = dict(row.details or {})
     split = details.get("split") or ("run" if row.test_fraction else "selections")
     return FitRecord(
-        id=row.id, created_at=row.created_at, target=row.target, feature_set=f"{row.feature_set}-v{row.feature_set_version}",
+        id=row.id,
+        created_at=row.created_at,
+        target=row.target,
+        feature_set=f"{row.feature_set}-v{row.feature_set_version}",
         train_selection=describe(Selection.from_dict(row.train_selection), _wheres(details, "train_where")),
         test_selection=describe(Selection.from_dict(row.test_selection), _wheres(details, "test_where")),
-        test_fraction=row.test_fraction, split=split, log_target=row.log_target, n_estimators=row.n_estimators,
-        seeds=tuple(row.seeds), n_train=row.n_train, n_test=row.n_test, r2_mean=row.r2_mean, r2_std=row.r2_std,
-        r2_scores=tuple(row.r2_scores), r2_bootstrap_std=details.get("r2_bootstrap_std"), r2_log=details.get("r2_log"),
-        spearman=details.get("spearman"), r2_by_kind=dict(details.get("r2_by_kind") or {}),
-        n_reference_left_out=details.get("n_reference_left_out"), reference_kinds=tuple(details.get("reference_kinds") or ()),
-        importances=dict(row.importances), model_sha256=row.model_sha256, label=row.label, details=details,
+        test_fraction=row.test_fraction,
+        split=split,
+        log_target=row.log_target,
+        n_estimators=row.n_estimators,
+        seeds=tuple(row.seeds),
+        n_train=row.n_train,
+        n_test=row.n_test,
+        r2_mean=row.r2_mean,
+        r2_std=row.r2_std,
+        r2_scores=tuple(row.r2_scores),
+        r2_bootstrap_std=details.get("r2_bootstrap_std"),
+        r2_log=details.get("r2_log"),
+        spearman=details.get("spearman"),
+        r2_by_kind=dict(details.get("r2_by_kind") or {}),
+        n_reference_left_out=details.get("n_reference_left_out"),
+        reference_kinds=tuple(details.get("reference_kinds") or ()),
+        importances=dict(row.importances),
+        model_sha256=row.model_sha256,
+        label=row.label,
+        details=details,
     )
 
 
@@ -136,7 +153,10 @@ def fit_predictions(catalog: Catalog, fit_id: int) -> list[PredictionRecord]:
     by_checkpoint: dict[int, list[tuple[float, float]]] = {}
     for checkpoint, truth, prediction in rows:
         by_checkpoint.setdefault(checkpoint, []).append((truth, prediction))
-    return [PredictionRecord(c, None, pairs[0][0], float(np.mean([p for _, p in pairs]))) for c, pairs in sorted(by_checkpoint.items())]
+    return [
+        PredictionRecord(c, None, pairs[0][0], float(np.mean([p for _, p in pairs])))
+        for c, pairs in sorted(by_checkpoint.items())
+    ]
 
 
 def _forest_of(catalog: Catalog, record: FitRecord) -> dict[str, np.ndarray]:
@@ -146,7 +166,9 @@ def _forest_of(catalog: Catalog, record: FitRecord) -> dict[str, np.ndarray]:
 
 
 def _scaled(arrays: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    return apply_scaler(arrays, X) if "scale_ref" in arrays else np.asarray(X, dtype=np.float64)  # fits stored before scaling
+    return (
+        apply_scaler(arrays, X) if "scale_ref" in arrays else np.asarray(X, dtype=np.float64)
+    )  # fits stored before scaling
 
 
 def predict_with_fit(catalog: Catalog, fit: FitRecord | int, X: np.ndarray) -> np.ndarray:
@@ -188,6 +210,13 @@ def predict_from_features(catalog: Catalog, fit: FitRecord | int, X: np.ndarray)
     low, high = (back(np.percentile(per_tree, q, axis=1)) for q in INTERVAL_PERCENTILES)
     domain = domain_scores(arrays, Z) if "domain_points" in arrays else [None] * len(Z)
     return [
-        FeaturePrediction(float(v), float(lo), float(hi), d.distance if d else None, d.score if d else None, d.in_domain if d else None)
+        FeaturePrediction(
+            float(v),
+            float(lo),
+            float(hi),
+            d.distance if d else None,
+            d.score if d else None,
+            d.in_domain if d else None,
+        )
         for v, lo, hi, d in zip(value, low, high, domain)
     ]

@@ -39,7 +39,10 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    ),
 ]
 QUEUE_REFRESH_S = 5
 
@@ -85,7 +88,8 @@ class ReadOnlyMiddleware:
         if scope["method"] not in READ_METHODS:
             response = PlainTextResponse(
                 "405 Method Not Allowed: zoo serve is read-only and answers only GET requests\n",
-                status_code=405, headers={"Allow": ", ".join(READ_METHODS)},
+                status_code=405,
+                headers={"Allow": ", ".join(READ_METHODS)},
             )
             await response(scope, receive, self._secured(send))
             return
@@ -97,6 +101,7 @@ class ReadOnlyMiddleware:
             if message["type"] == "http.response.start":
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
             await send(message)
+
         return secured
 
 
@@ -111,8 +116,14 @@ class ZooWeb:
     does, with the same byte budget (``sql_max_bytes``).
     """
 
-    def __init__(self, catalog: Catalog, queue_refresh_s: float = QUEUE_REFRESH_S, *, reader: Catalog | None = None,
-                 sql_max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        queue_refresh_s: float = QUEUE_REFRESH_S,
+        *,
+        reader: Catalog | None = None,
+        sql_max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self.catalog = catalog
         self.reader = reader
         self.sql_max_bytes = sql_max_bytes
@@ -185,7 +196,9 @@ class ZooWeb:
     def evaluate(self, request: Request) -> Response:
         params = request.query_params
         if params.get("format", "html") != "html":
-            return self.answer(request, lambda: views.evaluate_page(self.catalog, params, self.matrices, require_target=True))
+            return self.answer(
+                request, lambda: views.evaluate_page(self.catalog, params, self.matrices, require_target=True)
+            )
         try:
             return self.render(request, views.evaluate_page(self.catalog, params, self.matrices))
         except ZooError as error:  # keep the form, with the message above it
@@ -193,13 +206,17 @@ class ZooWeb:
             return self.render(request, views.Page("evaluate.html", context), status_code=status_for(error))
 
     def _sql_page(self, request: Request, *, require_query: bool = False) -> views.Page:
-        page = views.sql_page(self.sql_catalog, request.query_params, require_query=require_query, max_bytes=self.sql_max_bytes)
+        page = views.sql_page(
+            self.sql_catalog, request.query_params, require_query=require_query, max_bytes=self.sql_max_bytes
+        )
         page.context.update(self._sql_context())
         return page
 
     def _sql_context(self) -> dict[str, Any]:
-        return {"reader_url": self.reader.url if self.reader is not None else None,
-                "max_bytes": size_text(self.sql_max_bytes)}
+        return {
+            "reader_url": self.reader.url if self.reader is not None else None,
+            "max_bytes": size_text(self.sql_max_bytes),
+        }
 
     @staticmethod
     def _warned(response: Response, page: views.Page) -> Response:
@@ -223,9 +240,16 @@ class ZooWeb:
         try:
             return self.render(request, self._sql_page(request))
         except ZooError as error:  # keep the query box, with the message above it
-            context = {"q": params.get("q", ""), "limit": params.get("limit", views.DEFAULT_LIMIT),
-                       "timeout": params.get("timeout", views.DEFAULT_TIMEOUT_S), "result": None, "warnings": (),
-                       "example": views.EXAMPLE_SQL, "error": str(error), **self._sql_context()}
+            context = {
+                "q": params.get("q", ""),
+                "limit": params.get("limit", views.DEFAULT_LIMIT),
+                "timeout": params.get("timeout", views.DEFAULT_TIMEOUT_S),
+                "result": None,
+                "warnings": (),
+                "example": views.EXAMPLE_SQL,
+                "error": str(error),
+                **self._sql_context(),
+            }
             return self.render(request, views.Page("sql.html", context), status_code=status_for(error))
 
     def _sql_csv(self, request: Request) -> Response:
@@ -257,7 +281,9 @@ class ZooWeb:
         return Response(data, media_type="image/png", headers=headers)
 
     def filters_png(self, request: Request) -> Response:
-        return self.png(request, lambda: figures.filter_png(self.figures, self.catalog, request.path_params["checkpoint_id"]))
+        return self.png(
+            request, lambda: figures.filter_png(self.figures, self.catalog, request.path_params["checkpoint_id"])
+        )
 
     def fit_png(self, request: Request) -> Response:
         return self.png(request, lambda: figures.fit_png(self.figures, self.catalog, request.path_params["fit_id"]))
@@ -268,6 +294,7 @@ class ZooWeb:
             if settings is None:
                 raise InvalidInput("target is required, e.g. /evaluate/matrix.png?target=sharpness")
             return figures.matrix_png(self.figures, self.matrices.get(self.catalog, settings).matrix)
+
         return self.png(request, draw)
 
     def preview_png(self, request: Request) -> Response:
@@ -282,8 +309,11 @@ class ZooWeb:
 
     async def crashed(self, request: Request, exc: Exception) -> Response:
         logger.exception("error while answering %s", request.url.path, exc_info=exc)
-        return HTMLResponse("<!doctype html><title>500</title><h1>500</h1><p>zoo serve met an unexpected error; "
-                            "the server log has the details.</p>", status_code=500)
+        return HTMLResponse(
+            "<!doctype html><title>500</title><h1>500</h1><p>zoo serve met an unexpected error; "
+            "the server log has the details.</p>",
+            status_code=500,
+        )
 
 
 def status_for(error: ZooError) -> int:
@@ -294,8 +324,13 @@ def status_for(error: ZooError) -> int:
     return 400
 
 
-def create_app(catalog: Catalog, *, queue_refresh_s: float = QUEUE_REFRESH_S, reader: Catalog | None = None,
-               sql_max_bytes: int = DEFAULT_MAX_BYTES) -> Starlette:
+def create_app(
+    catalog: Catalog,
+    *,
+    queue_refresh_s: float = QUEUE_REFRESH_S,
+    reader: Catalog | None = None,
+    sql_max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Starlette:
     """The ASGI application serving ``catalog`` read-only; the overview's queue panel reloads every
     ``queue_refresh_s`` seconds. The SQL page queries through ``reader`` when given (a catalog opened on
     the read-only role's URL, see :func:`zoo.config.reader_database_url`) and stops a result past

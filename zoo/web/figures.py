@@ -70,8 +70,11 @@ def fit_png(cache: FigureCache, catalog: Catalog, fit_id: int) -> tuple[str, byt
     """(hash, PNG) of a stored fit's test predictions against the truth (Figure 4, as ``zoo fit --plot``)."""
     fit = get_fit(catalog, fit_id)
     predictions = fit_predictions(catalog, fit_id)
-    key = _digest("fit", json.dumps(asdict(fit), default=str, sort_keys=True),
-                  json.dumps([asdict(p) for p in predictions], sort_keys=True))
+    key = _digest(
+        "fit",
+        json.dumps(asdict(fit), default=str, sort_keys=True),
+        json.dumps([asdict(p) for p in predictions], sort_keys=True),
+    )
     return key, cache.get_or_draw(key, lambda path: write_fit_figure(fit, path, predictions))
 
 
@@ -80,7 +83,9 @@ def preview_png(cache: FigureCache, catalog: Catalog, name: str) -> tuple[str, b
     dataset = get_dataset(catalog, name)
     variants = json.dumps([[v.name, v.kind, v.params, v.seed] for v in dataset.variants], default=str)
     key = _digest("preview", dataset.images_sha256, str(PREVIEW_PER_VARIANT), variants)
-    return key, cache.get_or_draw(key, lambda path: preview_dataset(catalog, name, path, per_variant=PREVIEW_PER_VARIANT))
+    return key, cache.get_or_draw(
+        key, lambda path: preview_dataset(catalog, name, path, per_variant=PREVIEW_PER_VARIANT)
+    )
 
 
 def matrix_png(cache: FigureCache, matrix: GeneralizationMatrix) -> tuple[str, bytes]:

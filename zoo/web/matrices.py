@@ -54,8 +54,15 @@ class MatrixSettings:
 
     def query(self) -> dict[str, str]:
         """The settings as query parameters (for the heatmap's URL and links)."""
-        params = {"target": self.target, "feature_set": self.feature_set, "q": self.selection, "trees": str(self.trees),
-                  "repeats": str(self.repeats), "folds": str(self.folds), "seed": str(self.seed)}
+        params = {
+            "target": self.target,
+            "feature_set": self.feature_set,
+            "q": self.selection,
+            "trees": str(self.trees),
+            "repeats": str(self.repeats),
+            "folds": str(self.folds),
+            "seed": str(self.seed),
+        }
         return params | ({"raw_target": "1"} if self.raw_target else {})
 
     def command(self) -> str | None:
@@ -63,8 +70,11 @@ class MatrixSettings:
         spells selections as options such as --arch and --where)."""
         if self.selection.strip():
             return None
-        return (f"zoo evaluate --target {self.target} --feature-set {self.feature_set}" + (" --raw-target" if self.raw_target else "")
-                + f" --trees {self.trees} --repeats {self.repeats} --folds {self.folds} --seed {self.seed}")
+        return (
+            f"zoo evaluate --target {self.target} --feature-set {self.feature_set}"
+            + (" --raw-target" if self.raw_target else "")
+            + f" --trees {self.trees} --repeats {self.repeats} --folds {self.folds} --seed {self.seed}"
+        )
 
 
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -97,7 +107,9 @@ def settings_from(params: Mapping[str, str]) -> MatrixSettings | None:
     if not target:
         return None
     check_target(target)
-    return MatrixSettings(target, feature_set, params.get("q", "").strip(), raw in TRUE_WORDS, trees, repeats, folds, seed)
+    return MatrixSettings(
+        target, feature_set, params.get("q", "").strip(), raw in TRUE_WORDS, trees, repeats, folds, seed
+    )
 
 
 @dataclass(frozen=True)
@@ -164,9 +176,18 @@ class MatrixCache:
 def fit_matrix(catalog: Catalog, settings: MatrixSettings) -> GeneralizationMatrix:
     """:func:`zoo.metamodel.evaluate_generalization` with the settings, as ``zoo evaluate`` calls it."""
     selection, metric_wheres = parse_selection_with_metrics(settings.selection or None, settings.feature_set)
-    return evaluate_generalization(catalog, settings.target, selection, feature_set=settings.feature_set,
-                                   log_target=not settings.raw_target, n_estimators=settings.trees, repeats=settings.repeats,
-                                   folds=settings.folds, seed=settings.seed, metric_wheres=metric_wheres)
+    return evaluate_generalization(
+        catalog,
+        settings.target,
+        selection,
+        feature_set=settings.feature_set,
+        log_target=not settings.raw_target,
+        n_estimators=settings.trees,
+        repeats=settings.repeats,
+        folds=settings.folds,
+        seed=settings.seed,
+        metric_wheres=metric_wheres,
+    )
 
 
 def matrix_records(matrix: GeneralizationMatrix) -> dict[str, Any]:

@@ -56,7 +56,9 @@ def int_param(params: Mapping[str, str], name: str, default: int, *, low: int = 
     except ValueError:
         raise InvalidInput(f"{name} must be a whole number, not {raw!r}") from None
     if value < low or (high is not None and value > high):
-        raise InvalidInput(f"{name} must be between {low} and {high}" if high is not None else f"{name} must be at least {low}")
+        raise InvalidInput(
+            f"{name} must be between {low} and {high}" if high is not None else f"{name} must be at least {low}"
+        )
     return value
 
 
@@ -119,7 +121,9 @@ def queue_panel(catalog: Catalog) -> Page:
 
 def datasets_page(catalog: Catalog) -> Page:
     datasets = list_datasets(catalog)
-    return Page("datasets.html", {"datasets": datasets, "properties": DATASET_PROPERTIES}, [asdict(d) for d in datasets])
+    return Page(
+        "datasets.html", {"datasets": datasets, "properties": DATASET_PROPERTIES}, [asdict(d) for d in datasets]
+    )
 
 
 def dataset_page(catalog: Catalog, name: str) -> Page:
@@ -135,10 +139,17 @@ def runs_page(catalog: Catalog, params: Mapping[str, str]) -> Page:
     table = run_table(catalog, status=status, grid=grid, limit=None)  # the records of zoo runs --json
     runs = [r for r in table.records() if arch is None or fnmatch.fnmatchcase(r["arch"], arch)]
     pages = Paging(page, per_page, len(runs))
-    shown = runs[pages.offset:pages.offset + per_page]
+    shown = runs[pages.offset : pages.offset + per_page]
     filters = {"status": status or "", "arch": arch or "", "grid": grid or ""}
-    context = {"runs": shown, "columns": table.columns, "paging": pages, "filters": filters, "statuses": dict(table.counts),
-               "grids": [g.name for g in list_grids(catalog)], "archs": sorted({r["arch"] for r in runs})}
+    context = {
+        "runs": shown,
+        "columns": table.columns,
+        "paging": pages,
+        "filters": filters,
+        "statuses": dict(table.counts),
+        "grids": [g.name for g in list_grids(catalog)],
+        "archs": sorted({r["arch"] for r in runs}),
+    }
     return Page("runs.html", context, shown)
 
 
@@ -157,8 +168,13 @@ def checkpoints_page(catalog: Catalog, params: Mapping[str, str]) -> Page:
     count_by = params.get("count_by", "").strip() or "arch"
     page, per_page = paging(params, CHECKPOINTS_PER_PAGE)
     table = query_checkpoints(catalog, selection, limit=per_page, offset=(page - 1) * per_page, count_by=count_by)
-    context = {"table": table, "q": text, "selection": str(selection), "count_by": count_by,
-               "paging": Paging(page, per_page, table.total)}
+    context = {
+        "table": table,
+        "q": text,
+        "selection": str(selection),
+        "count_by": count_by,
+        "paging": Paging(page, per_page, table.total),
+    }
     return Page("checkpoints.html", context, table.records())
 
 
@@ -187,14 +203,22 @@ def fit_page(catalog: Catalog, fit_id: int) -> Page:
     return Page("fit.html", {"fit": fit, "importances": importances, "n_predictions": len(predictions)}, data)
 
 
-def sql_page(catalog: Catalog, params: Mapping[str, str], *, require_query: bool = False,
-             max_bytes: int = DEFAULT_MAX_BYTES) -> Page:
+def sql_page(
+    catalog: Catalog, params: Mapping[str, str], *, require_query: bool = False, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Page:
     """The query box; with ``q`` (or ``require_query``), the result of :func:`zoo.sql.run_query` on ``catalog``
     (the reader role's connection when ``zoo serve`` has one), stopped past ``max_bytes`` of values."""
     text = params.get("q", "")
     limit = int_param(params, "limit", DEFAULT_LIMIT, high=SQL_MAX_LIMIT)
     timeout = float_param(params, "timeout", DEFAULT_TIMEOUT_S, high=SQL_MAX_TIMEOUT_S)
-    context: dict[str, Any] = {"q": text, "limit": limit, "timeout": timeout, "result": None, "example": EXAMPLE_SQL, "warnings": ()}
+    context: dict[str, Any] = {
+        "q": text,
+        "limit": limit,
+        "timeout": timeout,
+        "result": None,
+        "example": EXAMPLE_SQL,
+        "warnings": (),
+    }
     if not text.strip() and not require_query:
         return Page("sql.html", context, None)
     result = run_query(catalog, text, limit=limit, timeout_s=timeout, max_bytes=max_bytes)
@@ -210,7 +234,9 @@ def evaluate_form(params: Mapping[str, str]) -> dict[str, Any]:
     return {"form": form, "targets": TARGETS, "feature_sets": feature_set_names(), "computed": None, "error": None}
 
 
-def evaluate_page(catalog: Catalog, params: Mapping[str, str], matrices: MatrixCache, *, require_target: bool = False) -> Page:
+def evaluate_page(
+    catalog: Catalog, params: Mapping[str, str], matrices: MatrixCache, *, require_target: bool = False
+) -> Page:
     """The form; with ``target``, the generalization matrix (fitted on demand, or from ``matrices``), its
     heatmap and what each row measures. The JSON twin is what ``zoo evaluate --json`` prints."""
     context = evaluate_form(params)
@@ -222,7 +248,10 @@ def evaluate_page(catalog: Catalog, params: Mapping[str, str], matrices: MatrixC
     computed = matrices.get(catalog, settings)
     matrix = computed.matrix
     context.update(
-        settings=settings, computed=computed, matrix=matrix, command=settings.command(),
+        settings=settings,
+        computed=computed,
+        matrix=matrix,
+        command=settings.command(),
         axes=[(axis, AXES[axis][1], matrix.row(axis)) for axis in matrix.axes],
         png_url="/evaluate/matrix.png?" + urlencode(settings.query()),
     )

@@ -12,8 +12,10 @@ from zoo.cli import options
 
 
 def test_importing_the_cli_loads_no_heavy_package() -> None:
-    code = ("import sys, zoo.cli.main; "
-            "print(' '.join(m for m in ('scipy', 'sklearn', 'matplotlib', 'torch', 'sqlalchemy', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys, zoo.cli.main; "
+        "print(' '.join(m for m in ('scipy', 'sklearn', 'matplotlib', 'torch', 'sqlalchemy', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
 
@@ -24,4 +26,7 @@ def test_help_defaults_are_the_library_defaults() -> None:
     assert options.DEFAULT_GRACE_S == queue.DEFAULT_GRACE_S
     assert options.DEFAULT_SAMPLES == datasets.DEFAULT_SAMPLES
     assert (options.SQL_DEFAULT_LIMIT, options.SQL_DEFAULT_TIMEOUT_S, options.SQL_DEFAULT_MAX_BYTES) == (
-        sql.DEFAULT_LIMIT, sql.DEFAULT_TIMEOUT_S, sql.DEFAULT_MAX_BYTES)
+        sql.DEFAULT_LIMIT,
+        sql.DEFAULT_TIMEOUT_S,
+        sql.DEFAULT_MAX_BYTES,
+    )

@@ -63,18 +63,41 @@ def test_runs_show_grid_dataset_and_variant_with_a_default_limit(cli_catalog) ->
 def test_an_empty_selection_says_what_matched_nothing(cli_catalog) -> None:  # type: ignore[no-untyped-def]
     assert "no checkpoints match arch=vgg16" in run_zoo("query", "--arch", "vgg16").output
     result = run_zoo("fit", "--target", "sharpness", "--train-arch", "vgg16", "--test-arch", "resnet18", expect=1)
-    assert result.output.startswith("Error: no checkpoints match arch=vgg16 (the train selection); architectures in the catalog: ")
+    assert result.output.startswith(
+        "Error: no checkpoints match arch=vgg16 (the train selection); architectures in the catalog: "
+    )
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["ingest", "--run-grid", "tiny", "--property", "sharpness=1"], "Error: --property does nothing with --run-grid; leave it out"),
-    (["ingest", "--checkpoint", "m.safetensors", "--arch", "resnet18", "--workers", "2"], "Error: --workers does nothing with --checkpoint; leave it out"),
-    (["ingest", "--hf", "a/b", "--arch", "resnet18", "--samples", "5"], "Error: --samples does nothing with --hf; leave it out"),
-    (["worker", "--poll", "3"], "Error: --poll does nothing with a worker that stops when the queue is empty (add --forever); leave it out"),
-    (["worker", "--grid", "nope"], "Error: there is no grid 'nope'; grids in the catalog: synthetic-0, demo"),
-    (["runs", "retry", "--grid", "nope"], "Error: there is no grid 'nope'; grids in the catalog: synthetic-0, demo"),
-    (["datasets", "add", "x", "--source", "folder", "--root", "/no/such/folder"], "Error: --root: folder /no/such/folder does not exist"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["ingest", "--run-grid", "tiny", "--property", "sharpness=1"],
+            "Error: --property does nothing with --run-grid; leave it out",
+        ),
+        (
+            ["ingest", "--checkpoint", "m.safetensors", "--arch", "resnet18", "--workers", "2"],
+            "Error: --workers does nothing with --checkpoint; leave it out",
+        ),
+        (
+            ["ingest", "--hf", "a/b", "--arch", "resnet18", "--samples", "5"],
+            "Error: --samples does nothing with --hf; leave it out",
+        ),
+        (
+            ["worker", "--poll", "3"],
+            "Error: --poll does nothing with a worker that stops when the queue is empty (add --forever); leave it out",
+        ),
+        (["worker", "--grid", "nope"], "Error: there is no grid 'nope'; grids in the catalog: synthetic-0, demo"),
+        (
+            ["runs", "retry", "--grid", "nope"],
+            "Error: there is no grid 'nope'; grids in the catalog: synthetic-0, demo",
+        ),
+        (
+            ["datasets", "add", "x", "--source", "folder", "--root", "/no/such/folder"],
+            "Error: --root: folder /no/such/folder does not exist",
+        ),
+    ],
+)
 def test_one_line_refusals(cli_catalog, args, message) -> None:  # type: ignore[no-untyped-def]
     result = run_zoo(*args, expect=1)
     assert result.output.startswith(message), result.output

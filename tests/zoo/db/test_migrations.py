@@ -118,7 +118,9 @@ def test_the_claim_columns_come_and_go_in_place_keeping_runs_and_checkpoints(db_
 
     def state() -> tuple[set[str], int, int]:
         with catalog.engine.connect() as conn:
-            runs, checkpoints = (conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in ("runs", "checkpoints"))
+            runs, checkpoints = (
+                conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in ("runs", "checkpoints")
+            )
         return {c["name"] for c in inspect(catalog.engine).get_columns("runs")} & CLAIM_COLUMNS, runs, checkpoints
 
     assert state() == (CLAIM_COLUMNS, 2, 4)

@@ -44,9 +44,9 @@ STACKED = [
     "SELECT /* ; */ 1; DELETE FROM runs /* ; */",
     "SELECT 1 -- ;\n; DELETE FROM runs",
     r"SELECT U&'\0027'; DELETE FROM runs",
-    "SELECT U&\"a$$\"; DELETE FROM runs; SELECT $$",
-    "SELECT 1 AS \"a;\"; DELETE FROM runs",
-    "SELECT 1 AS \"x\"\";\"; DELETE FROM runs",
+    'SELECT U&"a$$"; DELETE FROM runs; SELECT $$',
+    'SELECT 1 AS "a;"; DELETE FROM runs',
+    'SELECT 1 AS "x"";"; DELETE FROM runs',
     "SELECT 'it''s'; DELETE FROM runs",
     "SELECT $a$ $b$ ; $a$ ; UPDATE runs SET error='x'; SELECT $b$ $b$",
     "SELECT 1 AS [a;]; DELETE FROM runs",
@@ -185,7 +185,9 @@ def snapshot(catalog: Catalog, probe: Path) -> dict[str, object]:
             ).scalar()
         else:
             state["files"] = sorted(
-                p.name for p in Path(catalog.engine.url.database).parent.iterdir() if not p.name.endswith(("-wal", "-shm"))
+                p.name
+                for p in Path(catalog.engine.url.database).parent.iterdir()
+                if not p.name.endswith(("-wal", "-shm"))
             )
     state["probe"] = sorted(os.listdir(probe))
     return state
@@ -194,6 +196,7 @@ def snapshot(catalog: Catalog, probe: Path) -> dict[str, object]:
 @pytest.fixture
 def bypass_text_check(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Switch off the friendly text check, leaving the database as the only fence."""
+
     def enable() -> None:
         monkeypatch.setattr(zoo.sql, "validate_select", lambda sql, dialect="postgresql": sql.strip())
 
@@ -234,7 +237,9 @@ def test_escape_corpus_changes_nothing(corpus_catalog: Catalog, probe: Path, byp
         assert run_query(corpus_catalog, "SELECT current_setting('transaction_read_only')").rows == (("on",),)
 
 
-def test_the_three_reported_reproductions_are_refused_by_the_server(corpus_catalog: Catalog, probe: Path, bypass_text_check) -> None:  # type: ignore[no-untyped-def]
+def test_the_three_reported_reproductions_are_refused_by_the_server(
+    corpus_catalog: Catalog, probe: Path, bypass_text_check
+) -> None:  # type: ignore[no-untyped-def]
     if corpus_catalog.dialect != "postgresql":
         pytest.skip("the reproductions are PostgreSQL text")
     before = snapshot(corpus_catalog, probe)

@@ -15,8 +15,10 @@ from zoo.sql import ResultTooLarge, parse_size, run_query
 def _huge_rows(dialect: str) -> str:
     """100 rows of 100 MB each: 10 GB if fetched whole."""
     if dialect == "sqlite":
-        return ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100) "
-                "SELECT zeroblob(100000000) FROM c")
+        return (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100) "
+            "SELECT zeroblob(100000000) FROM c"
+        )
     return "SELECT repeat('x', 100000000) FROM generate_series(1, 100)"
 
 

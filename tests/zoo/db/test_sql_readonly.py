@@ -57,7 +57,11 @@ def test_semicolons_inside_strings_and_comments_are_not_statements() -> None:
 
 
 def test_row_limit_reports_truncation(catalog: Catalog) -> None:
-    result = run_query(catalog, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50) SELECT x FROM c", limit=10)
+    result = run_query(
+        catalog,
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50) SELECT x FROM c",
+        limit=10,
+    )
     assert len(result.rows) == 10 and result.truncated
     assert not run_query(catalog, "SELECT 1", limit=10).truncated
 

@@ -200,8 +200,9 @@ def test_a_metric_group_runs_once_per_batch_and_each_metric_is_usable_alone(scra
 
     bank = np.arange(2 * 3 * 3 * 3, dtype=float).reshape(2, 3, 3, 3)
     both = zf.FeatureSet("grouped", 1, ("group_max", "filter_variance", "group_mean"))
-    assert zf.featurize(bank, both) == pytest.approx({"group_max": 53.0, "filter_variance": zf.filter_variance(bank),
-                                                      "group_mean": 26.5})
+    assert zf.featurize(bank, both) == pytest.approx(
+        {"group_max": 53.0, "filter_variance": zf.filter_variance(bank), "group_mean": 26.5}
+    )
     assert calls == [1]
     np.testing.assert_array_equal(mean_and_max(bank), [26.5, 53.0])
     assert zf.get_metric("group_max")(bank[None].astype(float)).tolist() == [53.0]
@@ -213,8 +214,9 @@ def test_grayscale_banks_are_measured_as_their_repeated_rgb_bank_by_sets_that_al
     gray = np.random.default_rng(4).standard_normal((8, 1, 7, 7))
     assert zf.takes_grayscale("paper-v2") and not zf.takes_grayscale("paper-v1")
     assert zf.featurize(gray, "paper-v2") == zf.featurize(np.repeat(gray, 3, axis=1), "paper-v2")
-    np.testing.assert_array_equal(zf.featurize_many([gray, gray[:4]], "paper-v2")[1],
-                                  list(zf.featurize(gray[:4], "paper-v2").values()))
+    np.testing.assert_array_equal(
+        zf.featurize_many([gray, gray[:4]], "paper-v2")[1], list(zf.featurize(gray[:4], "paper-v2").values())
+    )
     with pytest.raises(InvalidInput, match="C=1"):
         zf.featurize(gray, "paper-v1")
     with pytest.raises(InvalidInput, match="C=2"):
@@ -224,4 +226,6 @@ def test_grayscale_banks_are_measured_as_their_repeated_rgb_bank_by_sets_that_al
 def test_paper_literal_differs_from_paper_v1_only_in_its_two_literal_readings():
     literal, paper = zf.PAPER_LITERAL.metrics, zf.PAPER_V1.metrics
     assert [(a, b) for a, b in zip(literal, paper, strict=True) if a != b] == [
-        ("dist_to_gaussian_zero_pad", "dist_to_gaussian"), ("bregman_distance_skimage_default", "bregman_distance")]
+        ("dist_to_gaussian_zero_pad", "dist_to_gaussian"),
+        ("bregman_distance_skimage_default", "bregman_distance"),
+    ]

@@ -210,8 +210,14 @@ def test_degenerate_banks_give_finite_metrics(case):
 @pytest.mark.parametrize("case", ["all_zero", "constant_bank", "constant_filters"])
 def test_featureless_banks_give_zero_for_every_shape_metric(case):
     features = zf.featurize(DEGENERATE[case])
-    for name in ("channel_saturation", "convex_hull_volume", "dist_to_gaussian", "filter_variance",
-                 "spatial_roughness", "laplacian_variance"):
+    for name in (
+        "channel_saturation",
+        "convex_hull_volume",
+        "dist_to_gaussian",
+        "filter_variance",
+        "spatial_roughness",
+        "laplacian_variance",
+    ):
         assert features[name] == pytest.approx(0.0, abs=1e-12), name
     assert features["bregman_distance"] == pytest.approx(0.0, abs=1e-9)
     assert features["wavelet_noise_sigma"] == pytest.approx(0.0, abs=1e-12)

@@ -30,7 +30,10 @@ RELATIVE_SIZE_TOLERANCE = {
     "laplacian_energy_ratio": 0.25,
     "noise_to_signal": 0.30,
 }
-ABSOLUTE_SIZE_TOLERANCE = {name: 0.02 for name in paper_v2.BAND_NAMES} | {"spectral_slope": 0.08, "corner_power_log_ratio": 0.1}
+ABSOLUTE_SIZE_TOLERANCE = {name: 0.02 for name in paper_v2.BAND_NAMES} | {
+    "spectral_slope": 0.08,
+    "corner_power_log_ratio": 0.1,
+}
 # Scale- and count-free, but a property of the crop and not of the pattern alone, so size-dependent by nature:
 # the spread of filter norms and the min/max range shrink as a crop sees more of the field, a crop's mean is
 # a larger share of its energy when it is small, and TV denoising's border share falls with n.
@@ -94,8 +97,9 @@ def test_shape_features_ignore_the_size_of_the_delta(size):
 def test_shape_features_ignore_the_number_and_order_of_filters():
     bank = cropped_banks(smooth_field(1.5), 7, banks=1, filters=32)[0]
     doubled = np.concatenate([bank, bank[::-1]])
-    np.testing.assert_allclose(zf.featurize_many([doubled], ALL)[0], zf.featurize_many([bank], ALL)[0],
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        zf.featurize_many([doubled], ALL)[0], zf.featurize_many([bank], ALL)[0], rtol=1e-9, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", sorted(RELATIVE_SIZE_TOLERANCE))
@@ -160,7 +164,8 @@ def test_featureless_banks_give_finite_documented_values(bank):
     if not bank.any():
         assert features["log10_delta_rms"] == paper_v2.LOG10_FLOOR
         assert {name: value for name, value in features.items() if name in SHAPE and value != 0} == {
-            "blue_yellow_share": 0.5}
+            "blue_yellow_share": 0.5
+        }
 
 
 @pytest.mark.parametrize("size", (2, 3, 4, 7, 16))
@@ -180,4 +185,6 @@ def test_paper_literal_is_a_separate_set_whose_blur_reading_matters_on_small_ker
 def test_skimage_default_stop_rule_makes_the_literal_bregman_depend_on_units():
     bank = cropped_banks(smooth_field(0.8), 7, banks=1, filters=8)[0]
     small, large = zf.featurize(1e-3 * bank, "paper-literal"), zf.featurize(bank, "paper-literal")
-    assert small["bregman_distance_skimage_default"] != pytest.approx(large["bregman_distance_skimage_default"], rel=0.05)
+    assert small["bregman_distance_skimage_default"] != pytest.approx(
+        large["bregman_distance_skimage_default"], rel=0.05
+    )

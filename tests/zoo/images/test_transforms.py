@@ -233,7 +233,9 @@ def test_saved_noise_gives_each_image_one_draw_whatever_the_chunking_and_matches
     assert saved.dtype == np.uint8 and saved.shape == images.shape
     assert np.array_equal(saved, saved_noise_images(images, 0.25, seed=7, chunk=1))
     assert not np.array_equal(saved, saved_noise_images(images, 0.25, seed=8))
-    batch = apply_transform("noise", {"sigma": 0.25, "draw": "fixed"}, images / np.float32(255), np.random.default_rng(7))
+    batch = apply_transform(
+        "noise", {"sigma": 0.25, "draw": "fixed"}, images / np.float32(255), np.random.default_rng(7)
+    )
     np.testing.assert_allclose(saved / np.float32(255), batch, atol=1e-6)
     with pytest.raises(InvalidInput, match="uint8"):
         saved_noise_images(images.astype(np.float32), 0.25, seed=7)

@@ -24,7 +24,9 @@ def test_help_explains_every_option_and_gives_an_example(name: str) -> None:
 
 
 def test_analysis_modules_load_without_torch() -> None:
-    code = ("import sys, zoo.selection, zoo.query, zoo.metamodel, zoo.plots, zoo.cli.analysis_commands, zoo.cli.main; "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, zoo.selection, zoo.query, zoo.metamodel, zoo.plots, zoo.cli.analysis_commands, zoo.cli.main; "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

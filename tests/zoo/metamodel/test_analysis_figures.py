@@ -26,7 +26,9 @@ def assert_real_png(path: Path, size: tuple[int, int]) -> np.ndarray:
         assert image.size == size
         pixels = np.asarray(image.convert("RGB"))
     assert pixels.std() > 0 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1
-    assert not [p for p in path.parent.iterdir() if p.name.startswith(TEMP_PREFIX)]  # written atomically, nothing left over
+    assert not [
+        p for p in path.parent.iterdir() if p.name.startswith(TEMP_PREFIX)
+    ]  # written atomically, nothing left over
     return pixels
 
 
@@ -57,7 +59,21 @@ def test_show_refuses_a_missing_checkpoint_or_folder(zoo_env: dict[str, str], tm
 def test_fit_plot_draws_truth_and_predictions(zoo_env: dict[str, str], tmp_path: Path) -> None:
     _build(zoo_env)
     target = tmp_path / "figure4.png"
-    run_zoo("fit", "--target", "sharpness", "--train-arch", "resnet50", "--test-arch", "resnet18", "--trees", "5", "--repeats", "2", "--plot", str(target))
+    run_zoo(
+        "fit",
+        "--target",
+        "sharpness",
+        "--train-arch",
+        "resnet50",
+        "--test-arch",
+        "resnet18",
+        "--trees",
+        "5",
+        "--repeats",
+        "2",
+        "--plot",
+        str(target),
+    )
     width, height = (round(inches * FIT_FIGURE_DPI) for inches in FIT_FIGURE_SIZE)
     pixels = assert_real_png(target, (width, height))
     red, green, blue = (pixels[..., i].astype(int) for i in range(3))
@@ -72,7 +88,10 @@ def test_bank_image_normalises_each_filter_and_handles_any_channel_count(channel
     image = bank_image(bank)
     rows, cols, zoom = 2, 3, 10  # ceil(sqrt(5)) columns; 3x3 kernels drawn 10x
     assert image.shape == (rows * (3 * zoom + 2) + 2, cols * (3 * zoom + 2) + 2, 3) and image.dtype == np.uint8
-    tiles = [image[2 + (i // cols) * 32: 2 + (i // cols) * 32 + 30, 2 + (i % cols) * 32: 2 + (i % cols) * 32 + 30] for i in range(5)]
+    tiles = [
+        image[2 + (i // cols) * 32 : 2 + (i // cols) * 32 + 30, 2 + (i % cols) * 32 : 2 + (i % cols) * 32 + 30]
+        for i in range(5)
+    ]
     for i, tile in enumerate(tiles):
         if i == 3:
             assert (tile == 128).all()  # a constant filter is mid-grey

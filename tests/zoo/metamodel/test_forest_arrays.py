@@ -79,6 +79,9 @@ def test_a_stored_fit_predicts_with_the_trees_of_every_seed_on_scaled_features(c
     _, _, X_train, y_train, _ = load_feature_matrix(catalog, train, "sharpness")
     _, _, X_test, _, _ = load_feature_matrix(catalog, test, "sharpness")
     scaler = fit_scaler(X_train)  # the fit scales features inside; predict_with_fit averages the trees of every seed
-    again = [RandomForestRegressor(n_estimators=8, random_state=s, n_jobs=-1).fit(apply_scaler(scaler, X_train), y_train) for s in (7, 8)]
+    again = [
+        RandomForestRegressor(n_estimators=8, random_state=s, n_jobs=-1).fit(apply_scaler(scaler, X_train), y_train)
+        for s in (7, 8)
+    ]
     expected = np.mean([f.predict(apply_scaler(scaler, X_test)) for f in again], axis=0)
     np.testing.assert_allclose(predict_with_fit(catalog, result.id, X_test), expected, rtol=0, atol=1e-12)  # type: ignore[arg-type]

@@ -34,8 +34,15 @@ def _group_of(catalog: Catalog) -> dict[int, str]:
 @pytest.mark.parametrize("split", ["variant", "base"])
 def test_a_test_fraction_never_tests_on_a_group_seen_in_training(catalog: Catalog, split: str) -> None:
     built = build_catalog(catalog, n_external=0)
-    result = fit_meta_model(catalog, "sharpness", Selection(), test_fraction=0.3, split=split if split != "variant" else None,
-                            store=False, **QUICK)
+    result = fit_meta_model(
+        catalog,
+        "sharpness",
+        Selection(),
+        test_fraction=0.3,
+        split=split if split != "variant" else None,
+        store=False,
+        **QUICK,
+    )
     assert result.split == split
     group = _group_of(catalog)
     key = (lambda c: group[c]) if split == "variant" else (lambda c: group[c].split("/")[0])
@@ -48,10 +55,19 @@ def test_a_test_fraction_never_tests_on_a_group_seen_in_training(catalog: Catalo
 
 def test_reference_checkpoints_are_left_out_unless_the_epoch_is_bounded(catalog: Catalog) -> None:
     built = build_catalog(catalog, n_external=0)
-    default = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)), store=False, **QUICK)
+    default = fit_meta_model(
+        catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)), store=False, **QUICK
+    )
     assert default.n_reference_left_out == 48 and default.n_test == 48
     assert all(built.epoch_of[p.checkpoint_id] >= 1 for p in default.predictions)
-    kept = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",), min_epoch=0), Selection(archs=("resnet18",), min_epoch=0), store=False, **QUICK)
+    kept = fit_meta_model(
+        catalog,
+        "sharpness",
+        Selection(archs=("resnet50",), min_epoch=0),
+        Selection(archs=("resnet18",), min_epoch=0),
+        store=False,
+        **QUICK,
+    )
     assert kept.n_reference_left_out == 0 and kept.n_test == 72
 
 
@@ -71,7 +87,9 @@ def test_every_metric_of_every_feature_set_can_carry_a_fit(feature_set: str) -> 
 
 def test_scores_are_fuller_and_stored_with_the_fit(catalog: Catalog) -> None:
     build_catalog(catalog)
-    result = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)), **QUICK)
+    result = fit_meta_model(
+        catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)), **QUICK
+    )
     assert result.r2_log is not None and result.r2_log > 0.8 and result.spearman is not None and result.spearman > 0.8
     assert set(result.r2_by_kind) == {"identity", "blur", "noise", "resize"} and result.n_by_kind["blur"] == 12
     assert result.r2_bootstrap_std is not None and 0 < result.r2_bootstrap_std < 0.2
@@ -83,16 +101,24 @@ def test_scores_are_fuller_and_stored_with_the_fit(catalog: Catalog) -> None:
 
 def test_shuffled_targets_score_no_rank_order_either(catalog: Catalog) -> None:
     build_catalog(catalog, shuffled=True)
-    result = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)), store=False, **QUICK)
+    result = fit_meta_model(
+        catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)), store=False, **QUICK
+    )
     assert result.r2_mean < 0.2 and abs(result.spearman or 0) < 0.4
 
 
 def test_fit_cli_splits_by_variant_by_default_and_fits_shows_the_split(zoo_env: dict[str, str]) -> None:
     with _open(zoo_env) as catalog:
         build_catalog(catalog)
-    data = json.loads(run_zoo("fit", "--target", "sharpness", "--test-fraction", "0.25", "--trees", "5", "--repeats", "1", "--json").stdout)
+    data = json.loads(
+        run_zoo(
+            "fit", "--target", "sharpness", "--test-fraction", "0.25", "--trees", "5", "--repeats", "1", "--json"
+        ).stdout
+    )
     assert data["split"] == "variant" and {"spearman", "r2_log", "r2_by_kind", "r2_bootstrap_std"} <= set(data)
-    run_zoo("fit", "--target", "sharpness", "--test-fraction", "0.25", "--split", "run", "--trees", "5", "--repeats", "1")
+    run_zoo(
+        "fit", "--target", "sharpness", "--test-fraction", "0.25", "--split", "run", "--trees", "5", "--repeats", "1"
+    )
     fits = json.loads(run_zoo("fits", "--json").stdout)
     assert [f["split"] for f in fits] == ["run", "variant"]
     assert "variant" in run_zoo("fits").output
@@ -106,10 +132,19 @@ def test_the_generalization_matrix_holds_out_every_axis_the_catalog_varies(catal
     matrix = evaluate_generalization(catalog, "sharpness", **QUICK)
     assert matrix.log_target and matrix.r2_space == "log"
     assert matrix.folds == 5 and matrix.n_reference_left_out == 48
-    assert matrix.axes == ("architecture", "base dataset", "optimizer", "learning rate", "image size", "variant (k-fold)")
+    assert matrix.axes == (
+        "architecture",
+        "base dataset",
+        "optimizer",
+        "learning rate",
+        "image size",
+        "variant (k-fold)",
+    )
     archs = matrix.row("architecture")
     assert [c.held_out for c in archs] == ["mobilenetv3_large_100", "resnet18", "resnet50"]
-    assert all(c.n_test == 32 and c.n_train == 64 for c in archs)  # epoch-0 left out: 2 trained epochs x 8 variants x 2 trials
+    assert all(
+        c.n_test == 32 and c.n_train == 64 for c in archs
+    )  # epoch-0 left out: 2 trained epochs x 8 variants x 2 trials
     assert all(c.r2 is not None and c.r2 > 0.5 and c.spearman > 0.7 for c in archs)
     folds = matrix.row("variant (k-fold)")
     assert [c.held_out for c in folds][-1] == "all folds, pooled" and folds[-1].n_test == 96
@@ -128,12 +163,25 @@ def test_evaluate_cli_prints_every_cell_as_json_and_draws_a_heatmap(zoo_env: dic
     with _open(zoo_env) as catalog:
         build_catalog(catalog, n_variants=8)
     png = tmp_path / "matrix.png"
-    data = json.loads(run_zoo("evaluate", "--target", "noisiness", "--trees", "5", "--repeats", "1", "--png", str(png), "--json").stdout)
+    data = json.loads(
+        run_zoo(
+            "evaluate", "--target", "noisiness", "--trees", "5", "--repeats", "1", "--png", str(png), "--json"
+        ).stdout
+    )
     assert data["target"] == "noisiness" and data["r2_space"] == "log"
-    assert {c["axis"] for c in data["cells"]} == {"architecture", "base dataset", "optimizer", "learning rate", "image size", "variant (k-fold)"}
+    assert {c["axis"] for c in data["cells"]} == {
+        "architecture",
+        "base dataset",
+        "optimizer",
+        "learning rate",
+        "image size",
+        "variant (k-fold)",
+    }
     assert all({"n_train", "n_test", "r2", "r2_log", "spearman"} <= set(c) for c in data["cells"])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    raw = run_zoo("evaluate", "--target", "sharpness", "--raw-target", "--trees", "5", "--repeats", "1", "--arch", "resnet*").output
+    raw = run_zoo(
+        "evaluate", "--target", "sharpness", "--raw-target", "--trees", "5", "--repeats", "1", "--arch", "resnet*"
+    ).output
     assert "R² (raw)" in raw and "convnext_tiny" not in raw and "generalization matrix" in raw
     assert "--target" in run_zoo("evaluate", "--help").output
 
@@ -144,27 +192,55 @@ def test_feature_sets_reach_query_fit_and_evaluate(catalog: Catalog, feature_set
     fs = get_feature_set(feature_set)
     metric = fs.metrics[-1]
     everything = query_checkpoints(catalog, Selection(min_epoch=1), feature_set=feature_set, limit=None)
-    assert everything.columns[-len(fs.metrics):] == fs.metrics
+    assert everything.columns[-len(fs.metrics) :] == fs.metrics
     values = sorted(r[everything.columns.index(metric)] for r in everything.rows)
     middle = values[len(values) // 2]
     view_where, metric_where = split_metric_wheres([f"{metric}>{middle!r}", "epoch>=1"], fs)
     assert view_where == ("epoch>=1",) and metric_where == ((metric, ">", middle),)
-    upper = query_checkpoints(catalog, Selection(wheres=view_where), feature_set=feature_set, metric_wheres=metric_where, limit=None)
-    assert upper.total == sum(v > middle for v in values) and all(r[upper.columns.index(metric)] > middle for r in upper.rows)
-    result = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)),
-                            feature_set=feature_set, train_where=metric_where, store=False, **QUICK)
-    assert result.feature_set == fs.key and set(result.importances) == set(fs.metrics) and f"{metric}>" in result.train_selection
+    upper = query_checkpoints(
+        catalog, Selection(wheres=view_where), feature_set=feature_set, metric_wheres=metric_where, limit=None
+    )
+    assert upper.total == sum(v > middle for v in values) and all(
+        r[upper.columns.index(metric)] > middle for r in upper.rows
+    )
+    result = fit_meta_model(
+        catalog,
+        "sharpness",
+        Selection(archs=("resnet50",)),
+        Selection(archs=("resnet18",)),
+        feature_set=feature_set,
+        train_where=metric_where,
+        store=False,
+        **QUICK,
+    )
+    assert (
+        result.feature_set == fs.key
+        and set(result.importances) == set(fs.metrics)
+        and f"{metric}>" in result.train_selection
+    )
     with pytest.raises(InvalidInput, match="not a metric of"):
-        fit_meta_model(catalog, "sharpness", Selection(), feature_set=feature_set, train_where=(("no_such_metric", ">", 0.0),))
+        fit_meta_model(
+            catalog, "sharpness", Selection(), feature_set=feature_set, train_where=(("no_such_metric", ">", 0.0),)
+        )
 
 
 def test_checkpoint_metrics_view_holds_every_feature_set(catalog: Catalog) -> None:
     built = build_catalog(catalog, n_variants=2, trials=1, epochs=2, n_external=0)
     with catalog.engine.connect() as conn:
-        counts = dict(conn.execute(sa.text("SELECT feature_set, count(*) FROM checkpoint_metrics GROUP BY feature_set")).all())
-        one = conn.execute(sa.text("SELECT value FROM checkpoint_metrics WHERE checkpoint_id = :c AND feature_set = 'paper-v1' "
-                                   "AND metric = 'spatial_roughness'"), {"c": built.trained_ids[0]}).scalar_one()
-        wide = conn.execute(sa.text("SELECT spatial_roughness FROM checkpoint_features WHERE checkpoint_id = :c"), {"c": built.trained_ids[0]}).scalar_one()
+        counts = dict(
+            conn.execute(sa.text("SELECT feature_set, count(*) FROM checkpoint_metrics GROUP BY feature_set")).all()
+        )
+        one = conn.execute(
+            sa.text(
+                "SELECT value FROM checkpoint_metrics WHERE checkpoint_id = :c AND feature_set = 'paper-v1' "
+                "AND metric = 'spatial_roughness'"
+            ),
+            {"c": built.trained_ids[0]},
+        ).scalar_one()
+        wide = conn.execute(
+            sa.text("SELECT spatial_roughness FROM checkpoint_features WHERE checkpoint_id = :c"),
+            {"c": built.trained_ids[0]},
+        ).scalar_one()
     assert counts == {key: len(built.all_ids) * len(get_feature_set(key).metrics) for key in feature_set_names()}
     assert one == pytest.approx(wide)
 
@@ -174,7 +250,11 @@ def test_query_cli_takes_a_feature_set_and_its_metrics_in_where(zoo_env: dict[st
         build_catalog(catalog, n_variants=4, trials=1)
     key = feature_set_names()[-1]
     metric = get_feature_set(key).metrics[0]
-    rows = json.loads(run_zoo("query", "--feature-set", key, "--where", f"{metric}>-1e300", "--min-epoch", "1", "--limit", "0", "--json").stdout)
+    rows = json.loads(
+        run_zoo(
+            "query", "--feature-set", key, "--where", f"{metric}>-1e300", "--min-epoch", "1", "--limit", "0", "--json"
+        ).stdout
+    )
     assert len(rows) == 16 and metric in rows[0]
     assert "not a metric" not in run_zoo("query", "--feature-set", key, "--limit", "1").output
 

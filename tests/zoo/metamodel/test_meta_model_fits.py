@@ -18,7 +18,11 @@ from zoo.selection import Selection
 R50 = Selection(archs=("resnet50",))
 R18 = Selection(archs=("resnet18",))
 QUICK = {"n_estimators": 10, "repeats": 2}
-SHAPE_METRICS = ("spatial_roughness", "bregman_distance", "dist_to_gaussian")  # paper-v1 smoothness metrics (nearly) unchanged by scaling the delta
+SHAPE_METRICS = (
+    "spatial_roughness",
+    "bregman_distance",
+    "dist_to_gaussian",
+)  # paper-v1 smoothness metrics (nearly) unchanged by scaling the delta
 
 
 def _count(catalog: Catalog, table: str) -> int:
@@ -30,9 +34,13 @@ def _count(catalog: Catalog, table: str) -> int:
 def test_properties_encoded_in_the_metrics_transfer_from_resnet50_to_resnet18(catalog: Catalog, target: str) -> None:
     build_catalog(catalog)
     result = fit_meta_model(catalog, target, R50, R18, store=False)
-    assert result.n_train == result.n_test == 48 and len(result.r2_scores) == 5  # 24 epoch-0 checkpoints per side left out
+    assert (
+        result.n_train == result.n_test == 48 and len(result.r2_scores) == 5
+    )  # 24 epoch-0 checkpoints per side left out
     assert result.n_reference_left_out == 48
-    assert result.r2_mean > {"sharpness": 0.9, "noisiness": 0.35}[target]  # the synthetic deltas mix noise into smoothness
+    assert (
+        result.r2_mean > {"sharpness": 0.9, "noisiness": 0.35}[target]
+    )  # the synthetic deltas mix noise into smoothness
     importance = result.importances
     assert importance["channel_saturation"] < 0.05  # no property of the synthetic data touches colour
     # The synthetic properties set the delta's shape (smoothness, white-noise share) at a size that differs by
@@ -89,9 +97,18 @@ def test_overlapping_selections_are_refused_with_the_overlap_count(catalog: Cata
 
 def test_checkpoints_missing_the_target_are_dropped_and_counted(catalog: Catalog) -> None:
     build_catalog(catalog)  # the two file checkpoints have no object_scale label
-    result = fit_meta_model(catalog, "object_scale", Selection(sources=("run", "file"), trials=(0,)), Selection(trials=(1,)), store=False, **QUICK)
+    result = fit_meta_model(
+        catalog,
+        "object_scale",
+        Selection(sources=("run", "file"), trials=(0,)),
+        Selection(trials=(1,)),
+        store=False,
+        **QUICK,
+    )
     assert result.n_dropped == 0  # trial= excludes external checkpoints (no trial)
-    result = fit_meta_model(catalog, "object_scale", Selection(archs=("resnet50", "convnext_tiny")), R18, store=False, **QUICK)
+    result = fit_meta_model(
+        catalog, "object_scale", Selection(archs=("resnet50", "convnext_tiny")), R18, store=False, **QUICK
+    )
     assert result.n_dropped == 2 and result.n_train == 48
 
 
@@ -118,7 +135,9 @@ def test_an_empty_side_is_refused_with_a_hint(catalog: Catalog) -> None:
 
 def test_a_stored_fit_keeps_selections_scores_and_every_seed_prediction(catalog: Catalog) -> None:
     build_catalog(catalog)
-    result = fit_meta_model(catalog, "noisiness", Selection(archs=("resnet50",), min_epoch=1), R18, label="paper R50→R18", **QUICK)
+    result = fit_meta_model(
+        catalog, "noisiness", Selection(archs=("resnet50",), min_epoch=1), R18, label="paper R50→R18", **QUICK
+    )
     assert result.id is not None and result.model_sha256 and catalog.store.exists(result.model_sha256)
     assert _count(catalog, "predictions") == result.n_test * 2
     record = get_fit(catalog, result.id)
@@ -134,16 +153,50 @@ def test_a_stored_fit_keeps_selections_scores_and_every_seed_prediction(catalog:
 def test_fit_cli_uses_the_paper_shorthand_and_shared_options(zoo_env: dict[str, str]) -> None:
     with Catalog.open(zoo_env["ZOO_DATABASE_URL"], artifacts=zoo_env["ZOO_ARTIFACTS"]) as catalog:
         build_catalog(catalog)
-    out = run_zoo("fit", "--target", "sharpness", "--train-arch", "resnet50", "--test-arch", "resnet18", "--min-epoch", "1",
-                  "--trees", "10", "--repeats", "2", "--label", "cli").output
+    out = run_zoo(
+        "fit",
+        "--target",
+        "sharpness",
+        "--train-arch",
+        "resnet50",
+        "--test-arch",
+        "resnet18",
+        "--min-epoch",
+        "1",
+        "--trees",
+        "10",
+        "--repeats",
+        "2",
+        "--label",
+        "cli",
+    ).output
     assert "fit 1" in out and "test R² = 0.9" in out and "48 checkpoints" in out and "laplacian_variance" in out
-    data = json.loads(run_zoo("fit", "--target", "noisiness", "--train", "arch=resnet50|convnext*", "--test", "arch=resnet18",
-                              "--where", "epoch>=1", "--trees", "5", "--repeats", "1", "--json").stdout)
+    data = json.loads(
+        run_zoo(
+            "fit",
+            "--target",
+            "noisiness",
+            "--train",
+            "arch=resnet50|convnext*",
+            "--test",
+            "arch=resnet18",
+            "--where",
+            "epoch>=1",
+            "--trees",
+            "5",
+            "--repeats",
+            "1",
+            "--json",
+        ).stdout
+    )
     assert data["n_train"] == 48  # epoch>=1 also drops the two file checkpoints: they have no epoch
     assert data["n_test"] == 48 and data["id"] == 2 and len(data["predictions"]) == 48
     fits = json.loads(run_zoo("fits", "--json").stdout)
     assert [f["id"] for f in fits] == [2, 1] and fits[1]["label"] == "cli"
-    assert fits[1]["train_selection"] == "arch=resnet50,min_epoch=1" and fits[0]["train_selection"] == "arch=resnet50|convnext*,epoch>=1.0"
+    assert (
+        fits[1]["train_selection"] == "arch=resnet50,min_epoch=1"
+        and fits[0]["train_selection"] == "arch=resnet50|convnext*,epoch>=1.0"
+    )
     assert "meta-model fits" in run_zoo("fits").output
     refused = run_zoo("fit", "--target", "sharpness", "--train-arch", "resnet*", "--test-arch", "resnet18", expect=1)
     assert "share 48 checkpoints" in refused.output

@@ -36,8 +36,12 @@ def test_offset_pages_through_the_selection_and_count_by_regroups(catalog: Catal
 
 
 def test_external_checkpoints_carry_their_labels_as_properties(catalog: Catalog, small) -> None:  # type: ignore[no-untyped-def]
-    rows = query_checkpoints(catalog, Selection(sources=("file",)), columns=("checkpoint_id", "sharpness", "object_scale")).records()
-    assert [r["sharpness"] for r in rows] == pytest.approx([small.properties[0]["sharpness"], small.properties[1]["sharpness"]])
+    rows = query_checkpoints(
+        catalog, Selection(sources=("file",)), columns=("checkpoint_id", "sharpness", "object_scale")
+    ).records()
+    assert [r["sharpness"] for r in rows] == pytest.approx(
+        [small.properties[0]["sharpness"], small.properties[1]["sharpness"]]
+    )
     assert all(r["object_scale"] is None for r in rows)
 
 
@@ -73,7 +77,9 @@ def test_cli_prints_json_csv_columns_and_a_count_summary(zoo_env: dict[str, str]
         build_catalog(catalog, n_variants=4, trials=1, epochs=2)
     rows = json.loads(run_zoo("query", "--arch", "resnet18", "--min-epoch", "1", "--json").stdout)
     assert len(rows) == 4 and {r["arch"] for r in rows} == {"resnet18"} and all(r["epoch"] == 1 for r in rows)
-    csv = run_zoo("query", "arch=resnet50,epoch=0", "--columns", "checkpoint_id,arch,sharpness", "--csv").stdout.splitlines()
+    csv = run_zoo(
+        "query", "arch=resnet50,epoch=0", "--columns", "checkpoint_id,arch,sharpness", "--csv"
+    ).stdout.splitlines()
     assert csv[0] == "checkpoint_id,arch,sharpness" and len(csv) == 5
     table = run_zoo("query", "--where", "sharpness<1", "--limit", "3")
     assert "showing 3 of 18 checkpoints (15 more;" in table.output

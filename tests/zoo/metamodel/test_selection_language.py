@@ -51,7 +51,14 @@ def test_text_form_parses_to_the_selection(text: str, expected: Selection) -> No
     assert Selection.parse(text) == expected
 
 
-@pytest.mark.parametrize("text", ["arch=resnet*|convnext_tiny,min_epoch=1,sharpness<0.01", "trial=1,epoch=3,noisiness!=0.5", "source=run,base=a?c,kind=blur"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "arch=resnet*|convnext_tiny,min_epoch=1,sharpness<0.01",
+        "trial=1,epoch=3,noisiness!=0.5",
+        "source=run,base=a?c,kind=blur",
+    ],
+)
 def test_text_and_json_forms_round_trip(text: str) -> None:
     selection = Selection.parse(text)
     assert Selection.parse(str(selection)) == selection
@@ -129,7 +136,10 @@ MALICIOUS = [
 
 def _row_counts(catalog: Catalog) -> dict[str, int]:
     with catalog.engine.connect() as conn:
-        return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in ("runs", "checkpoints", "metric_values")}
+        return {
+            t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("runs", "checkpoints", "metric_values")
+        }
 
 
 @pytest.mark.parametrize("where", MALICIOUS)
@@ -145,11 +155,20 @@ def test_malicious_where_is_refused_and_the_catalog_is_unchanged(catalog: Catalo
 
 def _matches(row: dict[str, Any], selection: Selection) -> bool:
     """The oracle: the selection's meaning written out in Python."""
-    names = [("archs", "arch"), ("bases", "base_dataset"), ("variants", "variant"), ("variant_kinds", "variant_kind"),
-             ("optimizers", "optimizer"), ("grids", "grid"), ("sources", "source")]
+    names = [
+        ("archs", "arch"),
+        ("bases", "base_dataset"),
+        ("variants", "variant"),
+        ("variant_kinds", "variant_kind"),
+        ("optimizers", "optimizer"),
+        ("grids", "grid"),
+        ("sources", "source"),
+    ]
     for field, column in names:
         patterns = getattr(selection, field)
-        if patterns and not (row[column] is not None and any(fnmatch.fnmatchcase(row[column], p.replace("[", "[[]")) for p in patterns)):
+        if patterns and not (
+            row[column] is not None and any(fnmatch.fnmatchcase(row[column], p.replace("[", "[[]")) for p in patterns)
+        ):
             return False
     epoch = row["epoch"]
     checks = [
@@ -158,18 +177,46 @@ def _matches(row: dict[str, Any], selection: Selection) -> bool:
         selection.min_epoch is None or (epoch is not None and epoch >= selection.min_epoch),
         selection.max_epoch is None or (epoch is not None and epoch <= selection.max_epoch),
     ]
-    ops = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__, "=": float.__eq__, "!=": float.__ne__}
+    ops = {
+        "<": float.__lt__,
+        "<=": float.__le__,
+        ">": float.__gt__,
+        ">=": float.__ge__,
+        "=": float.__eq__,
+        "!=": float.__ne__,
+    }
     checks += [row[c] is not None and ops[op](float(row[c]), v) for c, op, v in selection.wheres]
     return all(checks)
 
 
 SELECTIONS = [
-    "arch=resnet18", "arch=resnet*", "arch=*net50|convnext*", "arch=RESNET18",
-    "base=shapes_*", "base=natural?32", "base=shapes%", "base=shapes[_]32",
-    "variant=v0?", "kind=blu*|noise", "optimizer=sgd-cosine", "grid=synthetic-*", "source=file", "source=run|hub",
-    "trial=1", "epoch=2", "min_epoch=1", "max_epoch=0", "min_epoch=1,max_epoch=1",
-    "sharpness<0.01", "noisiness>=0.1,arch=resnet50", "val_accuracy>0.15", "lr=0.1", "epoch!=1", "object_scale<=0.5",
-    "laplacian_variance>0.02,trial=0|1", "checkpoint_id<10",
+    "arch=resnet18",
+    "arch=resnet*",
+    "arch=*net50|convnext*",
+    "arch=RESNET18",
+    "base=shapes_*",
+    "base=natural?32",
+    "base=shapes%",
+    "base=shapes[_]32",
+    "variant=v0?",
+    "kind=blu*|noise",
+    "optimizer=sgd-cosine",
+    "grid=synthetic-*",
+    "source=file",
+    "source=run|hub",
+    "trial=1",
+    "epoch=2",
+    "min_epoch=1",
+    "max_epoch=0",
+    "min_epoch=1,max_epoch=1",
+    "sharpness<0.01",
+    "noisiness>=0.1,arch=resnet50",
+    "val_accuracy>0.15",
+    "lr=0.1",
+    "epoch!=1",
+    "object_scale<=0.5",
+    "laplacian_variance>0.02,trial=0|1",
+    "checkpoint_id<10",
 ]
 
 
@@ -178,14 +225,23 @@ def test_every_filter_selects_exactly_what_it_says(catalog: Catalog) -> None:
     everything = query_checkpoints(catalog, columns=VIEW_COLUMNS, limit=None).records()
     for text in SELECTIONS:
         selection = Selection.parse(text)
-        got = [r["checkpoint_id"] for r in query_checkpoints(catalog, selection, columns=("checkpoint_id",), limit=None).records()]
+        got = [
+            r["checkpoint_id"]
+            for r in query_checkpoints(catalog, selection, columns=("checkpoint_id",), limit=None).records()
+        ]
         assert got == [r["checkpoint_id"] for r in everything if _matches(r, selection)], text
     assert not query_checkpoints(catalog, Selection.parse("base=shapes%")).total  # '%' is literal
-    assert query_checkpoints(catalog, Selection.parse("base=shapes_*")).counts  # '_' is literal, still matches shapes_32
+    assert query_checkpoints(
+        catalog, Selection.parse("base=shapes_*")
+    ).counts  # '_' is literal, still matches shapes_32
 
 
 def test_narrowing_combines_with_and_and_refuses_contradictions() -> None:
-    both = Selection.parse("arch=resnet50,min_epoch=1,sharpness<0.1").narrowed(Selection.parse("min_epoch=3,max_epoch=9,trial=0"))
-    assert both == Selection(archs=("resnet50",), trials=(0,), min_epoch=3, max_epoch=9, wheres=(("sharpness", "<", 0.1),))
+    both = Selection.parse("arch=resnet50,min_epoch=1,sharpness<0.1").narrowed(
+        Selection.parse("min_epoch=3,max_epoch=9,trial=0")
+    )
+    assert both == Selection(
+        archs=("resnet50",), trials=(0,), min_epoch=3, max_epoch=9, wheres=(("sharpness", "<", 0.1),)
+    )
     with pytest.raises(InvalidInput, match="given twice"):
         Selection.parse("arch=resnet50").narrowed(Selection.parse("arch=resnet18"))

@@ -40,12 +40,25 @@ def _pixel_dataset(catalog: Catalog) -> None:
     images = rng.integers(0, 256, size=(12, 16, 16, 3), dtype=np.uint8)
     sha = catalog.store.put_arrays(images=images, labels=np.arange(12) % 3)
     with catalog.session(write=True) as session:
-        base = BaseDataset(name=PIXEL_DATASET, source_kind="natural", source_params={}, image_size=16, n_images=12, n_classes=3,
-                           class_names=["a", "b", "c"], grayscale=False, seed=0, images_sha256=sha, skipped=[])
+        base = BaseDataset(
+            name=PIXEL_DATASET,
+            source_kind="natural",
+            source_params={},
+            image_size=16,
+            n_images=12,
+            n_classes=3,
+            class_names=["a", "b", "c"],
+            grayscale=False,
+            seed=0,
+            images_sha256=sha,
+            skipped=[],
+        )
         session.add(base)
         session.flush()
-        session.add_all(DatasetVariant(base_dataset_id=base.id, name=v.name, kind=v.kind, params=dict(v.params), seed=i)
-                        for i, v in enumerate(PAPER_VARIANTS[:4]))
+        session.add_all(
+            DatasetVariant(base_dataset_id=base.id, name=v.name, kind=v.kind, params=dict(v.params), seed=i)
+            for i, v in enumerate(PAPER_VARIANTS[:4])
+        )
 
 
 def _queue_states(catalog: Catalog, run_ids: list[int]) -> tuple[int, int]:
@@ -65,13 +78,18 @@ def _queue_states(catalog: Catalog, run_ids: list[int]) -> tuple[int, int]:
 def build_web_catalog(catalog: Catalog) -> WebCatalog:
     built = build_catalog(catalog, n_variants=4, trials=1, epochs=2, n_external=1)
     _pixel_dataset(catalog)
-    fit = fit_meta_model(catalog, "sharpness", Selection(archs=("resnet50",)), Selection(archs=("resnet18",)),
-                         n_estimators=5, repeats=2, label="<b>web test</b>")
+    fit = fit_meta_model(
+        catalog,
+        "sharpness",
+        Selection(archs=("resnet50",)),
+        Selection(archs=("resnet18",)),
+        n_estimators=5,
+        repeats=2,
+        label="<b>web test</b>",
+    )
     run_ids = sorted(set(built.run_of.values()))
     failed, stale = _queue_states(catalog, run_ids)
     return WebCatalog(built.all_ids, int(fit.id), failed, stale, run_ids[0])
-
-
 
 
 @pytest.fixture
@@ -85,12 +103,16 @@ def count_rows(catalog: Catalog) -> dict[str, int]:
     from zoo.db.models import Base
 
     with catalog.session() as session:
-        return {name: session.execute(select(func.count()).select_from(table)).scalar_one()
-                for name, table in sorted(Base.metadata.tables.items())}
+        return {
+            name: session.execute(select(func.count()).select_from(table)).scalar_one()
+            for name, table in sorted(Base.metadata.tables.items())
+        }
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Catalog, WebCatalog, str]]:
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Catalog, WebCatalog, str]]:
     """One catalog per test module and backend: the server never writes, so the module's tests share it."""
     folder = tmp_path_factory.mktemp("web")
     if request.param == "sqlite":

@@ -41,7 +41,9 @@ def base_url(served: Any) -> Iterator[str]:
     from zoo.web.app import create_app
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(served[0], queue_refresh_s=0.5), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(served[0], queue_refresh_s=0.5), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -74,10 +76,22 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     opened = context.new_page()
     errors: list[str] = []
-    opened.on("console", lambda message: errors.append(message.text)
-              if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
-    opened.on("response", lambda response: errors.append(f"{response.status} {response.url}")
-              if response.status >= 400 and response.request.resource_type != "document" else None)
+    opened.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    opened.on(
+        "response",
+        lambda response: (
+            errors.append(f"{response.status} {response.url}")
+            if response.status >= 400 and response.request.resource_type != "document"
+            else None
+        ),
+    )
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.set_default_timeout(WAIT_MS)
     yield opened
@@ -114,7 +128,13 @@ def test_every_page_loads_from_the_navigation(page, base_url, web, tmp_path) -> 
     assert response.status == 200 and page.inner_text("h1") == "Catalog"
     assert "1" in page.inner_text("#queue") and "stale claims" in page.inner_text("#queue")
     _screenshot(page, "serve-overview.png", tmp_path)
-    for link, heading in (("datasets", "Datasets"), ("runs", "Runs"), ("checkpoints", "Checkpoints"), ("fits", "Meta-model fits"), ("SQL", "SQL")):
+    for link, heading in (
+        ("datasets", "Datasets"),
+        ("runs", "Runs"),
+        ("checkpoints", "Checkpoints"),
+        ("fits", "Meta-model fits"),
+        ("SQL", "SQL"),
+    ):
         page.click(f"header nav >> text={link}")
         page.wait_for_load_state()
         assert page.inner_text("h1") == heading, link

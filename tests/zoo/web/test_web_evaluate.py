@@ -45,12 +45,19 @@ def test_the_form_alone_fits_nothing(client) -> None:
     assert client.app.state.web.matrices.fitted == fitted
 
 
-@pytest.mark.parametrize(("params", "args"), [
-    ({"target": "sharpness"}, ["--target", "sharpness"]),
-    ({"target": "noisiness", "q": "arch=resnet*", "raw_target": "1", "folds": "3", "seed": "2"},
-     ["--target", "noisiness", "--arch", "resnet*", "--raw-target", "--folds", "3", "--seed", "2"]),
-])
-def test_the_json_twin_is_what_zoo_evaluate_prints(client, web, catalog, zoo_env, params: dict[str, str], args: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("params", "args"),
+    [
+        ({"target": "sharpness"}, ["--target", "sharpness"]),
+        (
+            {"target": "noisiness", "q": "arch=resnet*", "raw_target": "1", "folds": "3", "seed": "2"},
+            ["--target", "noisiness", "--arch", "resnet*", "--raw-target", "--folds", "3", "--seed", "2"],
+        ),
+    ],
+)
+def test_the_json_twin_is_what_zoo_evaluate_prints(
+    client, web, catalog, zoo_env, params: dict[str, str], args: list[str]
+) -> None:
     from zoo.web.matrices import settings_from
 
     answer = client.get("/evaluate", params={**params, **SMALL, "format": "json"})
@@ -62,7 +69,9 @@ def test_the_json_twin_is_what_zoo_evaluate_prints(client, web, catalog, zoo_env
     assert answer.json()["cells"] and answer.json()["n_estimators"] == 5
 
 
-def test_the_page_shows_every_cell_and_the_heatmap_is_zoo_evaluates_png(client, web, catalog, zoo_env, tmp_path) -> None:
+def test_the_page_shows_every_cell_and_the_heatmap_is_zoo_evaluates_png(
+    client, web, catalog, zoo_env, tmp_path
+) -> None:
     params = {"target": "sharpness", **SMALL}
     page = client.get("/evaluate", params=params)
     matrix = client.get("/evaluate", params={**params, "format": "json"}).json()
@@ -71,8 +80,10 @@ def test_the_page_shows_every_cell_and_the_heatmap_is_zoo_evaluates_png(client, 
     assert f"{matrix['n_checkpoints']} checkpoints" in text
     assert text.count("<tr><td>") == len(matrix["cells"])
     for axis in matrix["axes"]:
-        assert f"<th colspan=\"8\">{axis} " in text
-    assert "zoo evaluate --target sharpness --feature-set paper-v1 --trees 5 --repeats 1 --folds 5 --seed 0 --json" in text
+        assert f'<th colspan="8">{axis} ' in text
+    assert (
+        "zoo evaluate --target sharpness --feature-set paper-v1 --trees 5 --repeats 1 --folds 5 --seed 0 --json" in text
+    )
     png = client.get("/evaluate/matrix.png", params=params)
     assert png.headers["content-type"] == "image/png"
     with Image.open(io.BytesIO(png.content)) as image:
@@ -82,7 +93,9 @@ def test_the_page_shows_every_cell_and_the_heatmap_is_zoo_evaluates_png(client, 
 
     kept = client.app.state.web.matrices.get(catalog, settings_from(params))  # the matrix the page showed
     assert kept.cached and json.loads(json.dumps(asdict(kept.matrix))) == matrix
-    assert png.content == write_matrix_figure(kept.matrix, tmp_path / "cli.png").read_bytes()  # zoo evaluate --png's code
+    assert (
+        png.content == write_matrix_figure(kept.matrix, tmp_path / "cli.png").read_bytes()
+    )  # zoo evaluate --png's code
     run_zoo("evaluate", "--target", "sharpness", "--trees", "5", "--repeats", "1", "--png", str(tmp_path / "cli.png"))
     with Image.open(tmp_path / "cli.png") as image, Image.open(io.BytesIO(png.content)) as served:
         assert image.size == served.size
@@ -102,13 +115,18 @@ def test_a_matrix_is_kept_until_the_rows_it_is_fitted_from_change(catalog, web) 
         again = served.get("/evaluate", params=params)
         assert served.get("/evaluate/matrix.png", params=params).status_code == 200
         assert cache.fitted == 1 and "Kept from an earlier request" in again.text
-        assert served.get("/evaluate", params={**params, "seed": "1"}).status_code == 200 and cache.fitted == 2  # other settings
+        assert (
+            served.get("/evaluate", params={**params, "seed": "1"}).status_code == 200 and cache.fitted == 2
+        )  # other settings
 
         with catalog.session(write=True) as session:  # a metric of a selected checkpoint is measured anew
-            row = session.scalars(select(MetricValue).join(MetricVector, MetricVector.id == MetricValue.vector_id)
-                                  .join(Checkpoint, Checkpoint.id == MetricVector.checkpoint_id)
-                                  .where(Checkpoint.epoch >= 1, MetricVector.feature_set == "paper")
-                                  .order_by(MetricValue.vector_id, MetricValue.metric)).first()
+            row = session.scalars(
+                select(MetricValue)
+                .join(MetricVector, MetricVector.id == MetricValue.vector_id)
+                .join(Checkpoint, Checkpoint.id == MetricVector.checkpoint_id)
+                .where(Checkpoint.epoch >= 1, MetricVector.feature_set == "paper")
+                .order_by(MetricValue.vector_id, MetricValue.metric)
+            ).first()
             key, old = (row.vector_id, row.metric), row.value
             row.value = old * 3 + 1
         try:
@@ -121,16 +139,19 @@ def test_a_matrix_is_kept_until_the_rows_it_is_fitted_from_change(catalog, web) 
         assert cache.fitted == 3  # the rows are as they were: the first matrix again
 
 
-@pytest.mark.parametrize(("query", "status", "message"), [
-    ("target=mood", 400, "mood"),
-    ("target=sharpness&trees=0", 400, "trees must be between 1 and 200"),
-    ("target=sharpness&repeats=99", 400, "repeats must be between 1 and 10"),
-    ("target=sharpness&folds=1", 400, "folds must be between 2 and 20"),
-    ("target=sharpness&raw_target=maybe", 400, "raw_target must be 1 or 0"),
-    ("target=sharpness&feature_set=nope", 400, "nope"),
-    ("target=sharpness&q=colour%3Dred", 400, "colour"),
-    ("target=sharpness&q=arch%3Dnone_such&trees=5&repeats=1", 400, "usable checkpoints"),
-])
+@pytest.mark.parametrize(
+    ("query", "status", "message"),
+    [
+        ("target=mood", 400, "mood"),
+        ("target=sharpness&trees=0", 400, "trees must be between 1 and 200"),
+        ("target=sharpness&repeats=99", 400, "repeats must be between 1 and 10"),
+        ("target=sharpness&folds=1", 400, "folds must be between 2 and 20"),
+        ("target=sharpness&raw_target=maybe", 400, "raw_target must be 1 or 0"),
+        ("target=sharpness&feature_set=nope", 400, "nope"),
+        ("target=sharpness&q=colour%3Dred", 400, "colour"),
+        ("target=sharpness&q=arch%3Dnone_such&trees=5&repeats=1", 400, "usable checkpoints"),
+    ],
+)
 def test_bad_settings_keep_the_form_and_give_the_clis_message(client, query: str, status: int, message: str) -> None:
     page = client.get(f"/evaluate?{query}")
     assert page.status_code == status and message in html.unescape(page.text) and 'id="evaluate-form"' in page.text
@@ -159,5 +180,3 @@ def test_evaluating_writes_nothing(client, web, catalog, row_counts) -> None:
     assert client.get("/evaluate", params={"target": "noisiness", **SMALL}).status_code == 200
     assert client.get("/evaluate/matrix.png", params={"target": "noisiness", **SMALL}).status_code == 200
     assert row_counts(catalog) == before
-
-

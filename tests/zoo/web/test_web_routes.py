@@ -25,9 +25,16 @@ def test_every_page_answers_html_with_links_to_its_records(client, web) -> None:
     PIXEL_DATASET = web.pixel_dataset
     checkpoint = web.checkpoint_ids[0]
     pages = {
-        "/": "Catalog", "/datasets": PIXEL_DATASET, f"/datasets/{PIXEL_DATASET}": "Preview", "/runs": "runs",
-        f"/runs/{web.done_run}": "Checkpoints (2)", "/checkpoints": "checkpoints in", f"/checkpoints/{checkpoint}": "filters",
-        "/fits": f'href="/fits/{web.fit_id}"', f"/fits/{web.fit_id}": "Feature importances", "/sql": "read-only",
+        "/": "Catalog",
+        "/datasets": PIXEL_DATASET,
+        f"/datasets/{PIXEL_DATASET}": "Preview",
+        "/runs": "runs",
+        f"/runs/{web.done_run}": "Checkpoints (2)",
+        "/checkpoints": "checkpoints in",
+        f"/checkpoints/{checkpoint}": "filters",
+        "/fits": f'href="/fits/{web.fit_id}"',
+        f"/fits/{web.fit_id}": "Feature importances",
+        "/sql": "read-only",
         "/queue": "stale claims",
     }
     for path, expected in pages.items():
@@ -55,12 +62,15 @@ def test_json_twins_are_the_records_the_cli_prints(client, web, zoo_env) -> None
 
     checkpoint = web.checkpoint_ids[3]
     assert client.get("/runs?format=json&per_page=1000").json() == cli("runs")
-    assert client.get("/checkpoints?format=json&q=arch%3Dresnet18&per_page=1000").json() == cli("query", "arch=resnet18", "--limit", "0")
+    assert client.get("/checkpoints?format=json&q=arch%3Dresnet18&per_page=1000").json() == cli(
+        "query", "arch=resnet18", "--limit", "0"
+    )
     assert client.get(f"/checkpoints/{checkpoint}?format=json").json() == cli("show", str(checkpoint))
     assert client.get("/fits?format=json").json() == cli("fits")
     assert client.get("/datasets?format=json").json() == cli("datasets", "list")
-    assert client.get("/sql?format=json&q=SELECT+arch,+count(*)+AS+n+FROM+checkpoints+GROUP+BY+arch+ORDER+BY+arch").json() == \
-        cli("sql", "SELECT arch, count(*) AS n FROM checkpoints GROUP BY arch ORDER BY arch")
+    assert client.get(
+        "/sql?format=json&q=SELECT+arch,+count(*)+AS+n+FROM+checkpoints+GROUP+BY+arch+ORDER+BY+arch"
+    ).json() == cli("sql", "SELECT arch, count(*) AS n FROM checkpoints GROUP BY arch ORDER BY arch")
 
 
 def test_checkpoints_page_selects_with_the_query_language_and_pages(client, web) -> None:
@@ -91,19 +101,22 @@ def test_user_text_is_escaped_on_pages(client, web) -> None:
     assert "&lt;b&gt;" in client.get("/checkpoints?q=arch%3D%3Cb%3E").text
 
 
-@pytest.mark.parametrize(("path", "status", "message"), [
-    ("/checkpoints/999999", 404, "there is no checkpoint 999999; find ids with `zoo query`"),
-    ("/runs/999999", 404, "there is no run 999999; list them with `zoo runs`"),
-    ("/fits/999999", 404, "there is no fit 999999; list them with `zoo fits`"),
-    ("/datasets/nope", 404, "nope"),
-    ("/checkpoints?q=colour%3Dred", 400, "colour"),
-    ("/checkpoints?q=sharpness%3Cabc", 400, "sharpness"),
-    ("/checkpoints?page=0", 400, "page must be at least 1"),
-    ("/runs?status=lost", 400, "unknown run status 'lost'"),
-    ("/fits?target=mood", 400, "mood"),
-    ("/runs?format=xml", 400, "format must be one of html, json"),
-    ("/no/such/page", 404, "is not a page of zoo serve"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ("/checkpoints/999999", 404, "there is no checkpoint 999999; find ids with `zoo query`"),
+        ("/runs/999999", 404, "there is no run 999999; list them with `zoo runs`"),
+        ("/fits/999999", 404, "there is no fit 999999; list them with `zoo fits`"),
+        ("/datasets/nope", 404, "nope"),
+        ("/checkpoints?q=colour%3Dred", 400, "colour"),
+        ("/checkpoints?q=sharpness%3Cabc", 400, "sharpness"),
+        ("/checkpoints?page=0", 400, "page must be at least 1"),
+        ("/runs?status=lost", 400, "unknown run status 'lost'"),
+        ("/fits?target=mood", 400, "mood"),
+        ("/runs?format=xml", 400, "format must be one of html, json"),
+        ("/no/such/page", 404, "is not a page of zoo serve"),
+    ],
+)
 def test_bad_ids_and_selections_give_the_clis_one_line_message(client, path: str, status: int, message: str) -> None:
     page = client.get(path)
     assert page.status_code == status
@@ -121,7 +134,12 @@ def test_figures_are_pngs_drawn_once_per_content_hash(client, web) -> None:
     drawn = web_app.figures.drawn
     again = client.get(f"/checkpoints/{web.checkpoint_ids[0]}/filters.png")
     assert again.content == filters.content and web_app.figures.drawn == drawn  # served from the cache
-    assert client.get(f"/checkpoints/{web.checkpoint_ids[0]}/filters.png", headers={"If-None-Match": filters.headers["etag"]}).status_code == 304
+    assert (
+        client.get(
+            f"/checkpoints/{web.checkpoint_ids[0]}/filters.png", headers={"If-None-Match": filters.headers["etag"]}
+        ).status_code
+        == 304
+    )
     assert _png_size(client.get(f"/fits/{web.fit_id}/predictions.png").content) == (800, 450)
     assert _png_size(client.get(f"/datasets/{web.pixel_dataset}/preview.png").content)[1] > 4 * 16
     assert client.get("/datasets/natural-32/preview.png").status_code == 404  # its pixels were never stored
@@ -143,8 +161,12 @@ def test_sql_page_runs_one_read_only_statement_and_downloads(client, web, catalo
     rows = list(csv.reader(io.StringIO(download.text)))
     assert rows[0] == ["id", "status"] and len(rows) == 4 and download.headers["x-zoo-truncated"] == "true"
     before = row_counts(catalog)
-    for statement in ("DELETE FROM runs", "SELECT 1; DROP TABLE runs", "UPDATE runs SET status='queued'",
-                      "WITH x AS (DELETE FROM runs RETURNING id) SELECT * FROM x"):
+    for statement in (
+        "DELETE FROM runs",
+        "SELECT 1; DROP TABLE runs",
+        "UPDATE runs SET status='queued'",
+        "WITH x AS (DELETE FROM runs RETURNING id) SELECT * FROM x",
+    ):
         refused = client.get("/sql", params={"q": statement})
         assert refused.status_code == 400 and 'id="error-message"' in refused.text, statement
         assert statement.split()[0] in refused.text  # the query stays in the box
@@ -174,17 +196,31 @@ def test_pages_carry_security_headers_and_static_files(client) -> None:
 
 def test_serving_reads_but_never_writes_the_catalog(client, web, catalog, row_counts) -> None:
     before = row_counts(catalog)
-    for path in ("/", "/queue", "/datasets", f"/datasets/{web.pixel_dataset}", f"/datasets/{web.pixel_dataset}/preview.png", "/runs",
-                 f"/runs/{web.stale_run}", "/checkpoints", f"/checkpoints/{web.checkpoint_ids[0]}",
-                 f"/checkpoints/{web.checkpoint_ids[0]}/filters.png", "/fits", f"/fits/{web.fit_id}",
-                 f"/fits/{web.fit_id}/predictions.png", "/sql?q=SELECT+1"):
+    for path in (
+        "/",
+        "/queue",
+        "/datasets",
+        f"/datasets/{web.pixel_dataset}",
+        f"/datasets/{web.pixel_dataset}/preview.png",
+        "/runs",
+        f"/runs/{web.stale_run}",
+        "/checkpoints",
+        f"/checkpoints/{web.checkpoint_ids[0]}",
+        f"/checkpoints/{web.checkpoint_ids[0]}/filters.png",
+        "/fits",
+        f"/fits/{web.fit_id}",
+        f"/fits/{web.fit_id}/predictions.png",
+        "/sql?q=SELECT+1",
+    ):
         assert client.get(path).status_code == 200, path
     assert row_counts(catalog) == before
     assert client.get("/?format=json").json()["queue"]["stale_claims"] == 1  # looking did not re-queue it
 
 
 def test_importing_zoo_and_the_cli_does_not_import_the_web_stack() -> None:
-    code = ("import sys, zoo, zoo.cli.main; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'starlette', 'jinja2', 'uvicorn', 'torch', 'zoo.web'}))")
+    code = (
+        "import sys, zoo, zoo.cli.main; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'starlette', 'jinja2', 'uvicorn', 'torch', 'zoo.web'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

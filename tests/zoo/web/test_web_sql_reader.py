@@ -121,7 +121,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> _Captured:
 
 
 @pytest.mark.parametrize("served", ["sqlite"], indirect=True)
-def test_zoo_serve_takes_the_reader_url_like_zoo_sql(zoo_env, captured, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zoo_serve_takes_the_reader_url_like_zoo_sql(
+    zoo_env, captured, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(READER_URL_ENV, raising=False)
     run_zoo("serve", "--max-bytes", "1KiB")
     assert captured.app.state.web.reader is None and captured.app.state.web.sql_max_bytes == 1024

@@ -92,9 +92,7 @@ def load_source(kind: str, **params: object) -> ImageSet:
         raise NotFound(f"unknown image source {kind!r}; valid: {', '.join(source_kinds())}") from None
     unknown, missing = sorted(set(params) - spec.accepted), sorted(spec.required - set(params))
     if unknown or missing:
-        raise InvalidInput(
-            f"source {kind!r} accepts {sorted(spec.accepted)}; unknown {unknown}, missing {missing}"
-        )
+        raise InvalidInput(f"source {kind!r} accepts {sorted(spec.accepted)}; unknown {unknown}, missing {missing}")
     params["image_size"] = int_param("image_size", params["image_size"], low=8, high=2048)
     params["seed"] = int_param("seed", params["seed"], low=0, high=2**63 - 1)
     return spec.build(**params)

@@ -56,7 +56,9 @@ def _line(dist: np.ndarray, width: float, level: float) -> np.ndarray:
     return level * np.exp(-((dist / width) ** 2))
 
 
-def _cell(canvas: _Canvas, x: np.ndarray, y: np.ndarray, a: float, b: float, level: float, rng: np.random.Generator) -> np.ndarray:
+def _cell(
+    canvas: _Canvas, x: np.ndarray, y: np.ndarray, a: float, b: float, level: float, rng: np.random.Generator
+) -> np.ndarray:
     """A translucent cell: faint interior, bright rim about a pixel wide. Returns its signed distance."""
     d = _ellipse_distance(x, y, a, b)
     interior = np.where(d < 0, level * rng.uniform(0.2, 0.4), 0.0)
@@ -126,11 +128,19 @@ def _dinoflagellate(canvas: _Canvas, radius: float, level: float, rng: np.random
     body = radius * 0.55
     d = _cell(canvas, canvas.x, canvas.y, body, body * rng.uniform(0.85, 1.0), level, rng)
     canvas.add(_line(np.abs(canvas.y - 0.15 * canvas.x * canvas.x / body), 0.7, level * 0.9) * (d < 0))  # cingulum
-    for angle in (np.pi / 2, -np.pi / 2 + rng.uniform(-0.5, 0.5), -np.pi / 2 + rng.uniform(0.6, 1.0))[: int(rng.integers(2, 4))]:
+    for angle in (np.pi / 2, -np.pi / 2 + rng.uniform(-0.5, 0.5), -np.pi / 2 + rng.uniform(0.6, 1.0))[
+        : int(rng.integers(2, 4))
+    ]:
         direction = np.array([np.sin(angle), np.cos(angle)])
         base, tip = direction * body * 0.8, direction * radius * rng.uniform(0.85, 1.0)
         distance = _segment_distance(canvas.x, canvas.y, base, tip)
-        canvas.add(_line(distance, 0.5 + 1.0 * np.clip(1.0 - np.hypot(canvas.x - base[0], canvas.y - base[1]) / radius, 0, 1), level))
+        canvas.add(
+            _line(
+                distance,
+                0.5 + 1.0 * np.clip(1.0 - np.hypot(canvas.x - base[0], canvas.y - base[1]) / radius, 0, 1),
+                level,
+            )
+        )
 
 
 _DRAW = (_diatom, _chain, _radiolarian, _copepod, _ciliate, _dinoflagellate)
@@ -143,7 +153,9 @@ def _background(canvas: _Canvas, image_size: int, rng: np.random.Generator) -> n
     field = rng.uniform(0.04, 0.12) + strength * ramp
     for _ in range(int(rng.integers(0, 6))):
         spot = rng.uniform(-0.5, 0.5, 2) * image_size
-        field = field + _line(np.hypot(canvas.px - spot[0], canvas.py - spot[1]), rng.uniform(0.4, 1.2), rng.uniform(0.05, 0.2))
+        field = field + _line(
+            np.hypot(canvas.px - spot[0], canvas.py - spot[1]), rng.uniform(0.4, 1.2), rng.uniform(0.05, 0.2)
+        )
     return field
 
 
