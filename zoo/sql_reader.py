@@ -14,6 +14,8 @@ from zoo.catalog import Catalog
 from zoo.errors import DatabaseError, InvalidInput
 
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# The advisory lock every change to roles and grants takes (see create_reader).
+ROLE_DDL_LOCK = "zoo create-reader"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def create_reader(catalog: Catalog, name: str, *, password: str | None = None) -
             with raw.cursor() as cursor:
                 # Roles and grants live in cluster-wide catalogs: two create-readers at once (or two catalogs on
                 # one server) would fail with "tuple concurrently updated"; take turns on one advisory lock.
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('zoo create-reader'))")
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (ROLE_DDL_LOCK,))
                 schema = cursor.execute("SELECT current_schema()").fetchone()[0]
                 if schema is None:
                     raise InvalidInput("the catalog's search_path names no existing schema; run zoo db upgrade first")

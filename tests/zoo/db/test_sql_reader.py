@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-import sqlalchemy as sa
+from pgroles import drop_role
 
 from clirunner import run_zoo
 from zoo.config import READER_URL_ENV, reader_database_url
@@ -20,12 +20,7 @@ def reader_name(postgres_url: str) -> Iterator[str]:
     """A unique role name; the role (a cluster-wide object) is dropped afterwards."""
     name = f"zt_reader_{uuid.uuid4().hex[:10]}"
     yield name
-    engine = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        if conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %(n)s", {"n": name}).first():
-            conn.exec_driver_sql(f'DROP OWNED BY "{name}"')
-            conn.exec_driver_sql(f'DROP ROLE "{name}"')
-    engine.dispose()
+    drop_role(postgres_url, name)
 
 
 @pytest.fixture

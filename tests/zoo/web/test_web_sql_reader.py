@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from conftest import _postgres_base_url
+from pgroles import drop_role
 
 from clirunner import run_zoo
 from zoo.catalog import Catalog
@@ -75,11 +75,7 @@ def reader(catalog: Catalog, tmp_path: Any) -> Iterator[Catalog]:
         yield opened
     finally:
         opened.close()
-        admin = sa.create_engine(_postgres_base_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP OWNED BY "{name}"')
-            conn.exec_driver_sql(f'DROP ROLE "{name}"')
-        admin.dispose()
+        drop_role(_postgres_base_url(), name)
 
 
 def test_sql_runs_through_the_reader_and_other_pages_through_the_catalog(catalog, web, reader, row_counts) -> None:
