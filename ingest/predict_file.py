@@ -7,13 +7,14 @@ Nothing about the model is stored; a target without a fit gets one made on the w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingest.external import read_external
 from zoo.catalog import Catalog
 from zoo.checkpoints import compute_metrics
 from zoo.metamodel.predict import (
     PropertyPrediction,
+    check_reference,
     make_missing_fits,
     plan_prediction,
     predict_properties,
@@ -35,6 +36,8 @@ class ModelPrediction:
     notes: tuple[str, ...]
     features: dict[str, dict[str, float]]  # feature set key -> metric -> value
     predictions: tuple[PropertyPrediction, ...]
+    reference_correlation: float  # of the learned first layer with the reference's (see check_reference)
+    reference_matches: bool  # False: the model did not start from the reference; the predictions mean nothing
 
 
 def predict_model(
@@ -66,11 +69,13 @@ def predict_model(
     fit_ids : sequence of int
         Stored fits to apply.
     targets : sequence of str
-        Properties to predict with the most recent fit of each (of ``feature_set`` when given); a target
-        without one gets a fit made on the whole catalog (log target unless ``log_target=False``) and
-        stored. With neither ``fit_ids`` nor ``targets``: every target that has a fit.
+        Properties to predict with the most recent predictor of each (:mod:`zoo.metamodel.predictor`: trained
+        on the whole catalog, interval calibrated on held-out architectures, recipes and datasets); a target
+        without one gets one made and stored (with ``log_target=False``: a raw-target experiment fit). With
+        neither ``fit_ids`` nor ``targets``: every target that has a predictor, else sharpness and noisiness.
     feature_set : str, optional
-        Only fits of this feature set are chosen, and new ones use it.
+        The feature set of the predictors chosen or made (default
+        :data:`zoo.metamodel.predictor.DEFAULT_PREDICT_FEATURE_SET`).
     force : bool, default False
         Predict even when the reference kind differs from the fits' (the result's ``forced`` says so).
     allow_pickle : bool, default False
@@ -86,12 +91,26 @@ def predict_model(
     zoo.errors.InvalidInput, zoo.errors.NotFound
         A bad request (unknown fit or target, a reference kind the fits never saw), before the model is read.
     """
-    plan = plan_prediction(catalog, reference, fit_ids=fit_ids, targets=targets, feature_set=feature_set, force=force)
+    plan = plan_prediction(
+        catalog,
+        reference,
+        fit_ids=fit_ids,
+        targets=targets,
+        feature_set=feature_set,
+        force=force,
+        log_target=log_target,
+    )
     model = read_external(source, ref, arch, plan.reference, allow_pickle=allow_pickle)  # before any fit is made
     fits = make_missing_fits(catalog, plan, log_target)
     kinds = tuple(sorted({k for _, fit, _ in fits for k in fit.reference_kinds}))
     vectors = compute_metrics(model.delta, sorted({fit.feature_set for _, fit, _ in fits}))
     features = {f"{name}-v{version}": values for (name, version), values in vectors.items()}
+    check = check_reference(model.learned, model.reference.weight)
+    notes = prediction_notes(model.reference.info.kind, plan.reference, kinds, plan.forced)
+    predictions = predict_properties(catalog, fits, features)
+    if not check.matches:
+        notes = (check.note(model.reference.info.key), *notes)
+        predictions = tuple(replace(p, reference_ok=False) for p in predictions)
     return ModelPrediction(
         arch,
         model.origin,
@@ -100,7 +119,9 @@ def predict_model(
         model.reference.info.kind,
         kinds,
         plan.forced,
-        prediction_notes(model.reference.info.kind, plan.reference, kinds, plan.forced),
+        notes,
         features,
-        predict_properties(catalog, fits, features),
+        predictions,
+        check.correlation,
+        check.matches,
     )

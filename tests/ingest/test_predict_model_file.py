@@ -89,8 +89,10 @@ def test_a_target_without_a_fit_gets_one_made_on_the_whole_catalog(zoo_env: dict
     assert [(p["target"], p["fit_id"], p["chosen"]) for p in again["predictions"]] == [("noisiness", 1, "latest")]
     with _open(zoo_env) as catalog:
         [made] = list_fits(catalog)
-        assert made.train_selection == "all" and made.test_fraction == 0.25 and made.n_estimators == 30
-        assert made.split == "variant" and made.log_target  # scale-like targets are fitted on the log for prediction
+        # A predictor: trained on everything, scored on held-out groups, log target (scale-like property).
+        assert made.train_selection == "all" and made.test_fraction is None and made.n_estimators == 30
+        assert made.split == "out-of-group" and made.log_target and made.details["purpose"] == "predict"
+        assert made.feature_set == "paper-v2" and made.details["calibration"]["coverage"] == 0.9
 
 
 @pytest.mark.parametrize(
@@ -98,7 +100,7 @@ def test_a_target_without_a_fit_gets_one_made_on_the_whole_catalog(zoo_env: dict
     [
         (("--arch", "resnet18"), "give a model file or --hf"),
         (("model.safetensors", "--hf", "timm/resnet18.a1_in1k", "--arch", "resnet18"), "not both"),
-        (("model.safetensors", "--arch", "resnet18"), "no fits are stored yet"),
+        (("model.safetensors", "--arch", "resnet18"), "no predictor is stored and the catalog holds no checkpoints"),
         (("model.safetensors", "--arch", "resnet18", "--fit", "9"), "there is no fit 9"),
         (("model.safetensors", "--arch", "resnet18", "--target", "colour"), "unknown target"),
     ],
@@ -112,7 +114,7 @@ def test_predict_refuses_bad_requests_before_reading_any_model(
 
 @pytest.fixture
 def far_model_file(tmp_path: Path) -> Path:
-    """A resnet18 whose first layer moved 1000 times farther from its random:0 start than any catalog delta."""
+    """A resnet18 whose first layer moved about 100 times farther from its random:0 start than any catalog delta."""
     import safetensors.torch
     import torch
 
@@ -120,7 +122,7 @@ def far_model_file(tmp_path: Path) -> Path:
 
     model = random_init_model("resnet18", 0, num_classes=10)
     with torch.no_grad():
-        model.conv1.weight += 10.0 * torch.randn(model.conv1.weight.shape, generator=torch.Generator().manual_seed(1))
+        model.conv1.weight += 1.0 * torch.randn(model.conv1.weight.shape, generator=torch.Generator().manual_seed(1))
     path = tmp_path / "far.safetensors"
     safetensors.torch.save_file(model.state_dict(), str(path))
     return path
@@ -243,3 +245,30 @@ def test_prediction_from_metric_vectors_needs_no_model_file(catalog: Catalog) ->
     with pytest.raises(InvalidInput, match="random references, not timm.*--force"):
         plan_prediction(catalog, "timm", fit_ids=[fit.id])
     assert plan_prediction(catalog, "timm", fit_ids=[fit.id], force=True).forced
+
+
+def test_a_model_that_never_started_from_the_reference_gets_no_verdict_but_that(
+    zoo_env: dict[str, str], model_file: Path, tmp_path: Path
+) -> None:
+    """model_file starts from seed 123, the reference is random:0: its delta is two unrelated inits."""
+    import safetensors.torch
+    import torch
+
+    from ingest.weights import random_init_model
+
+    fit = _stored_fit(zoo_env)
+    args = ("--arch", "resnet18", "--reference", "random:0", "--fit", str(fit), "--json")
+    wrong = json.loads(run_zoo("predict", str(model_file), *args).stdout)
+    assert wrong["reference_matches"] is False and abs(wrong["reference_correlation"]) < 0.05
+    assert [p["verdict"] for p in wrong["predictions"]] == ["wrong reference"]
+    assert any("no trace of the reference random:resnet18:seed=0" in n for n in wrong["notes"])
+    trained = random_init_model("resnet18", 0)  # started from random:0 (timm's default head), then moved a little
+    with torch.no_grad():
+        trained.conv1.weight += 0.01 * torch.randn(
+            trained.conv1.weight.shape, generator=torch.Generator().manual_seed(2)
+        )
+    path = tmp_path / "from-seed-0.safetensors"
+    safetensors.torch.save_file(trained.state_dict(), str(path))
+    right = json.loads(run_zoo("predict", str(path), *args).stdout)
+    assert right["reference_matches"] is True and right["reference_correlation"] > 0.9
+    assert right["predictions"][0]["verdict"] != "wrong reference"

@@ -8,6 +8,8 @@ Modules, in the order data flows through them:
 * :mod:`zoo.metamodel.scores` — R² (chosen space and log), Spearman ρ, R² per variant kind, bootstrap;
 * :mod:`zoo.metamodel.fitting` — :func:`fit_meta_model` and stored fits' rows;
 * :mod:`zoo.metamodel.stored` — listing stored fits and predicting from metric vectors;
+* :mod:`zoo.metamodel.predictor` — predictors: fits for ``zoo predict`` trained on everything, scored on
+  held-out architectures, recipes and datasets, their interval calibrated on those residuals;
 * :mod:`zoo.metamodel.predict` — ``zoo predict`` from metric vectors: fits chosen, reference kind, interval,
   domain (reading the model file is :mod:`ingest.predict_file`);
 * :mod:`zoo.metamodel.evaluate` — ``zoo evaluate``: the generalization matrix.
@@ -47,6 +49,7 @@ from zoo.metamodel.forest import (
     save_forest,
 )
 from zoo.metamodel.predict import PredictionPlan, PropertyPrediction, plan_prediction, predict_properties
+from zoo.metamodel.predictor import Calibration, fit_predictor
 from zoo.metamodel.scores import Scores, r2, r2_log, score_predictions, spearman
 from zoo.metamodel.stored import (
     FeaturePrediction,
@@ -54,6 +57,7 @@ from zoo.metamodel.stored import (
     fit_predictions,
     get_fit,
     latest_fit,
+    latest_predictor,
     list_fits,
     predict_from_features,
     predict_with_fit,
@@ -61,6 +65,7 @@ from zoo.metamodel.stored import (
 
 __all__ = [
     "AXES",
+    "Calibration",
     "DEFAULT_REPEATS",
     "DEFAULT_SPLIT",
     "DEFAULT_TEST_FRACTION",
@@ -83,12 +88,14 @@ __all__ = [
     "domain_scores",
     "evaluate_generalization",
     "fit_meta_model",
+    "fit_predictor",
     "fit_predictions",
     "fit_scaler",
     "forest_arrays",
     "forests_arrays",
     "get_fit",
     "latest_fit",
+    "latest_predictor",
     "list_fits",
     "load_feature_matrix",
     "load_forest",

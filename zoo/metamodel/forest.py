@@ -205,6 +205,15 @@ class DomainScore:
     in_domain: bool
 
 
+def domain_edge(arrays: dict[str, np.ndarray]) -> float | None:
+    """The domain's edge: the :data:`DOMAIN_PERCENTILE` of the training set's own NN distances (None if empty)."""
+    reference = arrays["domain_nn"]
+    if len(reference) == 0:
+        return None
+    edge = float(np.percentile(reference, DOMAIN_PERCENTILE))
+    return edge if edge > 0 else None
+
+
 def domain_scores(arrays: dict[str, np.ndarray], Z: np.ndarray) -> list[DomainScore]:
     """Score scaled feature vectors ``Z`` ``(n, m)`` against a stored domain (see :class:`DomainScore`)."""
     reference = arrays["domain_nn"]

@@ -16,6 +16,7 @@ chosen and the reference decided before any file is read), :func:`make_missing_f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,11 +25,12 @@ import numpy as np
 from zoo.catalog import Catalog
 from zoo.checkpoints import catalog_reference_kinds
 from zoo.errors import InvalidInput
-from zoo.filters import DEFAULT_FEATURE_SET, get_feature_set
+from zoo.filters import get_feature_set
 from zoo.grids import parse_reference
 from zoo.metamodel.features import TARGETS, check_target
 from zoo.metamodel.fitting import fit_meta_model
-from zoo.metamodel.stored import FitRecord, get_fit, latest_fit, predict_from_features
+from zoo.metamodel.predictor import DEFAULT_PREDICT_FEATURE_SET, DEFAULT_TARGETS, fit_predictor
+from zoo.metamodel.stored import FitRecord, get_fit, latest_predictor, predict_from_features
 from zoo.selection import Selection
 
 DEFAULT_REFERENCE = {"random": "random", "timm": "timm"}  # kinds zoo can rebuild without being told where from
@@ -60,11 +62,65 @@ class PropertyPrediction:
     r2_space: str
     feature_set: str
     fit_split: str
-    chosen: str  # "given" (--fit), "latest" (most recent fit of the target) or "new" (fitted just now)
+    chosen: str  # "given" (--fit), "latest" (most recent predictor of the target) or "new" (fitted just now)
+    reference_ok: bool = True  # False: the model shows no trace of the reference (see check_reference)
 
     @property
     def verdict(self) -> str:
+        if not self.reference_ok:
+            return "wrong reference"
         return "—" if self.in_domain is None else "in domain" if self.in_domain else "extrapolating"
+
+
+REFERENCE_Z = 4.0  # a model that started from the reference keeps a correlation this many standard errors above 0
+REFERENCE_SHARE = 0.5  # below this RMS(reference) / RMS(delta), the reference hardly shapes the delta anyway
+
+
+@dataclass(frozen=True)
+class ReferenceCheck:
+    """Whether a model's first layer still carries its reference.
+
+    ``correlation`` is the Pearson correlation of the learned weights with the reference's, ``z`` that
+    correlation over its standard error for unrelated weights (``1 / sqrt(n)``, n weights: two independent
+    initialisations correlate at 0 ± 1/sqrt(n)); ``share`` is RMS(reference) / RMS(delta). Training moves
+    filters away from their start but does not erase it, so a model that started from the reference keeps
+    ``z`` well above :data:`REFERENCE_Z`. When it does not *and* the reference is a large part of the delta
+    (``share`` ≥ :data:`REFERENCE_SHARE`), the delta is mostly the difference of two unrelated weight sets,
+    not a training update, and every feature read from it (the scale-free ones above all) describes nothing
+    the model learned. A very long training can erase its start; its delta is then dominated by what it
+    learned (small ``share``) and passes.
+    """
+
+    correlation: float
+    z: float
+    share: float
+
+    @property
+    def matches(self) -> bool:
+        return self.z >= REFERENCE_Z or self.share < REFERENCE_SHARE
+
+    def note(self, reference: str) -> str:
+        return (
+            f"the model's first layer shows no trace of the reference {reference} (correlation "
+            f"{self.correlation:.3f}, {self.z:.1f} standard errors from zero; a model that started from it keeps "
+            f"at least {REFERENCE_Z:g}): it did not start there, so its delta is not what training changed and the "
+            "predictions read nothing it learned. Give --reference file:PATH (with --force if the catalog's "
+            "references are of another kind) or hub:ORG/NAME with the weights it started from"
+        )
+
+
+def check_reference(learned: np.ndarray, reference: np.ndarray) -> ReferenceCheck:
+    """How strongly ``learned`` still carries ``reference`` (both the same shape); see :class:`ReferenceCheck`."""
+    learned64 = np.asarray(learned, dtype=np.float64).ravel()
+    reference64 = np.asarray(reference, dtype=np.float64).ravel()
+    delta_rms = float(np.sqrt(np.mean((learned64 - reference64) ** 2)))
+    share = float(np.sqrt(np.mean(reference64**2))) / delta_rms if delta_rms > 0 else 0.0
+    a, b = learned64 - learned64.mean(), reference64 - reference64.mean()
+    denominator = float(np.sqrt((a @ a) * (b @ b)))
+    if denominator == 0:  # a constant layer: nothing to correlate; an unchanged one trivially matches
+        return ReferenceCheck(1.0 if delta_rms == 0 else 0.0, math.inf if delta_rms == 0 else 0.0, share)
+    correlation = float(a @ b) / denominator
+    return ReferenceCheck(correlation, correlation * math.sqrt(len(a)), share)
 
 
 @dataclass(frozen=True)
@@ -83,37 +139,44 @@ class PredictionPlan:
 
 
 def choose_fits(
-    catalog: Catalog, fit_ids: Sequence[int], targets: Sequence[str], feature_set: str | None = None
+    catalog: Catalog,
+    fit_ids: Sequence[int],
+    targets: Sequence[str],
+    feature_set: str | None = None,
+    log_target: bool = True,
 ) -> list[tuple[str, FitRecord | None, str]]:
-    """(target, fit or None to fit anew, how chosen) for each requested prediction; checked before any work."""
+    """(target, fit or None to make, how chosen) for each requested prediction; checked before any work.
+
+    A fit named by id is used as it is ("given"). A target gets the most recent *predictor* of the feature
+    set ("latest"; experiment fits of ``zoo fit`` and ``zoo report`` are never picked), or None: one is to
+    be made ("new"). With neither ids nor targets: every target with a predictor, else
+    :data:`DEFAULT_TARGETS`. ``log_target=False`` asks for raw-target fits, which are experiment fits made
+    on the whole catalog (their interval is the trees' spread, not calibrated).
+    """
+    fs = get_feature_set(feature_set or DEFAULT_PREDICT_FEATURE_SET).key
     plan: list[tuple[str, FitRecord | None, str]] = []
     for fit_id in fit_ids:
         fit = get_fit(catalog, fit_id)
         plan.append((fit.target, fit, "given"))
     if not targets and not fit_ids:
-        targets = [t for t in TARGETS if latest_fit(catalog, t, feature_set) is not None]
-        if not targets:
-            raise InvalidInput(
-                "no fits are stored yet; pass --target PROPERTY (a fit is made on the whole catalog) or run `zoo fit`"
-            )
+        targets = [t for t in TARGETS if latest_predictor(catalog, t, fs) is not None] or list(DEFAULT_TARGETS)
     for target in targets:
-        latest = latest_fit(catalog, check_target(target), feature_set)
+        latest = latest_predictor(catalog, check_target(target), fs) if log_target else None
         plan.append((target, latest, "latest" if latest is not None else "new"))
     return plan
 
 
-def fit_whole_catalog(
-    catalog: Catalog, target: str, feature_set: str | None = None, log_target: bool = True
-) -> FitRecord:
-    """A stored fit of ``target`` on every trained checkpoint: log target (raw if asked), split by variant."""
-    made = fit_meta_model(
-        catalog,
-        target,
-        Selection(),
-        feature_set=feature_set or DEFAULT_FEATURE_SET,
-        log_target=log_target,
-        label=f"zoo predict: {target} on the whole catalog",
-    )
+def make_predictor(catalog: Catalog, target: str, feature_set: str | None = None, log_target: bool = True) -> FitRecord:
+    """A stored predictor of ``target`` on every trained checkpoint (see :mod:`zoo.metamodel.predictor`);
+    with ``log_target=False`` a raw-target experiment fit on the whole catalog, split by variant."""
+    fs = feature_set or DEFAULT_PREDICT_FEATURE_SET
+    if log_target:
+        made = fit_predictor(catalog, target, fs)
+    else:
+        made = fit_meta_model(
+            catalog, target, Selection(), feature_set=fs, log_target=False,
+            label=f"zoo predict: {target} on the whole catalog (raw target)",
+        )  # fmt: skip
     assert made.id is not None
     return get_fit(catalog, made.id)
 
@@ -159,27 +222,34 @@ def plan_prediction(
     targets: Sequence[str] = (),
     feature_set: str | None = None,
     force: bool = False,
+    log_target: bool = True,
 ) -> PredictionPlan:
     """Choose the fits and the reference of a prediction, refusing bad requests before anything is read.
 
-    ``fit_ids`` are stored fits to apply; each of ``targets`` gets the most recent fit of that target (of
-    ``feature_set`` when given), or one to be made on the whole catalog. With neither: every target that
-    has a fit. ``reference`` defaults to the kind the fits (or, for fits still to be made, the catalog's
+    ``fit_ids`` are stored fits to apply; each of ``targets`` gets the most recent predictor of that target
+    in ``feature_set`` (default :data:`DEFAULT_PREDICT_FEATURE_SET`), or one to be made on the whole
+    catalog (see :func:`choose_fits`). ``reference`` defaults to the kind the fits (or, for fits still to be made, the catalog's
     checkpoints) were measured from; see :func:`resolve_reference_spec`.
     """
     if feature_set is not None:
         feature_set = get_feature_set(feature_set).key
-    chosen = choose_fits(catalog, fit_ids, targets, feature_set)
+    chosen = choose_fits(catalog, fit_ids, targets, feature_set, log_target)
     known = {k for _, fit, _ in chosen if fit is not None for k in fit.reference_kinds}
     if (
         any(fit is None for _, fit, _ in chosen) or not known
     ):  # a fit still to be made, or fits stored before kinds were kept
-        known |= set(catalog_reference_kinds(catalog))
+        catalog_kinds = set(catalog_reference_kinds(catalog))
+        if not catalog_kinds and any(fit is None for _, fit, _ in chosen):
+            raise InvalidInput(
+                "no predictor is stored and the catalog holds no checkpoints to make one from; "
+                "run `zoo ingest --run-grid` first (or pass --fit ID of a stored fit)"
+            )
+        known |= catalog_kinds
     named = [str(fit.id) for _, fit, _ in chosen if fit is not None] + [
         f"of {t} (to be made on the whole catalog)" for t, fit, _ in chosen if fit is None
     ]
     spec, forced = resolve_reference_spec(reference, known, named, force)
-    return PredictionPlan(tuple(chosen), spec, forced, feature_set or DEFAULT_FEATURE_SET)
+    return PredictionPlan(tuple(chosen), spec, forced, feature_set or DEFAULT_PREDICT_FEATURE_SET)
 
 
 def make_missing_fits(
@@ -187,7 +257,7 @@ def make_missing_fits(
 ) -> list[tuple[str, FitRecord, str]]:
     """The plan's fits, those still to be made fitted now on the whole catalog (log target unless told)."""
     return [
-        (target, fit if fit is not None else fit_whole_catalog(catalog, target, plan.feature_set, log_target), how)
+        (target, fit if fit is not None else make_predictor(catalog, target, plan.feature_set, log_target), how)
         for target, fit, how in plan.fits
     ]
 

@@ -20,7 +20,8 @@ from zoo.db.models import Fit, Prediction
 from zoo.errors import NotFound
 from zoo.metamodel.features import check_target, describe
 from zoo.metamodel.fitting import PredictionRecord
-from zoo.metamodel.forest import apply_scaler, domain_scores, load_forest, predict_trees
+from zoo.metamodel.forest import apply_scaler, domain_edge, domain_scores, load_forest, predict_trees
+from zoo.metamodel.predictor import Calibration, is_predictor, widen_beyond_domain
 from zoo.selection import Selection
 
 INTERVAL_PERCENTILES = (5.0, 95.0)  # the prediction interval: these percentiles of the trees' predictions
@@ -145,6 +146,32 @@ def latest_fit(catalog: Catalog, target: str, feature_set: str | None = None) ->
         return None if row is None else fit_record(row)
 
 
+def latest_predictor(catalog: Catalog, target: str, feature_set: str) -> FitRecord | None:
+    """The most recent predictor (:mod:`zoo.metamodel.predictor`) of ``target`` in ``feature_set``, or None.
+
+    Predictors kept their forest by construction; experiment fits (``zoo fit``, ``zoo report``) are never
+    returned, however recent.
+    """
+    from zoo.filters import get_feature_set
+
+    fs = get_feature_set(feature_set)
+    query = (
+        select(Fit)
+        .where(
+            Fit.target == check_target(target),
+            Fit.model_sha256.is_not(None),
+            Fit.feature_set == fs.name,
+            Fit.feature_set_version == fs.version,
+        )
+        .order_by(Fit.id.desc())
+    )
+    with catalog.session() as session:
+        for row in session.scalars(query):
+            if is_predictor(row.details):
+                return fit_record(row)
+    return None
+
+
 def fit_predictions(catalog: Catalog, fit_id: int) -> list[PredictionRecord]:
     """A stored fit's test predictions, averaged over its seeds, by checkpoint id (``run_id`` left None)."""
     query = select(Prediction.checkpoint_id, Prediction.y_true, Prediction.y_pred).where(Prediction.fit_id == fit_id)
@@ -184,8 +211,10 @@ def predict_with_fit(catalog: Catalog, fit: FitRecord | int, X: np.ndarray) -> n
 class FeaturePrediction:
     """One feature vector's prediction by a stored fit.
 
-    ``value`` is the mean over every tree of every seed; ``low``/``high`` the :data:`INTERVAL_PERCENTILES`
-    of the trees' predictions (all in the target's units). ``domain_score`` is the percentile of the fit's
+    ``value`` is the mean over every tree of every seed; ``low``/``high`` the interval, in the target's
+    units: for a predictor (:mod:`zoo.metamodel.predictor`) the one its out-of-group residuals calibrated,
+    widened beyond the applicability domain; for an experiment fit the :data:`INTERVAL_PERCENTILES` of the
+    trees' predictions (how much the trees disagree, not how far off they may be). ``domain_score`` is the percentile of the fit's
     own leave-one-run-out nearest-neighbour distances that this vector's distance to the training set
     reaches; ``in_domain`` is False ("extrapolating") above the fit's threshold. Fits stored without a
     domain give None for both.
@@ -206,9 +235,20 @@ def predict_from_features(catalog: Catalog, fit: FitRecord | int, X: np.ndarray)
     Z = _scaled(arrays, X)
     per_tree = predict_trees(arrays, Z)
     back = np.exp if record.log_target else np.asarray
-    value = back(per_tree.mean(axis=1))
-    low, high = (back(np.percentile(per_tree, q, axis=1)) for q in INTERVAL_PERCENTILES)
+    centre = per_tree.mean(axis=1)
+    value = back(centre)
     domain = domain_scores(arrays, Z) if "domain_points" in arrays else [None] * len(Z)
+    calibration = Calibration.from_details(record.details)
+    if calibration is None:
+        low, high = (back(np.percentile(per_tree, q, axis=1)) for q in INTERVAL_PERCENTILES)
+    else:  # a predictor: the interval its out-of-group residuals calibrated, wider beyond the domain
+        low, high = back(centre + calibration.q_low), back(centre + calibration.q_high)
+        edge = domain_edge(arrays) if "domain_nn" in arrays else None
+        for i, d in enumerate(domain):
+            ratio = d.distance / edge if d is not None and edge else None
+            low[i], high[i] = widen_beyond_domain(
+                float(value[i]), float(low[i]), float(high[i]), ratio, record.log_target
+            )
     return [
         FeaturePrediction(
             float(v),
