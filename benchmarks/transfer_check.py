@@ -8,8 +8,8 @@ PyTorch loop (nothing from zoo's worker, transforms or datasets), on other photo
 its own blur and noise, SGD or AdamW, 40 or 64 px, 8 to 24 steps. It measures each model's true training-data
 properties on the images it trained on (zoo's sharpness and noisiness definitions, the paper's §3.1), saves
 ``model.safetensors`` and ``init.safetensors`` (the starting weights), then asks ``zoo predict`` for each
-model, delta measured from its real starting weights (``--reference file:init.safetensors --force``: the
-catalog's references are seeded random inits of the same kind), once per feature set.
+model, delta measured from its real starting weights (``--reference file:init.safetensors``: zoo checks that
+the file looks like a random initialisation, the kind the catalog's references are), once per feature set.
 
 Printed per feature set and target: R² of the log target, Spearman's ρ, the median factor between predicted
 and true value, the share of true values inside the predicted 5-95 % interval (a calibrated interval covers
@@ -243,7 +243,7 @@ def evaluate(catalog, models: list[OutsideModel], feature_sets: list[str]) -> li
         for model in models:
             made = predict_model(
                 catalog, "file", model.model, model.arch, f"file:{model.init}",
-                targets=TARGETS, feature_set=fs, force=True,
+                targets=TARGETS, feature_set=fs,
             )  # fmt: skip
             for p in made.predictions:
                 predicted[p.target].append((p.value, p.low, p.high, bool(p.in_domain)))

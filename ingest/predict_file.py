@@ -9,12 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ingest.external import read_external
+from ingest.external import ExternalModel, read_external
+from ingest.first_conv import first_conv_weight
+from ingest.weights import random_init_model
 from zoo.catalog import Catalog
 from zoo.checkpoints import compute_metrics
+from zoo.errors import InvalidInput
 from zoo.metamodel.predict import (
     PropertyPrediction,
     check_reference,
+    looks_like_random_init,
     make_missing_fits,
     plan_prediction,
     predict_properties,
@@ -101,12 +105,15 @@ def predict_model(
         log_target=log_target,
     )
     model = read_external(source, ref, arch, plan.reference, allow_pickle=allow_pickle)  # before any fit is made
+    random_file_note = _check_file_as_random(model, plan.reference) if plan.file_as_random else None
     fits = make_missing_fits(catalog, plan, log_target)
     kinds = tuple(sorted({k for _, fit, _ in fits for k in fit.reference_kinds}))
     vectors = compute_metrics(model.delta, sorted({fit.feature_set for _, fit, _ in fits}))
     features = {f"{name}-v{version}": values for (name, version), values in vectors.items()}
     check = check_reference(model.learned, model.reference.weight)
     notes = prediction_notes(model.reference.info.kind, plan.reference, kinds, plan.forced)
+    if random_file_note:
+        notes = (random_file_note, *notes)
     predictions = predict_properties(catalog, fits, features)
     if not check.matches:
         notes = (check.note(model.reference.info.key), *notes)
@@ -125,3 +132,15 @@ def predict_model(
         check.correlation,
         check.matches,
     )
+
+
+def _check_file_as_random(model: ExternalModel, spec: str) -> str:
+    """A ``file:`` reference where the fits learned from random inits: refused unless it looks like one."""
+    ok, figures = looks_like_random_init(model.reference.weight, first_conv_weight(random_init_model(model.arch, 0)))
+    if not ok:
+        raise InvalidInput(
+            f"the reference {spec} does not look like a random initialisation ({figures}), and the fits learned "
+            "deltas from random initialisations: a delta from another kind of start measures something else; "
+            "give the weights the model started from, or --force to predict anyway"
+        )
+    return f"the reference file looks like a random initialisation ({figures}), the kind the fits learned from"

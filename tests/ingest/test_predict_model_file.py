@@ -181,22 +181,23 @@ def test_a_model_inside_the_catalog_is_in_domain_and_gets_an_interval(catalog: C
     assert not any(p.in_domain for p in outside) and all(p.domain_score == 100.0 for p in outside)
 
 
-def test_a_reference_kind_the_fit_never_saw_is_refused_unless_forced(
+def test_a_file_reference_must_look_like_the_random_starts_the_fits_learned_from(
     zoo_env: dict[str, str], model_file: Path, tmp_path: Path
 ) -> None:
+    """Fits of random references accept a file holding a random init (a model trained elsewhere from its own
+    seed); a file with smooth (trained-looking) filters is refused in one line unless --force."""
     import safetensors.torch
+    import torch
 
     from ingest.weights import random_init_model
 
     fit = _stored_fit(zoo_env)
-    start = tmp_path / "start.safetensors"
-    safetensors.torch.save_file(random_init_model("resnet18", 5, num_classes=10).state_dict(), str(start))
-    refused = run_zoo(
-        "predict", str(model_file), "--arch", "resnet18", "--fit", str(fit), "--reference", f"file:{start}", expect=1
-    )
-    assert "random references, not file" in refused.output and "--force" in refused.output
-    assert len(refused.output.strip().splitlines()) == 1
-    forced = json.loads(
+    start = tmp_path / "start.safetensors"  # model_file's own start: seed 123, 10 classes
+    torch.manual_seed(123)
+    import timm
+
+    safetensors.torch.save_file(timm.create_model("resnet18", num_classes=10).state_dict(), str(start))
+    accepted = json.loads(
         run_zoo(
             "predict",
             str(model_file),
@@ -206,10 +207,31 @@ def test_a_reference_kind_the_fit_never_saw_is_refused_unless_forced(
             str(fit),
             "--reference",
             f"file:{start}",
-            "--force",
             "--json",
         ).stdout
     )
+    assert accepted["forced"] is False and accepted["reference_kind"] == "file" and accepted["reference_matches"]
+    assert any("looks like a random initialisation" in n for n in accepted["notes"])
+    smooth = random_init_model("resnet18", 5, num_classes=10)
+    with torch.no_grad():  # a 3x3 box blur of every filter: trained-looking, spatially smooth weights
+        w = smooth.conv1.weight
+        w.copy_(torch.nn.functional.avg_pool2d(w, 3, stride=1, padding=1, count_include_pad=False) * 3)
+    pretrained_like = tmp_path / "smooth.safetensors"
+    safetensors.torch.save_file(smooth.state_dict(), str(pretrained_like))
+    args = (
+        "predict",
+        str(model_file),
+        "--arch",
+        "resnet18",
+        "--fit",
+        str(fit),
+        "--reference",
+        f"file:{pretrained_like}",
+    )
+    refused = run_zoo(*args, expect=1)
+    assert "does not look like a random initialisation" in refused.output and "--force" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
+    forced = json.loads(run_zoo(*args, "--force", "--json").stdout)
     assert (
         forced["forced"] is True and forced["reference_kind"] == "file" and any("--force" in n for n in forced["notes"])
     )

@@ -109,6 +109,27 @@ class ReferenceCheck:
         )
 
 
+RANDOM_STD_RATIO = (0.7, 1.4)  # a random init's first-layer std within this factor of timm's own init
+RANDOM_SMOOTHNESS = 0.15  # |neighbouring-weight correlation| of a random init stays below this (or 4 SE)
+
+
+def looks_like_random_init(weight: np.ndarray, timm_init: np.ndarray) -> tuple[bool, str]:
+    """Whether a reference file's first layer ``weight`` looks like a random initialisation of the same
+    scheme as ``timm_init`` (timm's own init of the architecture): its standard deviation within
+    :data:`RANDOM_STD_RATIO` of the init's, and no spatial structure (the correlation of horizontally and
+    vertically neighbouring weights below :data:`RANDOM_SMOOTHNESS`, or 4 standard errors for small
+    kernels); trained and pretrained filters are smooth (0.3-0.9). Returns the verdict and the figures."""
+    w = np.asarray(weight, dtype=np.float64)
+    ratio = float(w.std() / max(float(np.asarray(timm_init, dtype=np.float64).std()), 1e-30))
+    pairs = [(w[..., :, :-1], w[..., :, 1:]), (w[..., :-1, :], w[..., 1:, :])]
+    a = np.concatenate([x.ravel() for x, _ in pairs])
+    b = np.concatenate([y.ravel() for _, y in pairs])
+    smooth = float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 and a.std() > 0 and b.std() > 0 else 0.0
+    limit = max(RANDOM_SMOOTHNESS, 4 / np.sqrt(max(len(a), 1)))
+    ok = RANDOM_STD_RATIO[0] <= ratio <= RANDOM_STD_RATIO[1] and abs(smooth) < limit
+    return ok, f"std {ratio:.2f}× timm's random init, neighbouring-weight correlation {smooth:.2f}"
+
+
 def check_reference(learned: np.ndarray, reference: np.ndarray) -> ReferenceCheck:
     """How strongly ``learned`` still carries ``reference`` (both the same shape); see :class:`ReferenceCheck`."""
     learned64 = np.asarray(learned, dtype=np.float64).ravel()
@@ -136,6 +157,9 @@ class PredictionPlan:
     reference: str
     forced: bool
     feature_set: str
+    # A file: reference for fits of random references: accepted if the file's first layer looks like a
+    # random initialisation (checked once it is read, see looks_like_random_init).
+    file_as_random: bool = False
 
 
 def choose_fits(
@@ -204,6 +228,8 @@ def resolve_reference_spec(
         )
     kind, _ = parse_reference(reference)
     if fit_kinds and kind not in fit_kinds:
+        if kind == "file" and "random" in fit_kinds:
+            return reference, force  # a file holding the model's own random start: checked once read, unless forced
         if not force:
             raise InvalidInput(
                 f"fit {fits} learned deltas measured from {' and '.join(sorted(fit_kinds))} references, not {kind}: "
@@ -249,7 +275,8 @@ def plan_prediction(
         f"of {t} (to be made on the whole catalog)" for t, fit, _ in chosen if fit is None
     ]
     spec, forced = resolve_reference_spec(reference, known, named, force)
-    return PredictionPlan(tuple(chosen), spec, forced, feature_set or DEFAULT_PREDICT_FEATURE_SET)
+    file_as_random = parse_reference(spec)[0] == "file" and "file" not in known and "random" in known and not force
+    return PredictionPlan(tuple(chosen), spec, forced, feature_set or DEFAULT_PREDICT_FEATURE_SET, file_as_random)
 
 
 def make_missing_fits(
