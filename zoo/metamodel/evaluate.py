@@ -6,7 +6,9 @@ fitting space (the log target by default: scale-like properties span orders of m
 target and Spearman ρ, each the mean over forest seeds. Axes (those with at least two values):
 
 * ``architecture``: leave one architecture out (does it transfer to an unseen network?);
-* ``base dataset``: leave one base dataset out (to an unseen image family?);
+* ``base dataset``: leave one base dataset out (to an unseen dataset; its siblings rendered or cropped
+  from the same source may stay in training);
+* ``image family``: leave one image source out (natural, plankton, shapes, ...): the unseen kind of data;
 * ``optimizer``, ``learning rate``, ``image size``: leave one training recipe value out;
 * ``variant (k-fold)``: k folds over base dataset × variant groups (to unseen property values of known
   data and networks: the honest version of a random split). Besides one cell per fold, the last cell
@@ -49,6 +51,11 @@ AXES: dict[str, tuple[str | None, str]] = {
     "base dataset": (
         "base_dataset",
         "trained on every other base dataset, tested on the held-out one: transfer to an unseen image family",
+    ),
+    "image family": (
+        "image_family",
+        "trained on every other image source (natural photographs, plankton, shapes, a folder...), tested on "
+        "the held-out one: transfer to an unseen kind of data (its sibling datasets held out with it)",
     ),
     "optimizer": (
         "optimizer",

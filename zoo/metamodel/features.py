@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import select
 
 from zoo.catalog import Catalog
-from zoo.db.models import Checkpoint, MetricValue, MetricVector, ReferenceWeights
+from zoo.db.models import BaseDataset, Checkpoint, DatasetVariant, MetricValue, MetricVector, ReferenceWeights, Run
 from zoo.errors import InvalidInput
 from zoo.filters import DEFAULT_FEATURE_SET, FeatureSet, get_feature_set
 from zoo.selection import Selection, parse_selection, select_checkpoints
@@ -151,7 +151,8 @@ class Rows:
     """Selected checkpoints as arrays, aligned by position.
 
     ``X`` holds the feature set's metrics (NaN where missing), ``y`` the target (NaN where missing),
-    ``meta`` the view's :data:`META_COLUMNS` (object arrays, None where the checkpoint has none) and
+    ``meta`` the view's :data:`META_COLUMNS` plus ``image_family`` (the source kind of the run's base dataset:
+    natural, plankton, shapes, folder...; object arrays, None where the checkpoint has none) and
     ``reference_kinds`` each checkpoint's reference kind (random, timm, hub, file).
     """
 
@@ -214,14 +215,23 @@ def load_rows(
         .join(ReferenceWeights, ReferenceWeights.id == Checkpoint.reference_id)
         .where(Checkpoint.id.in_(chosen))
     )
+    family_query = (  # the source a run's base dataset was made from: natural, plankton, shapes, folder, ...
+        select(Checkpoint.id, BaseDataset.source_kind)
+        .join(Run, Run.id == Checkpoint.run_id)
+        .join(DatasetVariant, DatasetVariant.id == Run.variant_id)
+        .join(BaseDataset, BaseDataset.id == DatasetVariant.base_dataset_id)
+        .where(Checkpoint.id.in_(chosen))
+    )
     with catalog.session() as session:
         found = session.execute(rows_query).all()
         values = session.execute(metrics_query).all()
         kind_of = dict(session.execute(kinds_query).all())
+        family_of = dict(session.execute(family_query).all())
     ids = np.array([r[0] for r in found], dtype=np.int64)
     run_ids = np.array([-1 if r[1] is None else r[1] for r in found], dtype=np.int64)
     y = np.array([np.nan if r[2] is None else r[2] for r in found], dtype=np.float64)
     meta = {name: np.array([r[3 + j] for r in found], dtype=object) for j, name in enumerate(META_COLUMNS)}
+    meta["image_family"] = np.array([family_of.get(int(i)) for i in ids], dtype=object)
     X = np.full((len(ids), len(fs.metrics)), np.nan)
     if values:
         column = {name: j for j, name in enumerate(fs.metrics)}

@@ -7,7 +7,8 @@ kind of data. A *predictor* is made for that case:
 * **Trained on everything** the selection holds (every architecture, recipe and dataset: the widest
   training set transfers best), log target (scale-like properties span orders of magnitude).
 * **Scored out of group.** For each *shift axis* the selection varies (architecture, learning rate,
-  image size, base dataset; :data:`SHIFT_AXES`), every value is held out in turn: forests trained on the
+  image size, image family, or base dataset where there is one family; :data:`SHIFT_AXES`), every value
+  is held out in turn: forests trained on the
   rest predict the held-out checkpoints. These out-of-group predictions are what the catalog can say
   about a model from elsewhere; their R² (log), Spearman ρ and median error factor per axis are stored.
 * **Calibrated interval.** The signed log residuals of every out-of-group prediction, pooled over the
@@ -51,7 +52,8 @@ SHIFT_AXES: dict[str, str] = {
     "architecture": "arch",
     "learning rate": "lr",
     "image size": "image_size",
-    "base dataset": "base_dataset",
+    "image family": "image_family",
+    "base dataset": "base_dataset",  # only where the catalog has one image family
 }
 CV_REPEATS = 2  # forests per held-out cell (the final forests use the fit's repeats)
 MIN_ROWS = 8
@@ -191,7 +193,10 @@ def fit_predictor(
     cv_seeds = tuple(seed + 100 + i for i in range(cv_repeats))
     residuals, axis_scores, pooled_truth, pooled_prediction = [], [], [], []
     per_row: list[np.ndarray] = []
+    families = {f for f in rows.meta["image_family"] if f is not None}
     for axis, column in SHIFT_AXES.items():
+        if axis == "base dataset" and len(families) > 1:
+            continue  # kinds of data are held out whole; a base dataset's siblings would stay in training
         predicted, cells = _out_of_group(rows.X, y_log, rows.meta[column], n_estimators, cv_seeds)
         held = np.isfinite(predicted)
         if cells < 2 or held.sum() < 2:

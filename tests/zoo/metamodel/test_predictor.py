@@ -160,3 +160,21 @@ def test_a_model_that_did_not_start_from_the_reference_is_caught() -> None:
     assert not unrelated.matches and abs(unrelated.z) < 4 and unrelated.share > 0.5
     assert check_reference(long, start).matches  # its start is erased, but the delta is what it learned
     assert "no trace of the reference random:resnet18:seed=0" in unrelated.note("random:resnet18:seed=0")
+
+
+def test_image_families_are_held_out_whole(catalog: Catalog, built) -> None:  # type: ignore[no-untyped-def]
+    """With two image sources (natural; shapes_32 and shapesX32 rendered from one), zoo evaluate holds each
+    source out with its sibling datasets, and a predictor calibrates on that instead of on base datasets."""
+    from sqlalchemy import update
+
+    from zoo.db.models import BaseDataset
+    from zoo.metamodel import evaluate_generalization
+
+    with catalog.session(write=True) as session:
+        session.execute(update(BaseDataset).where(BaseDataset.name.like("shapes%")).values(source_kind="shapes"))
+    matrix = evaluate_generalization(catalog, "sharpness", n_estimators=3, repeats=1, folds=2)
+    family = matrix.row("image family")
+    assert [(c.held_out, c.n_test) for c in family] == [("natural", 18), ("shapes", 30)]
+    made = fit_predictor(catalog, "sharpness", "paper-v2", n_estimators=3, repeats=1, cv_repeats=1)
+    axes = [a["axis"] for a in get_fit(catalog, made.id).details["axis_scores"]]
+    assert axes == ["architecture", "learning rate", "image size", "image family"]
