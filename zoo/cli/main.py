@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
-import importlib.util
 from typing import Annotated, Any, Optional
 
 import typer
@@ -12,6 +10,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from zoo import __version__
 from zoo.cli import analysis_commands, datasets_commands, db_commands, ingest_commands
+from zoo.cli.lazy_coercion import child_context, defer_coercion
 from zoo.cli.render import print_error
 from zoo.cli.sql_command import sql_command
 from zoo.cli.state import state
@@ -19,31 +18,32 @@ from zoo.config import ARTIFACTS_ENV, DATABASE_URL_ENV
 from zoo.errors import ZooError
 
 # Commands whose modules import the analysis or web stack at load: imported only when run or asked for --help.
+# Each has its module, its function and the one line `zoo --help` lists it with (its docstring's first
+# paragraph, which `zoo COMMAND --help` shows, is longer than one line).
 LAZY_COMMANDS = {
-    "report": ("zoo.cli.report_command", "report_command"),
-    "serve": ("zoo.cli.serve_command", "serve_command"),
+    "report": (
+        "zoo.cli.report_command",
+        "report_command",
+        "Fit the paper's Table 1 and generalization matrices on the catalog; print them, write a report folder.",
+    ),
+    "serve": (
+        "zoo.cli.serve_command",
+        "serve_command",
+        "Serve a read-only web view of the catalog: runs, checkpoints, fits, matrices, SQL; pages also as JSON.",
+    ),
 }
-
-
-def _summary(module: str, function: str) -> str:
-    """The first paragraph of a command function's docstring, read from its source without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
-        return ""
-    with open(spec.origin, encoding="utf-8") as handle:
-        tree = ast.parse(handle.read())
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == function:
-            return " ".join((ast.get_docstring(node) or "").split("\n\n")[0].split())
-    return ""
 
 
 class ZooGroup(TyperGroup):
     """Turns library errors into one line on stderr and exit code 1 instead of a traceback; loads the
-    commands of :data:`LAZY_COMMANDS` only when they are used (their summary in ``zoo --help`` is read from
-    their source)."""
+    commands of :data:`LAZY_COMMANDS` only when they are used (``zoo --help`` lists them with their line from
+    there); converts option values that need no conversion without Pydantic (:mod:`zoo.cli.lazy_coercion`)."""
 
     _listing = False
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        defer_coercion(self, ctx)  # here, not in __init__: typer adds --install-completion after it
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -59,13 +59,14 @@ class ZooGroup(TyperGroup):
         found = super().get_command(ctx, cmd_name)
         if found is not None or cmd_name not in LAZY_COMMANDS:
             return found
-        module, function = LAZY_COMMANDS[cmd_name]
+        module, function, summary = LAZY_COMMANDS[cmd_name]
         if self._listing:  # `zoo --help` lists it: a stand-in with its summary, nothing imported
-            return TyperCommand(cmd_name, help=_summary(module, function))
+            return TyperCommand(cmd_name, short_help=summary)
         single = typer.Typer()
-        single.command(cmd_name)(getattr(importlib.import_module(module), function))
+        single.command(cmd_name, short_help=summary)(getattr(importlib.import_module(module), function))
         command = typer.main.get_command(single)
         self.add_command(command, cmd_name)
+        defer_coercion(command, child_context(command, cmd_name, ctx))
         return command
 
     def format_help(self, ctx: typer.Context, formatter: Any) -> None:
