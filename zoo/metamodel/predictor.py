@@ -13,7 +13,8 @@ kind of data. A *predictor* is made for that case:
   about a model from elsewhere; their R² (log), Spearman ρ and median error factor per axis are stored.
 * **Calibrated interval.** The signed log residuals of every out-of-group prediction, pooled over the
   axes, give the interval by split-conformal quantiles (:data:`COVERAGE` = 90 %, finite-sample
-  corrected): ``[prediction · e^q_low, prediction · e^q_high]``. Unlike the spread of the trees, which
+  corrected), per bin of predicted value (:class:`Calibration`): ``[prediction · e^q_low, prediction ·
+  e^q_high]``. Unlike the spread of the trees, which
   says how much the forest's trees disagree on data like the training set, it says how far off the
   forest was when the architecture, recipe or data were new to it.
 * **Beyond the domain.** Where the model's features lie beyond the training set's (the applicability
@@ -59,24 +60,46 @@ CV_REPEATS = 2  # forests per held-out cell (the final forests use the fit's rep
 MIN_ROWS = 8
 
 
+MAX_BINS = 4  # the interval is calibrated per bin of predicted value (Mondrian conformal) ...
+MIN_BIN_RESIDUALS = 50  # ... with at least this many residuals per bin
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Log-space quantiles of the out-of-group residuals (truth / prediction) and what they came from."""
+    """Log-space quantiles of the out-of-group residuals (log truth − log prediction), per bin of predicted
+    value, and what they came from.
+
+    Errors differ along the range (noisiness is read well on noisy data and poorly near the clean floor),
+    so the residuals are split into up to :data:`MAX_BINS` bins by predicted log value, each with at least
+    :data:`MIN_BIN_RESIDUALS` residuals, and each bin gets its own split-conformal quantiles (Mondrian
+    conformal: the coverage holds within each bin). ``edges`` are the interior bin edges (log space);
+    ``q_low``/``q_high`` the quantiles pooled over every bin.
+    """
 
     q_low: float
     q_high: float
     coverage: float
     n_residuals: int
     axes: tuple[str, ...]
+    edges: tuple[float, ...] = ()
+    bins: tuple[tuple[float, float], ...] = ()
+
+    def quantiles(self, centre_log: float) -> tuple[float, float]:
+        """(q_low, q_high) of the bin a prediction of log value ``centre_log`` falls in."""
+        if not self.bins:
+            return self.q_low, self.q_high
+        return self.bins[int(np.searchsorted(np.asarray(self.edges), centre_log, side="right"))]
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "method": "split conformal on out-of-group log residuals",
+            "method": "split conformal on out-of-group log residuals, per bin of predicted value",
             "q_low": self.q_low,
             "q_high": self.q_high,
             "coverage": self.coverage,
             "n_residuals": self.n_residuals,
             "axes": list(self.axes),
+            "edges": list(self.edges),
+            "bins": [list(b) for b in self.bins],
         }
 
     @classmethod
@@ -90,7 +113,23 @@ class Calibration:
             float(raw["coverage"]),
             int(raw["n_residuals"]),
             tuple(raw["axes"]),
+            tuple(float(e) for e in raw.get("edges") or ()),
+            tuple((float(lo), float(hi)) for lo, hi in raw.get("bins") or ()),
         )
+
+
+def calibrate(
+    residuals: np.ndarray, predicted_log: np.ndarray, axes: tuple[str, ...], coverage: float = COVERAGE
+) -> Calibration:
+    """Pooled and per-bin conformal quantiles of ``residuals`` (binned by ``predicted_log``)."""
+    q_low, q_high = conformal_quantiles(residuals, coverage)
+    n_bins = min(MAX_BINS, len(residuals) // MIN_BIN_RESIDUALS)
+    if n_bins < 2:
+        return Calibration(q_low, q_high, coverage, len(residuals), axes)
+    edges = tuple(float(e) for e in np.quantile(predicted_log, np.arange(1, n_bins) / n_bins))
+    which = np.searchsorted(np.asarray(edges), predicted_log, side="right")
+    bins = tuple(conformal_quantiles(residuals[which == b], coverage) for b in range(n_bins))
+    return Calibration(q_low, q_high, coverage, len(residuals), axes, edges, bins)
 
 
 def conformal_quantiles(residuals: np.ndarray, coverage: float = COVERAGE) -> tuple[float, float]:
@@ -219,9 +258,8 @@ def fit_predictor(
             "learning rates, image sizes or base datasets"
         )
     pooled = np.concatenate(residuals)
-    q_low, q_high = conformal_quantiles(pooled)
-    calibration = Calibration(q_low, q_high, COVERAGE, len(pooled), tuple(a.axis for a in axis_scores))
     truth, prediction = np.concatenate(pooled_truth), np.concatenate(pooled_prediction)
+    calibration = calibrate(pooled, np.log(prediction), tuple(a.axis for a in axis_scores))
     overall = score_predictions(truth, prediction[None, :], log_target=True, seed=seed)
 
     seeds = tuple(seed + i for i in range(repeats))
@@ -333,6 +371,7 @@ __all__ = [
     "PURPOSE",
     "SHIFT_AXES",
     "Calibration",
+    "calibrate",
     "conformal_quantiles",
     "fit_predictor",
     "is_predictor",

@@ -242,7 +242,8 @@ def predict_from_features(catalog: Catalog, fit: FitRecord | int, X: np.ndarray)
     if calibration is None:
         low, high = (back(np.percentile(per_tree, q, axis=1)) for q in INTERVAL_PERCENTILES)
     else:  # a predictor: the interval its out-of-group residuals calibrated, wider beyond the domain
-        low, high = back(centre + calibration.q_low), back(centre + calibration.q_high)
+        q = np.array([calibration.quantiles(float(c)) for c in centre]).reshape(len(centre), 2)
+        low, high = back(centre + q[:, 0]), back(centre + q[:, 1])
         edge = domain_edge(arrays) if "domain_nn" in arrays else None
         for i, d in enumerate(domain):
             ratio = d.distance / edge if d is not None and edge else None

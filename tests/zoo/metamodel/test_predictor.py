@@ -47,6 +47,26 @@ def test_conformal_interval_covers_new_draws_at_its_level() -> None:
     assert COVERAGE - 0.02 <= covered <= COVERAGE + 0.05
 
 
+def test_the_interval_is_calibrated_per_bin_of_predicted_value() -> None:
+    """Residuals ten times wider at high predicted values: each bin gets its own width, and covers its own."""
+    from zoo.metamodel.predictor import calibrate
+
+    rng = np.random.default_rng(1)
+    predicted = rng.uniform(-5, 5, size=800)
+    spread = np.where(predicted > 0, 1.0, 0.1)
+    made = calibrate(rng.normal(size=800) * spread, predicted, ("architecture",))
+    assert len(made.bins) == 4 and len(made.edges) == 3
+    narrow, wide = made.quantiles(-4.0), made.quantiles(4.0)
+    assert (wide[1] - wide[0]) > 5 * (narrow[1] - narrow[0])
+    fresh = rng.uniform(-5, 5, size=20_000)
+    residual = rng.normal(size=fresh.size) * np.where(fresh > 0, 1.0, 0.1)
+    bounds = np.array([made.quantiles(c) for c in fresh])
+    inside = (residual >= bounds[:, 0]) & (residual <= bounds[:, 1])
+    for part in (fresh < 0, fresh > 0):
+        assert 0.86 <= inside[part].mean() <= 0.96
+    assert calibrate(rng.normal(size=60), rng.normal(size=60), ("architecture",)).bins == ()  # too few to bin
+
+
 def test_widening_beyond_the_domain_stretches_the_interval_around_the_value() -> None:
     assert widen_beyond_domain(2.0, 1.0, 4.0, 0.5, log_target=True) == (1.0, 4.0)  # inside: unchanged
     assert widen_beyond_domain(2.0, 1.0, 4.0, None, log_target=True) == (1.0, 4.0)
@@ -102,10 +122,12 @@ def test_the_interval_is_the_calibrated_one_and_widens_when_extrapolating(catalo
     fs = get_feature_set("paper-v2")
     _, _, X, _, _ = load_feature_matrix(catalog, Selection(archs=("resnet18",), min_epoch=1), "sharpness", fs)
     inside = predict_from_features(catalog, fit, X[:3])
+    assert len(calibration.bins) == 3 and len(calibration.edges) == 2  # 192 residuals: 3 bins of >= 50
     for p in inside:
         assert p.in_domain
-        assert np.log(p.low / p.value) == pytest.approx(calibration.q_low, abs=1e-9)
-        assert np.log(p.high / p.value) == pytest.approx(calibration.q_high, abs=1e-9)
+        q_low, q_high = calibration.quantiles(np.log(p.value))
+        assert np.log(p.low / p.value) == pytest.approx(q_low, abs=1e-9)
+        assert np.log(p.high / p.value) == pytest.approx(q_high, abs=1e-9)
     [far] = predict_from_features(catalog, fit, X[:1] * 1000 + 50)
     assert not far.in_domain
     assert np.log(far.high / far.low) > 2 * (calibration.q_high - calibration.q_low)
