@@ -82,7 +82,8 @@ def test_a_target_without_a_fit_gets_one_made_on_the_whole_catalog(zoo_env: dict
     first = run_zoo(
         "predict", str(model_file), "--arch", "resnet18", "--reference", "random:0", "--target", "noisiness"
     )
-    assert "fitted fit 1 on the whole catalog" in first.output and "noisiness" in first.output
+    assert "made predictor 1 on the whole catalog" in first.output and "noisiness" in first.output
+    assert "90%, calibrated on held-out" in first.output
     again = json.loads(
         run_zoo("predict", str(model_file), "--arch", "resnet18", "--reference", "random:0", "--json").stdout
     )

@@ -505,27 +505,28 @@ def predict_command(
         Optional[list[str]],
         typer.Option(
             "--target",
-            help="Property to predict with its most recent fit (made on the whole catalog, log target, if there is none); repeatable, e.g. --target sharpness.",
+            help="Property to predict with its most recent predictor (made on the whole catalog if there is none: log target, interval calibrated on held-out architectures, recipes and image families); repeatable, e.g. --target sharpness.",
         ),
     ] = None,
     feature_set: Annotated[
         Optional[str],
         typer.Option(
             "--feature-set",
-            help="Use only fits of this feature set, and make new ones with it, e.g. --feature-set paper-v2.",
+            help="Feature set of the predictors used or made (default paper-v2, which transfers best to models trained elsewhere), e.g. --feature-set paper-v1.",
         ),
     ] = None,
     raw_target: Annotated[
         bool,
         typer.Option(
             "--raw-target",
-            help="A fit made here fits the raw property instead of its log (the default for scale-like properties), e.g. --raw-target.",
+            help="Predict with an experiment fit of the raw property made on the whole catalog instead of a predictor (interval: the trees' spread, not calibrated), e.g. --raw-target.",
         ),
     ] = False,
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Predict even with a reference kind the fits never saw (the output says so), e.g. --force."
+            "--force",
+            help="Predict even with a reference kind the fits never saw, or a file: reference that does not look like a random init (the output says so), e.g. --force.",
         ),
     ] = False,
     hf: Annotated[
@@ -546,12 +547,16 @@ def predict_command(
 ) -> None:
     """Predict training-data properties of a model that is not in the catalog, from its first layer.
 
-    Each prediction comes with an interval (5th-95th percentile of the trees of all the fit's seeds) and an
-    applicability-domain verdict: "in domain", or "extrapolating" when the model's standardized features lie
-    farther from the fit's training set than 99% of the training set's own nearest-neighbour distances. The
-    delta is measured from the kind of reference the fits were trained on; another kind is refused unless
-    --force. Without --fit or --target, every property that has a stored fit is predicted. Nothing is stored
-    about the model. Examples: zoo predict model.safetensors --arch resnet18 --target sharpness;
+    A predictor (made on first use and stored) is trained on every checkpoint of the catalog; its scores are
+    measured on architectures, learning rates, image sizes and image families it was not trained on, and its
+    90% interval is calibrated on those held-out errors (wider beyond the catalog's domain). Each prediction
+    gets a verdict: "in domain", "extrapolating" (the model's features lie farther from the catalog than 99%
+    of the catalog's own nearest-neighbour distances) or "wrong reference" (the model's first layer shows no
+    trace of the reference, so its delta is not what training changed). The delta is measured from the kind
+    of reference the fits were trained on; for a model trained elsewhere from its own random start, give
+    that start as --reference file:init.safetensors. Without --fit or --target: sharpness and noisiness (or
+    every property with a predictor). Nothing is stored about the model. Examples: zoo predict
+    model.safetensors --arch resnet18 --reference file:init.safetensors;
     zoo predict --hf timm/resnet18.a1_in1k --arch resnet18 --reference timm --fit 3 --json
     """
     from ingest.predict_file import predict_model  # torch and timm load only here
@@ -585,7 +590,12 @@ def predict_command(
     for text in result.notes:
         note(text, "yellow")
     for p in result.predictions:
-        if p.chosen == "new":
+        if p.chosen == "new" and p.fit_split == "out-of-group":
+            note(
+                f"no predictor of {p.target} was stored: made predictor {p.fit_id} on the whole catalog "
+                f"({p.feature_set}, log target, scored and calibrated on held-out groups)"
+            )
+        elif p.chosen == "new":
             note(
                 f"no fit of {p.target} was stored: fitted fit {p.fit_id} on the whole catalog ({p.r2_space} target, split by {SPLIT_WORDS.get(p.fit_split, p.fit_split)})"
             )
@@ -613,7 +623,7 @@ def predict_command(
         [
             "property",
             "predicted",
-            "5–95% of trees",
+            "interval",
             "domain (percentile)",
             "fit",
             "fit chosen",
@@ -624,18 +634,42 @@ def predict_command(
         rows,
         title="predicted training-data properties",
     )
-    if any(p.in_domain is False for p in result.predictions):
+    note(
+        "interval: "
+        + "; ".join(
+            dict.fromkeys(
+                "90%, calibrated on held-out architectures, recipes and image families"
+                if p.fit_split == "out-of-group"
+                else "5–95% of the trees (how much they disagree, not how far off they may be)"
+                for p in result.predictions
+            )
+        )
+    )
+    if not result.reference_matches:
+        note(
+            "wrong reference: the model did not start from the reference, so the predictions read nothing it learned",
+            "yellow",
+        )
+    elif any(p.in_domain is False for p in result.predictions):
         note(
             "extrapolating: the model's features lie outside what the fit was trained on; treat those predictions as guesses",
             "yellow",
         )
 
 
-CHOSEN_WORDS = {"given": "given with --fit", "latest": "the latest fit of its target", "new": "fitted just now"}
+CHOSEN_WORDS = {"given": "given with --fit", "latest": "the latest predictor of its target", "new": "made just now"}
 
 
 def fit_summary(fit: Any, how: str) -> str:
     """One line: which fit, how it was chosen, what it was trained and tested on, and its scores."""
+    if fit.split == "out-of-group":
+        held = fit.details.get("axis_scores") or []
+        axes = ", ".join(f"{a['axis']} {_fmt_score(a['r2_log'])}" for a in held)
+        return (
+            f"predictor {fit.id} ({how}): {fit.target} from {fit.feature_set}, log target; trained on {fit.train_selection} "
+            f"({plural(fit.n_train, 'checkpoint')}); held out one at a time, R² log {_fmt_score(fit.r2_log)} "
+            f"({axes}), Spearman ρ {_fmt_score(fit.spearman)}, typical error ×/÷ {fit.details.get('median_factor', float('nan')):.2f}"
+        )
     test = (
         fit.test_selection
         if not fit.test_fraction
