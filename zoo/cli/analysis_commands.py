@@ -346,9 +346,22 @@ def fit_command(
         typer.Option("--repeats", help="Forests to train with seeds SEED, SEED+1, ...; R² is mean ± std over them."),
     ] = 5,
     trees: Annotated[int, typer.Option("--trees", help="Trees per random forest (paper: 30).")] = 30,
-    feature_set: FeatureSetOpt = "paper-v1",
+    feature_set: Annotated[
+        Optional[str],
+        typer.Option(
+            "--feature-set",
+            help="Feature set (metric vector) key or name, any registered one; default paper-v1 (paper-v2 with --predictor), e.g. --feature-set paper-v2.",
+        ),
+    ] = None,
     log_target: Annotated[
-        bool, typer.Option("--log-target", help="Fit log(target); R² is then reported in log space.")
+        bool, typer.Option("--log-target", help="Fit log(target); R² is then reported in log space, e.g. --log-target.")
+    ] = False,
+    predictor: Annotated[
+        bool,
+        typer.Option(
+            "--predictor",
+            help="Make a predictor, what zoo predict uses: trained on the whole selection, scored on held-out architectures, learning rates, image sizes and image families, 90% interval calibrated on those errors (log target), e.g. --predictor.",
+        ),
     ] = False,
     seed: Annotated[
         int, typer.Option("--seed", help="First forest seed, and the seed of the --test-fraction split.")
@@ -371,10 +384,16 @@ def fit_command(
     target, Spearman ρ, R² per variant kind. Examples:
     zoo fit --target sharpness --train-arch resnet50 --test-arch resnet18 --min-epoch 1 --plot fig4.png;
     zoo fit --target noisiness --train 'arch=resnet*|mobilenet*' --test 'arch=convnext*';
-    zoo fit --target sharpness --base imagenette --test-fraction 0.2 --log-target --json
+    zoo fit --target sharpness --base imagenette --test-fraction 0.2 --log-target --json;
+    zoo fit --target sharpness --predictor --arch 'resnet*'   (then zoo predict uses it)
     """
+    from zoo.filters import DEFAULT_FEATURE_SET
     from zoo.metamodel import fit_meta_model
+    from zoo.metamodel.predictor import DEFAULT_PREDICT_FEATURE_SET
 
+    if predictor:
+        _check_predictor_options(test, test_arch, train, train_arch, test_fraction, split, store)
+    feature_set = feature_set or (DEFAULT_PREDICT_FEATURE_SET if predictor else DEFAULT_FEATURE_SET)
     shared, shared_where = _selection_with_metrics(
         None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where
     )
@@ -385,6 +404,9 @@ def fit_command(
     for side, chosen in (("train", train_selection), ("test", test_selection)):
         if chosen is not None:
             require_match(catalog, chosen, side)
+    if predictor:
+        _fit_predictor(catalog, target, feature_set, shared, shared_where, trees, repeats, seed, label, plot, as_json)
+        return
     with status(f"fitting {repeats} forests of {trees} trees for {target}"):
         result = fit_meta_model(
             catalog,
@@ -411,6 +433,79 @@ def fit_command(
         emit_json(asdict(result))
     else:
         _print_fit(result)
+
+
+def _check_predictor_options(*values: Any) -> None:
+    test, test_arch, train, train_arch, test_fraction, split, store = values
+    given = [
+        name
+        for name, value in (
+            ("--test", test), ("--test-arch", test_arch), ("--train", train), ("--train-arch", train_arch),
+            ("--test-fraction", test_fraction), ("--split", split), ("--no-store", not store),
+        )
+        if value
+    ]  # fmt: skip
+    if given:
+        raise InvalidInput(
+            f"--predictor trains on the whole selection (--arch, --base, --where, ...) and holds groups out itself; "
+            f"drop {', '.join(given)}"
+        )
+
+
+def _fit_predictor(
+    catalog: Any,
+    target: str,
+    feature_set: str,
+    selection: Selection,
+    wheres: Any,
+    trees: int,
+    repeats: int,
+    seed: int,
+    label: str | None,
+    plot: Path | None,
+    as_json: bool,
+) -> None:
+    import math
+
+    from zoo.metamodel import get_fit
+    from zoo.metamodel.predictor import fit_predictor
+
+    require_match(catalog, selection)
+    with status(f"fitting a predictor of {target}: forests on held-out groups, then {repeats} on everything"):
+        result = fit_predictor(
+            catalog, target, feature_set, selection, n_estimators=trees, repeats=repeats, seed=seed, label=label,
+            metric_wheres=tuple(wheres),
+        )  # fmt: skip
+    fit = get_fit(catalog, result.id)
+    if plot is not None:
+        from zoo.plots import write_fit_figure
+
+        note(f"wrote {write_fit_figure(result, plot)}")
+    if as_json:
+        emit_json(asdict(result) | {"details": fit.details})
+        return
+    say(fit_summary(fit, "made just now"))
+    emit_rows(
+        ["held out", "cells", "predictions", "R² log", "Spearman ρ", "typical error ×/÷"],
+        [
+            [
+                a["axis"],
+                a["cells"],
+                a["n"],
+                _fmt_score(a["r2_log"]),
+                _fmt_score(a["spearman"]),
+                f"{a['median_factor']:.2f}",
+            ]
+            for a in fit.details["axis_scores"]
+        ],
+        title=f"predictor {fit.id}: {target} predicted for groups it was not trained on",
+    )
+    calibration = fit.details["calibration"]
+    bins = calibration["bins"] or [[calibration["q_low"], calibration["q_high"]]]
+    note(
+        f"90% interval (calibrated on {calibration['n_residuals']:,} held-out errors, per range of the prediction): "
+        + "; ".join(f"×{math.exp(lo):.3g} to ×{math.exp(hi):.3g}" for lo, hi in bins)
+    )
 
 
 def require_match(catalog: Any, chosen: Selection, side: str = "") -> None:

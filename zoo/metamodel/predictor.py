@@ -37,7 +37,7 @@ import numpy as np
 from zoo.catalog import Catalog
 from zoo.errors import InvalidInput
 from zoo.filters import FeatureSet, get_feature_set
-from zoo.metamodel.features import check_target, describe, load_rows, split_groups
+from zoo.metamodel.features import MetricWhere, check_metric_names, check_target, describe, load_rows, split_groups
 from zoo.metamodel.fitting import DEFAULT_REPEATS, DEFAULT_TREES, FitResult, PredictionRecord, train_forests
 from zoo.metamodel.forest import DOMAIN_PERCENTILE, apply_scaler, domain_arrays, forests_arrays, save_forest
 from zoo.metamodel.scores import score_predictions
@@ -204,6 +204,7 @@ def fit_predictor(
     cv_repeats: int = CV_REPEATS,
     seed: int = 0,
     label: str | None = None,
+    metric_wheres: tuple[MetricWhere, ...] = (),
 ) -> FitResult:
     """Fit and store a predictor of ``target`` on ``selection`` (default: every trained checkpoint).
 
@@ -219,7 +220,8 @@ def fit_predictor(
     check_target(target)
     fs = get_feature_set(feature_set)
     selection = selection if selection is not None else Selection()
-    loaded = load_rows(catalog, selection, target, fs)
+    check_metric_names(metric_wheres, fs)
+    loaded = load_rows(catalog, selection, target, fs, metric_wheres)
     rows = loaded.rows
     if len(rows) < MIN_ROWS:
         raise InvalidInput(
@@ -285,10 +287,10 @@ def fit_predictor(
         "n_dropped": loaded.n_incomplete,
         "reference_kinds": sorted({str(k) for k in rows.reference_kinds if k is not None}),
         "domain_percentile": DOMAIN_PERCENTILE,
-        "train_where": [],
-        "test_where": [],
+        "train_where": [list(w) for w in metric_wheres],
+        "test_where": [list(w) for w in metric_wheres],
     }
-    label = label or f"zoo predict: {target} predictor on {describe(selection, ())}"
+    label = label or f"zoo predict: {target} predictor on {describe(selection, metric_wheres)}"
     from zoo.metamodel.stored import store_fit
 
     fit_id = store_fit(
@@ -322,8 +324,8 @@ def fit_predictor(
         id=fit_id,
         target=target,
         feature_set=fs.key,
-        train_selection=describe(selection, ()),
-        test_selection=describe(selection, ()),
+        train_selection=describe(selection, metric_wheres),
+        test_selection=describe(selection, metric_wheres),
         test_fraction=None,
         split=SPLIT,
         log_target=True,

@@ -200,3 +200,35 @@ def test_image_families_are_held_out_whole(catalog: Catalog, built) -> None:  # 
     made = fit_predictor(catalog, "sharpness", "paper-v2", n_estimators=3, repeats=1, cv_repeats=1)
     axes = [a["axis"] for a in get_fit(catalog, made.id).details["axis_scores"]]
     assert axes == ["architecture", "learning rate", "image size", "image family"]
+
+
+def test_zoo_fit_predictor_makes_the_predictor_zoo_predict_uses(zoo_env: dict[str, str]) -> None:
+    import json
+
+    from clirunner import run_zoo
+
+    with Catalog.open(zoo_env["ZOO_DATABASE_URL"], artifacts=zoo_env["ZOO_ARTIFACTS"]) as catalog:
+        build_catalog(catalog, archs=ARCHS, n_variants=8, trials=2, epochs=2, n_external=0)
+    quick = ("--trees", "3", "--repeats", "1")
+    made = json.loads(
+        run_zoo("fit", "--target", "sharpness", "--predictor", "--arch", "resnet*", *quick, "--json").stdout
+    )
+    assert made["details"]["purpose"] == "predict" and made["feature_set"] == "paper-v2"
+    assert made["train_selection"] == "arch=resnet*" and made["n_train"] == 32
+    assert [a["axis"] for a in made["details"]["axis_scores"]] == [
+        "architecture",
+        "learning rate",
+        "image size",
+        "base dataset",
+    ]
+    table = run_zoo("fit", "--target", "noisiness", "--predictor", "--where", "saturation_rms>0", *quick).output
+    assert "held out" in table and "90% interval (calibrated on" in table and "Traceback" not in table
+    for extra in (("--test-arch", "resnet18"), ("--test-fraction", "0.2"), ("--no-store",)):
+        refused = run_zoo("fit", "--target", "sharpness", "--predictor", *extra, expect=1).output
+        assert f"drop {extra[0]}" in refused and len(refused.strip().splitlines()) == 1
+    with Catalog.open(zoo_env["ZOO_DATABASE_URL"], artifacts=zoo_env["ZOO_ARTIFACTS"]) as catalog:
+        plan = plan_prediction(catalog, "random:0")
+        assert [(t, f.id, how) for t, f, how in plan.fits] == [
+            ("sharpness", made["id"], "latest"),
+            ("noisiness", made["id"] + 1, "latest"),
+        ]
