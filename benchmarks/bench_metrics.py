@@ -2,15 +2,18 @@
 
 Prints, for this machine:
 
-* paper-v1 per bank, *before* (skimage's split-Bregman kernel and the 8-neighbour roughness loop, the
-  implementation this one replaced, kept here and in ``zoo.filters.metrics.bregman_distance_skimage``) and
-  *after* (the code in use), measured alternately in the same run so the machine's load hits both alike;
-  their ratio, and the largest relative difference of the eight values over many random banks;
-* paper-v2 and paper-literal-v1 per bank, and each paper-v1 / paper-v2 metric's share;
+* paper-v1 per bank, *before* (the vectorized numpy kernels with Qhull for every hull, which the compiled
+  kernels replaced; kept as ``zoo.filters.metrics.NUMPY_REFERENCE``), *after* (the code in use), and the
+  first vectorized version (skimage's split-Bregman kernel, 8-neighbour roughness), measured alternately in
+  the same run so the machine's load hits all alike; the ratios, and the largest relative difference of
+  the eight values after vs before over many random banks and over the degenerate banks of the tests;
+* paper-v2 and paper-literal-v1 per bank, and each paper-v1 metric before and after, each paper-v2 metric;
+* the convex hull alone: the compiled exact hull against the Qhull path, and how many banks fell back;
 * the per-filter oracle of ``tests/zoo/filters/oracle_metrics.py`` (the slow reference);
 * ``featurize_many`` of many banks (10,000 by default): total seconds, before and after.
 
-Medians of wall-clock and CPU time with one thread; figures only, nothing passes or fails.
+Medians of wall-clock and CPU time with one thread; figures only, nothing passes or fails. On a shared,
+loaded machine the CPU time is the fairer figure: the wall time mostly measures the wait for a core.
 
 Usage: python benchmarks/bench_metrics.py [--banks 10000] [--baseline-banks 2000] [--repeats 200]
 """
@@ -32,8 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "zoo" / "
 import zoo.filters as zf  # noqa: E402
 from oracle_metrics import oracle_featurize  # noqa: E402
 from zoo.filters import featuresets, metrics  # noqa: E402
+from zoo.filters.hull import hull_volumes  # noqa: E402
 
 BANK_SHAPE = (64, 3, 7, 7)
+ALL_AFTER = {name: zf.get_metric(name) for name in zf.PAPER_V1.metrics}
 
 
 def roughness_before(banks: np.ndarray) -> np.ndarray:
@@ -50,21 +55,46 @@ def roughness_before(banks: np.ndarray) -> np.ndarray:
     return metrics._safe_divide(total.sum(axis=1) / 8.0, metrics._filter_norms(banks).sum(axis=1))
 
 
-BEFORE = {"bregman_distance": metrics.bregman_distance_skimage, "spatial_roughness": roughness_before}
+BEFORE = metrics.NUMPY_REFERENCE  # the numpy kernels and Qhull path the compiled kernels replaced
+FIRST = {  # the first vectorized version: numpy, skimage's Bregman kernel, 8 differences per centre
+    **BEFORE,
+    "bregman_distance": metrics.bregman_distance_skimage,
+    "spatial_roughness": roughness_before,
+}
 
 
-def featurize_v1(batch: np.ndarray, before: bool) -> np.ndarray:
-    """paper-v1 of a validated batch ``(B, 64, 3, 7, 7)``, with the replaced kernels if ``before``."""
-    kernels = [BEFORE.get(name, zf.get_metric(name)) if before else zf.get_metric(name) for name in zf.PAPER_V1.metrics]
-    return np.stack([kernel(batch) for kernel in kernels], axis=1)
+def featurize_v1(batch: np.ndarray, kernels: dict[str, Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+    """paper-v1 of a validated batch ``(B, N, 3, n, n)`` with the given kernels (by metric name)."""
+    return np.stack([kernels[name](batch) for name in zf.PAPER_V1.metrics], axis=1)
 
 
-def featurize_many_v1(banks: np.ndarray, before: bool) -> np.ndarray:
-    """``featurize_many``'s chunking, with either set of kernels."""
+def featurize_many_v1(banks: np.ndarray, kernels: dict[str, Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
+    """``featurize_many``'s chunking, with the given kernels."""
     step = max(1, featuresets._CHUNK_ELEMENTS // int(np.prod(banks.shape[1:])))
     return np.concatenate(
-        [featurize_v1(zf.as_bank_batch(banks[start : start + step]), before) for start in range(0, len(banks), step)]
+        [featurize_v1(zf.as_bank_batch(banks[start : start + step]), kernels) for start in range(0, len(banks), step)]
     )
+
+
+def relative_differences(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """``|new - old| / |old|`` (0 where both are 0, inf where only ``old`` is)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(new == old, 0.0, np.abs(new - old) / np.abs(old))
+
+
+def degenerate_banks() -> dict[str, np.ndarray]:
+    """The degenerate banks of ``tests/zoo/filters/test_metrics.py``, plus nearly flat and quantized ones."""
+    from test_metrics import DEGENERATE
+
+    rng = np.random.default_rng(1)
+    gray = np.repeat(rng.standard_normal((64, 1, 7, 7)), 3, axis=1)
+    return {
+        **DEGENERATE,
+        "nearly_equal_channels_1e-6": gray + 1e-6 * rng.standard_normal(gray.shape),
+        "nearly_equal_channels_1e-3": gray + 1e-3 * rng.standard_normal(gray.shape),
+        "quantized_to_8_levels": np.round(4 * rng.standard_normal((64, 3, 7, 7))) / 4,
+        "half_zero_filters": np.concatenate([np.zeros((32, 3, 7, 7)), rng.standard_normal((32, 3, 7, 7))]),
+    }
 
 
 def alternating_medians(functions: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
@@ -108,8 +138,9 @@ def main() -> None:
 
     one = alternating_medians(
         {
-            "v1 before": lambda: featurize_v1(zf.as_bank_batch(bank), before=True),
-            "v1 after": lambda: zf.featurize(bank, "paper-v1"),
+            "v1 before (numpy + Qhull)": lambda: featurize_v1(zf.as_bank_batch(bank), BEFORE),
+            "v1 after (compiled)": lambda: zf.featurize(bank, "paper-v1"),
+            "v1 first vectorized (skimage Bregman)": lambda: featurize_v1(zf.as_bank_batch(bank), FIRST),
             "paper-v2": lambda: zf.featurize(bank, "paper-v2"),
             "paper-literal-v1": lambda: zf.featurize(bank, "paper-literal-v1"),
         },
@@ -118,27 +149,52 @@ def main() -> None:
     print(f"one bank (median of {args.repeats}, timed alternately)        wall        CPU")
     for name, (wall, cpu) in one.items():
         print(f"  {name:<40}{wall * 1e3:9.3f} ms {cpu * 1e3:9.3f} ms")
-    speed_up = [before / after for before, after in zip(one["v1 before"], one["v1 after"], strict=True)]
-    print(f"  paper-v1 speed-up (before / after)      {speed_up[0]:9.2f} x  {speed_up[1]:9.2f} x")
+    before, after = one["v1 before (numpy + Qhull)"], one["v1 after (compiled)"]
+    first = one["v1 first vectorized (skimage Bregman)"]
+    print(f"  paper-v1 speed-up, before / after       {before[0] / after[0]:9.2f} x  {before[1] / after[1]:9.2f} x")
+    print(f"  paper-v1 speed-up, first / after        {first[0] / after[0]:9.2f} x  {first[1] / after[1]:9.2f} x")
 
     check = 10.0 ** rng.uniform(-4, 0, (args.check_banks, 1, 1, 1, 1)) * rng.standard_normal(
         (args.check_banks, *BANK_SHAPE)
     )
-    old, new = featurize_many_v1(check, before=True), zf.featurize_many(check, "paper-v1")
-    relative = np.abs(new - old) / np.maximum(np.abs(old), np.finfo(np.float64).tiny)
+    old, new = featurize_many_v1(check, BEFORE), zf.featurize_many(check, "paper-v1")
+    relative = relative_differences(new, old)
     print(
         f"  max relative difference after vs before over {args.check_banks} random banks "
-        f"(scales 1e-4..1): {relative.max():.2e} ({zf.PAPER_V1.metrics[int(relative.max(axis=0).argmax())]})\n"
+        f"(scales 1e-4..1): {relative.max():.2e} ({zf.PAPER_V1.metrics[int(relative.max(axis=0).argmax())]})"
     )
+    print("  degenerate banks, after vs before: max relative difference of the eight values (0 where both are 0)")
+    for case, degenerate in degenerate_banks().items():
+        batch_case = zf.as_bank_batch(degenerate)
+        relative = relative_differences(featurize_v1(batch_case, ALL_AFTER)[0], featurize_v1(batch_case, BEFORE)[0])
+        worst = int(relative.argmax())
+        print(f"    {case:<28} {relative[worst]:.1e}" + (f" ({zf.PAPER_V1.metrics[worst]})" if relative[worst] else ""))
+    print()
+
+    hull_times = alternating_medians(
+        {
+            "hull, Qhull path (before)": lambda: metrics.convex_hull_volume_qhull(batch),
+            "hull, compiled exact (after)": lambda: zf.get_metric("convex_hull_volume")(batch),
+        },
+        args.repeats,
+    )
+    fallbacks = int(np.isnan(hull_volumes(zf.as_bank_batch(check))).sum())
+    print("convex hull alone, one bank                    wall        CPU")
+    for name, (wall, cpu) in hull_times.items():
+        print(f"  {name:<40}{wall * 1e3:9.3f} ms {cpu * 1e3:9.3f} ms")
+    print(f"  banks left to Qhull by the compiled hull: {fallbacks} of {args.check_banks} random banks\n")
 
     slow = alternating_medians({"oracle": lambda: oracle_featurize(bank)}, args.oracle_repeats)["oracle"][1]
     print(
         f"per-filter oracle loop (median CPU of {args.oracle_repeats}): {slow * 1e3:.1f} ms, "
-        f"{slow / one['v1 after'][1]:.0f} x the vectorized paper-v1\n"
+        f"{slow / after[1]:.0f} x paper-v1 after\n"
     )
 
-    per_metric = {f"{name} (before)": (lambda kernel=kernel: kernel(batch)) for name, kernel in BEFORE.items()}
-    for name in (*zf.PAPER_V1.metrics, *zf.PAPER_V2.metrics):
+    per_metric = {}
+    for name in zf.PAPER_V1.metrics:
+        per_metric[f"{name} (before)"] = lambda kernel=BEFORE[name]: kernel(batch)
+        per_metric[name] = lambda kernel=zf.get_metric(name): kernel(batch)
+    for name in zf.PAPER_V2.metrics:
         per_metric[name] = lambda kernel=zf.get_metric(name): kernel(batch)
     metric_times = alternating_medians(per_metric, max(5, args.repeats // 4))
     print("per metric, one bank, wall and CPU (a group such as the spectrum runs once per featurize)")
@@ -148,7 +204,7 @@ def main() -> None:
     many = (0.01 * rng.standard_normal((args.banks, *BANK_SHAPE))).astype(np.float32)
     for label, count, run in (
         ("paper-v1 after ", args.banks, lambda: zf.featurize_many(many, "paper-v1")),
-        ("paper-v1 before", args.baseline_banks, lambda: featurize_many_v1(many[: args.baseline_banks], before=True)),
+        ("paper-v1 before", args.baseline_banks, lambda: featurize_many_v1(many[: args.baseline_banks], BEFORE)),
         ("paper-v2       ", args.banks, lambda: zf.featurize_many(many, "paper-v2")),
     ):
         if count == 0:

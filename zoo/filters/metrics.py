@@ -3,9 +3,12 @@
 Every metric is registered with :func:`~zoo.filters.featuresets.register_metric`, so each public function
 here accepts one bank ``F`` of shape ``(N, 3, n, n)`` (returns a float) or a batch ``(B, N, 3, n, n)``
 (returns ``(B,)``), any ``n >= 2``: 3x3 MobileNetV3, 4x4 ConvNeXt, 7x7 ResNet, 16x16 ViT patch embedding.
-The code is vectorized over filters and banks, except Qhull, which runs once per bank
-(:func:`convex_hull_volume`); split Bregman runs in a compiled kernel over all the banks' channels at once
-(:mod:`zoo.filters.split_bregman`).
+The metrics run in compiled kernels, one loop over the filters of all the banks of a batch
+(:mod:`zoo.filters.compiled_metrics`); split Bregman's sweeps run over all the banks' channels at once
+(:mod:`zoo.filters.split_bregman`), and the hull volume in an exact compiled hull (:mod:`zoo.filters.hull`)
+that leaves to Qhull only the clouds it is unsure of. The vectorized numpy kernels they replaced stay here
+as the reference, :data:`NUMPY_REFERENCE`; the compiled ones agree with them to rounding (tested to 1e-9
+relative).
 
 Notation and conventions shared by all metrics
 ----------------------------------------------
@@ -39,7 +42,9 @@ import pywt
 from scipy.spatial import ConvexHull, QhullError
 from scipy.special import ndtri
 
+from zoo.filters.compiled_metrics import compiled, sorting_network
 from zoo.filters.featuresets import register_metric
+from zoo.filters.hull import hull_volumes
 from zoo.filters.split_bregman import tv_denoise, tv_denoise_skimage
 
 __all__ = [
@@ -122,6 +127,13 @@ def _wavelet_highpass_matrix(size: int) -> np.ndarray:
     return matrix
 
 
+def _run(kernel: Callable[..., None], banks: np.ndarray, *arguments: object) -> np.ndarray:
+    """``kernel(banks, *arguments, out)`` of a compiled kernel (:mod:`zoo.filters.compiled_metrics`); ``out``."""
+    out = np.empty(banks.shape[0])
+    kernel(np.ascontiguousarray(banks), *arguments, out)
+    return out
+
+
 def _median_of_nonzero(values: np.ndarray) -> np.ndarray:
     """Median over the last axis of the non-zero entries of ``values >= 0``; 0 where all are zero."""
     count = np.count_nonzero(values, axis=-1)
@@ -162,14 +174,7 @@ def channel_saturation(banks: np.ndarray) -> np.ndarray:
     * Equal channels give 0, and so does a filter whose channels 0 and 1, or 1 and 2, agree (the printed
       product has no ``|f'_i[0] - f'_i[2]|`` term); an all-zero bank (S = 0) gives 0.
     """
-    low = banks.min(axis=_SPATIAL, keepdims=True)
-    span = banks.max(axis=_SPATIAL, keepdims=True) - low
-    normalised = _safe_divide(banks - low, span)
-    norms_normalised = _filter_norms(normalised)
-    diff_01 = np.sqrt(np.square(normalised[:, :, 0] - normalised[:, :, 1]).sum(axis=(2, 3)))
-    diff_12 = np.sqrt(np.square(normalised[:, :, 1] - normalised[:, :, 2]).sum(axis=(2, 3)))
-    total = _filter_norms(banks).sum(axis=1)
-    return _safe_divide((norms_normalised * diff_01 * diff_12).sum(axis=1), 2.0 * np.square(total))
+    return _run(compiled().channel_saturation, banks)
 
 
 @register_metric("convex_hull_volume")
@@ -189,9 +194,26 @@ def convex_hull_volume(banks: np.ndarray) -> np.ndarray:
     * The point cloud is the ``N*n*n`` vectors ``f_i^(a,b)`` in R^3, normalised as
       ``(F - min F) / (max F - min F)`` with min and max over the whole bank, so it lies in the unit cube
       and the volume is invariant to scaling and shifting the bank.
-    * Computed with :class:`scipy.spatial.ConvexHull` (Qhull, default options), one call per bank.
+    * Computed by the exact compiled hull of :func:`zoo.filters.hull.hull_volumes`. The clouds it leaves
+      undecided (nearly flat ones, fewer than 4 distinct extremes, a point within rounding of a facet) go
+      to :func:`convex_hull_volume_qhull`: :class:`scipy.spatial.ConvexHull` (Qhull, default options), one
+      call per bank, as before. The two agree to 1e-9 relative (tested; observed ~1e-15).
     * Degenerate clouds have volume 0 instead of an error: a constant bank (max = min), and points that
       do not span R^3 (fewer than 4 points, or all on a plane or a line, e.g. equal channels).
+    """
+    volumes = hull_volumes(banks)
+    unsure = np.isnan(volumes)
+    if unsure.any():
+        volumes[unsure] = convex_hull_volume_qhull(banks[unsure])
+    return volumes
+
+
+def convex_hull_volume_qhull(banks: np.ndarray) -> np.ndarray:
+    """:func:`convex_hull_volume` with Qhull for every bank: the reference, and the fallback of the fast path.
+
+    Takes and returns what the registered kernel does (``(B, N, 3, n, n)`` float64 -> ``(B,)``). Points
+    strictly inside the hull of the extreme points along 26 directions are dropped before Qhull
+    (:func:`_hull_candidates`); a :class:`~scipy.spatial.QhullError` (a flat cloud) gives 0.
     """
     low = banks.min(axis=(1, *_SPATIAL))
     span = banks.max(axis=(1, *_SPATIAL)) - low
@@ -252,10 +274,7 @@ def dist_to_gaussian(banks: np.ndarray) -> np.ndarray:
     ``C`` is :data:`GAUSSIAN_KERNEL`, applied per channel, same size, ``reflect`` border (module notes).
     Scale-invariant; 0 for constant filters.
     """
-    padded = _pad_reflect(banks)
-    rows = (padded[..., :-2, :] + 2.0 * padded[..., 1:-1, :] + padded[..., 2:, :]) / 4.0
-    blurred = (rows[..., :-2] + 2.0 * rows[..., 1:-1] + rows[..., 2:]) / 4.0
-    return _unit_distance_weighted(banks, blurred, _filter_norms(banks))
+    return _run(compiled().dist_to_gaussian, banks)
 
 
 @register_metric("filter_variance")
@@ -274,7 +293,7 @@ def filter_variance(banks: np.ndarray) -> np.ndarray:
     -----
     ``Var`` is the population variance (ddof = 0) over all ``3*n*n`` weights of the filter.
     """
-    return _norm_weighted_mean(banks.var(axis=_SPATIAL), _filter_norms(banks))
+    return _run(compiled().filter_variance, banks)
 
 
 @register_metric("spatial_roughness")
@@ -302,17 +321,7 @@ def spatial_roughness(banks: np.ndarray) -> np.ndarray:
     * Each neighbouring pair is differenced once, in 4 directions, and counted once for each of its two
       positions that is interior (a centre): the same sum as 8 differences per centre, half the work.
     """
-    size = banks.shape[-1]
-    interior = np.zeros((size, size))
-    interior[1 : size - 1, 1 : size - 1] = 1.0
-    total = np.zeros(banks.shape[:2])
-    for first, second in _NEIGHBOUR_PAIRS:
-        rows_a, cols_a = slice(first[0], size + first[1]), slice(first[2], size + first[3])
-        rows_b, cols_b = slice(second[0], size + second[1]), slice(second[2], size + second[3])
-        distance = np.sqrt(np.square(banks[..., rows_b, cols_b] - banks[..., rows_a, cols_a]).sum(axis=2))
-        centres = interior[rows_a, cols_a] + interior[rows_b, cols_b]  # 0, 1 or 2 interior ends
-        total += np.einsum("bnij,ij->bn", distance, centres)
-    return _safe_divide(total.sum(axis=1) / 8.0, _filter_norms(banks).sum(axis=1))
+    return _run(compiled().spatial_roughness, banks)
 
 
 # The 4 directions of neighbouring pairs (p, q), as slice bounds (row start, row end offset, column start,
@@ -354,11 +363,15 @@ def bregman_distance(banks: np.ndarray) -> np.ndarray:
     * Speed: the sweeps run in :func:`zoo.filters.split_bregman.tv_denoise`, a compiled transcription of
       skimage's kernel over all ``B*N*3`` channels at once, vectorized across channels. It equals the
       skimage call (:func:`bregman_distance_skimage`, kept as the reference) to rounding: tested to 1e-9
-      relative, observed ~1e-15. Bregman was two thirds of this module's run time before.
+      relative, observed ~1e-15. Its 40 sweeps are still about two thirds of paper-v1's run time: each
+      update needs a square root and a division, which bound the kernel's speed.
     * Not scale-invariant: TV denoising with a fixed weight flattens small-valued filters more.
     * ``unit(B(f_i)) = 0`` when ``B(f_i) = 0``; zero filters contribute 0.
     """
-    return _bregman_distance(banks, tv_denoise)
+    banks = np.ascontiguousarray(banks)
+    size = banks.shape[-1]
+    denoised = tv_denoise(banks.reshape(-1, size, size), BREGMAN_WEIGHT, BREGMAN_SWEEPS).reshape(banks.shape)
+    return _run(compiled().unit_distance, banks, denoised)
 
 
 def bregman_distance_skimage(banks: np.ndarray) -> np.ndarray:
@@ -395,15 +408,7 @@ def laplacian_variance(banks: np.ndarray) -> np.ndarray:
     * The per-filter values are combined with the norm-weighted average ``(1/S) sum |f_i| L_i`` (module
       notes). Scales by ``s**2``; 0 for constant filters.
     """
-    padded = _pad_reflect(banks)
-    laplacian = (
-        padded[..., :-2, 1:-1]
-        + padded[..., 2:, 1:-1]
-        + padded[..., 1:-1, :-2]
-        + padded[..., 1:-1, 2:]
-        - 4.0 * padded[..., 1:-1, 1:-1]
-    )
-    return _norm_weighted_mean(laplacian.var(axis=_SPATIAL), _filter_norms(banks))
+    return _run(compiled().laplacian_variance, banks)
 
 
 @register_metric("wavelet_noise_sigma")
@@ -429,6 +434,85 @@ def wavelet_noise_sigma(banks: np.ndarray) -> np.ndarray:
       that channel's estimate is 0. Scales by ``s``.
     """
     highpass = _wavelet_highpass_matrix(banks.shape[-1])
+    details = np.ascontiguousarray(highpass @ banks @ highpass.T)  # exactly as before: see the kernel
+    network = sorting_network(len(highpass) ** 2)
+    return _run(compiled().wavelet_noise_sigma, banks, details, network, _MAD_TO_SIGMA)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reference: the vectorized numpy kernels the compiled ones replaced
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _channel_saturation_numpy(banks: np.ndarray) -> np.ndarray:
+    low = banks.min(axis=_SPATIAL, keepdims=True)
+    span = banks.max(axis=_SPATIAL, keepdims=True) - low
+    normalised = _safe_divide(banks - low, span)
+    norms_normalised = _filter_norms(normalised)
+    diff_01 = np.sqrt(np.square(normalised[:, :, 0] - normalised[:, :, 1]).sum(axis=(2, 3)))
+    diff_12 = np.sqrt(np.square(normalised[:, :, 1] - normalised[:, :, 2]).sum(axis=(2, 3)))
+    total = _filter_norms(banks).sum(axis=1)
+    return _safe_divide((norms_normalised * diff_01 * diff_12).sum(axis=1), 2.0 * np.square(total))
+
+
+def _dist_to_gaussian_numpy(banks: np.ndarray) -> np.ndarray:
+    padded = _pad_reflect(banks)
+    rows = (padded[..., :-2, :] + 2.0 * padded[..., 1:-1, :] + padded[..., 2:, :]) / 4.0
+    blurred = (rows[..., :-2] + 2.0 * rows[..., 1:-1] + rows[..., 2:]) / 4.0
+    return _unit_distance_weighted(banks, blurred, _filter_norms(banks))
+
+
+def _filter_variance_numpy(banks: np.ndarray) -> np.ndarray:
+    return _norm_weighted_mean(banks.var(axis=_SPATIAL), _filter_norms(banks))
+
+
+def _spatial_roughness_numpy(banks: np.ndarray) -> np.ndarray:
+    size = banks.shape[-1]
+    interior = np.zeros((size, size))
+    interior[1 : size - 1, 1 : size - 1] = 1.0
+    total = np.zeros(banks.shape[:2])
+    for first, second in _NEIGHBOUR_PAIRS:
+        rows_a, cols_a = slice(first[0], size + first[1]), slice(first[2], size + first[3])
+        rows_b, cols_b = slice(second[0], size + second[1]), slice(second[2], size + second[3])
+        distance = np.sqrt(np.square(banks[..., rows_b, cols_b] - banks[..., rows_a, cols_a]).sum(axis=2))
+        centres = interior[rows_a, cols_a] + interior[rows_b, cols_b]  # 0, 1 or 2 interior ends
+        total += np.einsum("bnij,ij->bn", distance, centres)
+    return _safe_divide(total.sum(axis=1) / 8.0, _filter_norms(banks).sum(axis=1))
+
+
+def _bregman_distance_numpy(banks: np.ndarray) -> np.ndarray:
+    return _bregman_distance(banks, tv_denoise)
+
+
+def _laplacian_variance_numpy(banks: np.ndarray) -> np.ndarray:
+    padded = _pad_reflect(banks)
+    laplacian = (
+        padded[..., :-2, 1:-1]
+        + padded[..., 2:, 1:-1]
+        + padded[..., 1:-1, :-2]
+        + padded[..., 1:-1, 2:]
+        - 4.0 * padded[..., 1:-1, 1:-1]
+    )
+    return _norm_weighted_mean(laplacian.var(axis=_SPATIAL), _filter_norms(banks))
+
+
+def _wavelet_noise_sigma_numpy(banks: np.ndarray) -> np.ndarray:
+    highpass = _wavelet_highpass_matrix(banks.shape[-1])
     detail = highpass @ banks @ highpass.T
     sigmas = _median_of_nonzero(np.abs(detail).reshape(*banks.shape[:3], -1)) / _MAD_TO_SIGMA
     return _norm_weighted_mean(sigmas.mean(axis=2), _filter_norms(banks))
+
+
+NUMPY_REFERENCE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "channel_saturation": _channel_saturation_numpy,
+    "convex_hull_volume": convex_hull_volume_qhull,
+    "dist_to_gaussian": _dist_to_gaussian_numpy,
+    "filter_variance": _filter_variance_numpy,
+    "spatial_roughness": _spatial_roughness_numpy,
+    "bregman_distance": _bregman_distance_numpy,
+    "laplacian_variance": _laplacian_variance_numpy,
+    "wavelet_noise_sigma": _wavelet_noise_sigma_numpy,
+}
+"""paper-v1's metrics as vectorized numpy kernels (Qhull for every hull): what the registered kernels computed
+before they were compiled. Same signature as theirs, ``(B, N, 3, n, n)`` float64 -> ``(B,)``; kept for the
+equality tests and as the baseline of ``benchmarks/bench_metrics.py``."""

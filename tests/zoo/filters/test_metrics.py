@@ -11,6 +11,8 @@ from scipy import ndimage
 
 import zoo.filters as zf
 from zoo.errors import InvalidInput
+from zoo.filters import metrics
+from zoo.filters.compiled_metrics import sorting_network
 
 sys.path.insert(0, str(Path(__file__).parent))
 from oracle_metrics import ORACLE, oracle_featurize  # noqa: E402
@@ -260,3 +262,75 @@ def test_single_channel_banks_are_refused_with_a_fix(name):
 def test_invalid_banks_are_refused_with_a_clear_message(bank, message):
     with pytest.raises(InvalidInput, match=message):
         zf.filter_variance(bank)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The compiled kernels against the numpy kernels they replaced
+# --------------------------------------------------------------------------------------------------------
+
+COMPILED_RELATIVE = 1e-9  # the promise: compiling the kernels changes values by rounding only
+
+
+def test_every_paper_v1_metric_keeps_its_numpy_reference():
+    assert set(metrics.NUMPY_REFERENCE) == set(METRICS)
+
+
+@pytest.mark.parametrize("size", (2, 3, 4, 7, 16))
+@pytest.mark.parametrize("n_filters", (1, 5, 64))
+def test_compiled_kernels_equal_the_numpy_kernels_on_random_banks(size, n_filters):
+    rng = np.random.default_rng(size * 100 + n_filters)
+    scales = 10.0 ** rng.uniform(-4, 0, (4, 1, 1, 1, 1))
+    batch = zf.as_bank_batch(scales * rng.standard_normal((4, n_filters, 3, size, size)))
+    for name in METRICS:
+        np.testing.assert_allclose(
+            zf.get_metric(name)(batch),
+            metrics.NUMPY_REFERENCE[name](batch),
+            rtol=COMPILED_RELATIVE,
+            atol=0,
+            err_msg=name,
+        )
+
+
+QUANTIZED = np.round(4 * np.random.default_rng(8).standard_normal((64, 3, 7, 7))) / 4
+
+
+@pytest.mark.parametrize("case", [*sorted(DEGENERATE), "quantized"])
+def test_compiled_kernels_equal_the_numpy_kernels_on_degenerate_banks(case):
+    """Exact zeros stay exact zeros; quantized weights, whose wavelet details have exact zeros, keep their
+    wavelet estimate (the details are the same numbers, so the non-zero entries are the same)."""
+    batch = zf.as_bank_batch(QUANTIZED if case == "quantized" else DEGENERATE[case])
+    for name in METRICS:
+        new, old = zf.get_metric(name)(batch), metrics.NUMPY_REFERENCE[name](batch)
+        assert (new == 0.0).tolist() == (old == 0.0).tolist(), name
+        np.testing.assert_allclose(new, old, rtol=COMPILED_RELATIVE, atol=0, err_msg=name)
+
+
+def test_compiled_kernels_take_non_contiguous_batches():
+    batch = zf.as_bank_batch(np.random.default_rng(2).standard_normal((6, 8, 3, 5, 5)))[::2]
+    for name in METRICS:
+        np.testing.assert_allclose(
+            zf.get_metric(name)(batch), metrics.NUMPY_REFERENCE[name](batch), rtol=COMPILED_RELATIVE, err_msg=name
+        )
+
+
+@pytest.mark.parametrize("size", range(1, 13))
+def test_the_sorting_network_sorts_every_zero_one_input(size):
+    """By the 0-1 principle, a comparator network that sorts all 0/1 inputs sorts every input."""
+    network = sorting_network(size)
+    inputs = (np.arange(2**size)[:, None] >> np.arange(size)) & 1
+    for first, second in network:
+        low, high = np.minimum(inputs[:, first], inputs[:, second]), np.maximum(inputs[:, first], inputs[:, second])
+        inputs[:, first], inputs[:, second] = low, high
+    assert (np.diff(inputs, axis=1) >= 0).all()
+
+
+@pytest.mark.parametrize("size", (25, 81, 196))
+def test_the_sorting_network_sorts_random_inputs_with_ties_and_infinities(size):
+    rng = np.random.default_rng(size)
+    values = rng.integers(0, 6, (200, size)).astype(float)
+    values[rng.random(values.shape) < 0.2] = np.inf
+    ordered = values.copy()
+    for first, second in sorting_network(size):
+        low, high = np.minimum(ordered[:, first], ordered[:, second]), np.maximum(ordered[:, first], ordered[:, second])
+        ordered[:, first], ordered[:, second] = low, high
+    np.testing.assert_array_equal(ordered, np.sort(values, axis=1))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import zoo.filters as zf
-from zoo.filters import metrics
-from zoo.filters.split_bregman import tv_denoise, tv_denoise_skimage
+from zoo.filters import metrics, split_bregman
+from zoo.filters.split_bregman import FRAMES, tv_denoise, tv_denoise_skimage
 
 RELATIVE = 1e-9  # the promise: the fast path changes results by rounding only
 
@@ -60,3 +60,22 @@ def test_denoising_lowers_total_variation():
 def test_unknown_frame_is_refused():
     with pytest.raises(ValueError, match="frame"):
         tv_denoise(np.zeros((1, 3, 3)), 5.0, 1, frame="wrap")
+
+
+@pytest.mark.parametrize("frame", FRAMES)
+@pytest.mark.parametrize("count", (1, 9, 30))
+def test_several_blocks_give_the_result_of_one(monkeypatch, frame, count):
+    """Images are denoised independently: splitting them into blocks of 8 (4 and more blocks, the last
+    partly padded) changes nothing, not even rounding."""
+    images = np.random.default_rng(count).standard_normal((count, 5, 5))
+    whole = tv_denoise(images, 5.0, 40, frame=frame)
+    monkeypatch.setattr(split_bregman, "_MAX_BLOCK", 8)
+    np.testing.assert_array_equal(tv_denoise(images, 5.0, 40, frame=frame), whole)
+    if frame == "skimage":
+        assert relative_difference(whole, tv_denoise_skimage(images, 5.0, 40)) < RELATIVE
+
+
+def test_non_contiguous_and_float32_images_give_the_result_of_their_float64_copy():
+    images = np.random.default_rng(4).standard_normal((12, 7, 7)).astype(np.float32)
+    expected = tv_denoise(np.array(images[::2], dtype=np.float64), 5.0, 40)
+    np.testing.assert_array_equal(tv_denoise(images[::2], 5.0, 40), expected)
