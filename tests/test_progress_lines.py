@@ -179,10 +179,12 @@ def test_zoo_evaluate_prints_progress_lines_off_a_terminal(synthetic_env) -> Non
 
 def test_zoo_report_prints_progress_lines_off_a_terminal(synthetic_env, tmp_path: Path) -> None:
     result = run_zoo("report", "--out", str(tmp_path / "report"), "--repeats", "1", "--trees", "3")
-    lines = _progress_lines(result.stderr, "report: Table 1 fits and generalization-matrix cells")
+    lines = _progress_lines(result.stderr, "report: Table 1 fits, generalization-matrix cells, predictors")
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert len(lines) >= 5, result.stderr  # the start, tenths along the way, the end
-    assert f"0/{len(report['rows']) + 2} (0%)" in "\n".join(lines)
+    # Table 1 rows, one step per matrix until its cells are known, one per predictor (sharpness, noisiness)
+    assert f"0/{len(report['rows']) + 2 + 2} (0%)" in "\n".join(lines)
+    assert [p["target"] for p in report["predictors"]] == ["sharpness", "noisiness"]
     assert (
         "(100%)" in lines[-1]
         and "finished" in lines[-1]

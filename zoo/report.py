@@ -24,6 +24,7 @@ ResNet-50 and a Figure 4 plot per row to a folder.
 from __future__ import annotations
 
 import json
+import math
 import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -39,7 +40,16 @@ from zoo.catalog import Catalog
 from zoo.errors import InvalidInput, ZooError
 from zoo.files import write_atomically
 from zoo.filters import DEFAULT_FEATURE_SET, get_feature_set
-from zoo.metamodel import AXES, FitResult, GeneralizationMatrix, evaluate_generalization, fit_meta_model
+from zoo.metamodel import (
+    AXES,
+    FitRecord,
+    FitResult,
+    GeneralizationMatrix,
+    evaluate_generalization,
+    fit_meta_model,
+    fit_predictor,
+    get_fit,
+)
 from zoo.metamodel.features import MetricWhere
 from zoo.run_stats import list_grids
 from zoo.selection import CHECKPOINT_FEATURES, Selection, parse_selection, selection_clause
@@ -249,6 +259,8 @@ class Report:
     matrix_notes: tuple[str, ...] = ()
     selection: str = "all"  # the selection given to build_report, in text form
     pooled: Pooled = Pooled(0, (), (), ())
+    predictors: tuple[FitRecord, ...] = ()  # what zoo predict uses (made here), see zoo.metamodel.predictor
+    predictor_notes: tuple[str, ...] = ()
 
 
 Progress = Callable[[int, int], None]
@@ -344,9 +356,12 @@ def build_report(
     selection: Selection | None = None,
     metric_wheres: tuple[MetricWhere, ...] = (),
     on_progress: Progress | None = None,
+    predictors: bool = True,
 ) -> Report:
     """Fit every Table 1 experiment the catalog can support (rows it cannot fit say why), and the
-    generalization matrices unless ``matrix=False``.
+    generalization matrices unless ``matrix=False``, and (when ``store`` and ``predictors``) a predictor of
+    each matrix target on the selection: the fits ``zoo predict`` uses, with their held-out scores and
+    calibrated interval (:mod:`zoo.metamodel.predictor`).
 
     ``selection`` (and ``metric_wheres``, conditions on the feature set's metrics) narrows each experiment's
     own train and test selections (:func:`within`) and the matrices' selection; :attr:`Report.pooled` counts
@@ -363,7 +378,11 @@ def build_report(
             f"no trained checkpoints match {chosen}; `zoo query --count-by arch` shows what the catalog holds"
         )
     planned = experiments(archs)
-    steps = _Steps(len(planned) + (len(MATRIX_TARGETS) if matrix else 0), on_progress)
+    make_predictors = predictors and store
+    steps = _Steps(
+        len(planned) + (len(MATRIX_TARGETS) if matrix else 0) + (len(MATRIX_TARGETS) if make_predictors else 0),
+        on_progress,
+    )
     rows, results, uses = [], [], []
     for experiment in planned:
         narrowed = within(experiment, chosen, archs)
@@ -405,9 +424,71 @@ def build_report(
             catalog, feature_set, n_estimators, seed, MATRIX_TARGETS, in_matrices, metric_wheres, steps
         )
         uses += [(in_matrices, m.target) for m in matrices]
+    made, predictor_notes = [], []
+    for target in MATRIX_TARGETS if make_predictors else ():
+        try:
+            fitted = fit_predictor(
+                catalog, target, feature_set, chosen, n_estimators=n_estimators, repeats=repeats, seed=seed,
+                metric_wheres=metric_wheres, label=f"report: {target} predictor",
+            )  # fmt: skip
+            made.append(get_fit(catalog, fitted.id))
+        except ZooError as error:
+            predictor_notes.append(f"{target}: {error}")
+        steps.part_done()
     return Report(
-        tuple(rows), tuple(results), tuple(archs), feature_set, matrices, notes, str(chosen), pooled(catalog, uses)
+        tuple(rows),
+        tuple(results),
+        tuple(archs),
+        feature_set,
+        matrices,
+        notes,
+        str(chosen),
+        pooled(catalog, uses),
+        tuple(made),
+        tuple(predictor_notes),
     )
+
+
+def interval_ranges(calibration: dict[str, Any]) -> list[tuple[str, tuple[float, float]]]:
+    """(range of the predicted value in words, (q_low, q_high)) per calibration bin of a predictor."""
+    bins = calibration.get("bins") or [[calibration["q_low"], calibration["q_high"]]]
+    edges = [math.exp(e) for e in calibration.get("edges") or []]
+    if len(bins) == 1:
+        return [("all", (bins[0][0], bins[0][1]))]
+    words = [f"below {edges[0]:.2g}"]
+    words += [f"{a:.2g}–{b:.2g}" for a, b in zip(edges, edges[1:])]
+    words += [f"above {edges[-1]:.2g}"]
+    return [(w, (lo, hi)) for w, (lo, hi) in zip(words, bins)]
+
+
+def predictors_markdown(report: Report) -> list[str]:
+    """The report's predictors: held-out R² log per axis, ρ, typical error and the calibrated interval."""
+    if not report.predictors and not report.predictor_notes:
+        return []
+    lines = [
+        "## Predictors: what `zoo predict` uses",
+        "",
+        "Each predictor is trained on every selected checkpoint. Its scores are measured on groups it was not "
+        "trained on: each architecture, learning rate, image size and image family held out in turn (R² of the "
+        "log target per axis); its 90% interval is calibrated on those held-out errors, per range of the "
+        "predicted value. `zoo predict` picks the latest predictor of each target and feature set.",
+        "",
+        "| Target | Predictor | Trained on | R² log on held-out groups | Spearman ρ | Typical error ×/÷ | 90% interval, by range of the prediction |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for fit in report.predictors:
+        details = fit.details
+        axes = ", ".join(f"{a['axis']} {_score(a['r2_log'])}" for a in details["axis_scores"])
+        calibration = details["calibration"]
+        interval = "; ".join(
+            f"{where}: ×{math.exp(lo):.2g}–×{math.exp(hi):.2g}" for where, (lo, hi) in interval_ranges(calibration)
+        )
+        lines.append(
+            f"| {fit.target} | {fit.id} | {fit.n_train} checkpoints | {axes} | {_score(details['spearman'])} | "
+            f"{details['median_factor']:.2f} | {interval} |"
+        )
+    lines += [f"- predictor not fitted for {note}" for note in report.predictor_notes]
+    return lines + [""]
 
 
 def software_versions() -> dict[str, str]:
@@ -533,6 +614,11 @@ def report_json(report: Report) -> dict[str, Any]:
         "pooled": pooled_json(report.pooled),
         "matrices": [asdict(m) for m in report.matrices],
         "matrix_notes": list(report.matrix_notes),
+        "predictors": [
+            {"id": f.id, "target": f.target, "feature_set": f.feature_set, "n_train": f.n_train, **f.details}
+            for f in report.predictors
+        ],
+        "predictor_notes": list(report.predictor_notes),
     }
 
 
@@ -574,6 +660,7 @@ def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures:
             "",
         ]
     parts += [f"- generalization matrix not fitted for {note}" for note in report.matrix_notes]
+    parts += ["", *predictors_markdown(report)]
     parts += ["", "## Figures", ""]
     parts += [f"![{p.stem}]({p.name})" for p in figures if p.suffix == ".png"]
     if checkpoint is not None:

@@ -500,11 +500,14 @@ def _fit_predictor(
         ],
         title=f"predictor {fit.id}: {target} predicted for groups it was not trained on",
     )
+    from zoo.report import interval_ranges
+
     calibration = fit.details["calibration"]
-    bins = calibration["bins"] or [[calibration["q_low"], calibration["q_high"]]]
     note(
-        f"90% interval (calibrated on {calibration['n_residuals']:,} held-out errors, per range of the prediction): "
-        + "; ".join(f"×{math.exp(lo):.3g} to ×{math.exp(hi):.3g}" for lo, hi in bins)
+        f"90% interval (calibrated on {calibration['n_residuals']:,} held-out errors), by predicted {target}: "
+        + "; ".join(
+            f"{where}: ×{math.exp(lo):.2g} to ×{math.exp(hi):.2g}" for where, (lo, hi) in interval_ranges(calibration)
+        )
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from zoo.cli.analysis_commands import _selection_with_metrics, print_matrix
+from zoo.cli.analysis_commands import _selection_with_metrics, fit_summary, print_matrix
 from zoo.cli.options import (
     ArchOpt,
     AsJson,
@@ -86,7 +86,7 @@ def report_command(
     catalog = open_catalog(ctx)
     # Rich bars on a terminal; plain lines (each tenth, at least every 15 s) in a log: Table 1 rows, then matrix cells.
     with make_progress() as progress:
-        task = progress.add_task("report: Table 1 fits and generalization-matrix cells", total=None, info="")
+        task = progress.add_task("report: Table 1 fits, generalization-matrix cells, predictors", total=None, info="")
         report = build_report(
             catalog,
             repeats=repeats,
@@ -128,4 +128,8 @@ def report_command(
             say(f"  {axis}: {AXES[axis][1]}")
     for text in report.matrix_notes:
         note(f"generalization matrix not fitted for {text}")
+    for fit in report.predictors:
+        say(fit_summary(fit, "made for zoo predict"))
+    for text in report.predictor_notes:
+        note(f"predictor not fitted for {text}")
     console.print(f"wrote {len(written)} files to {out}/ (report.md, figures)")

@@ -50,7 +50,8 @@ AXES: dict[str, tuple[str | None, str]] = {
     ),
     "base dataset": (
         "base_dataset",
-        "trained on every other base dataset, tested on the held-out one: transfer to an unseen image family",
+        "trained on every other base dataset, tested on the held-out one: transfer to an unseen dataset (datasets "
+        "made from the same source, e.g. other render scales, may stay in training)",
     ),
     "image family": (
         "image_family",
