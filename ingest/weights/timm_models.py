@@ -4,6 +4,7 @@ a state dict or from a seeded random initialisation."""
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,11 @@ def build_model(arch: str, state_dict: Mapping[str, torch.Tensor] | None = None,
     check_architecture(arch)
     if state_dict is None:
         return timm.create_model(arch, pretrained=False)
-    model = timm.create_model(arch, pretrained=False, **_head_kwargs(arch, state_dict))
+    kwargs = _head_kwargs(arch, state_dict)
+    model = timm.create_model(arch, pretrained=False, **kwargs)
+    img_size = _trained_image_size(model, state_dict)
+    if img_size is not None:  # a vision transformer trained at another resolution: its position table says which
+        model = timm.create_model(arch, pretrained=False, img_size=img_size, **kwargs)
     _check_shapes(arch, model.state_dict(), state_dict)
     result = model.load_state_dict(state_dict, strict=False)  # BatchNorm fills in missing num_batches_tracked
     if strict and (result.missing_keys or result.unexpected_keys):
@@ -146,6 +151,27 @@ def build_model(arch: str, state_dict: Mapping[str, torch.Tensor] | None = None,
             f"{_some_keys(result.unexpected_keys, 'unexpected')}; check the architecture name"
         )
     return model
+
+
+def _trained_image_size(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> int | None:
+    """The square input size a ViT-style ``state_dict`` was trained at, when its ``pos_embed`` holds another
+    number of patches than ``model`` (built at the default size); None otherwise.
+
+    ``pos_embed`` has one row per patch of a square grid plus the prefix (class, distillation) tokens, so the
+    grid's side times the patch size is the image size timm needs (``img_size=``) to build the same model.
+    """
+    found, built = state_dict.get("pos_embed"), model.state_dict().get("pos_embed")
+    patch_embed = getattr(model, "patch_embed", None)
+    if found is None or built is None or found.shape == built.shape or found.ndim != 3 or patch_embed is None:
+        return None
+    patch = getattr(patch_embed, "patch_size", None)
+    prefix = int(getattr(model, "num_prefix_tokens", 0)) if not getattr(model, "no_embed_class", False) else 0
+    if not isinstance(patch, (tuple, list)) or patch[0] != patch[-1]:
+        return None
+    side = math.isqrt(max(int(found.shape[1]) - prefix, 0))
+    if side < 1 or side * side != int(found.shape[1]) - prefix:
+        return None
+    return side * int(patch[0])
 
 
 def _head_kwargs(arch: str, state_dict: Mapping[str, torch.Tensor]) -> dict[str, int]:

@@ -186,6 +186,23 @@ def test_build_model_infers_the_classifier_width_and_loads_the_weights() -> None
     assert_same_tensors(model.state_dict(), source.state_dict())
 
 
+@pytest.mark.parametrize("size", [64, 96])
+def test_a_vision_transformer_trained_at_another_image_size_builds_at_that_size(size: int) -> None:
+    """Its position table has (size / 16)² patch rows plus the class token: that says which size to build."""
+    source = timm.create_model("vit_tiny_patch16_224", num_classes=10, img_size=size)
+    model = build_model("vit_tiny_patch16_224", source.state_dict())
+    assert model.patch_embed.img_size == (size, size)
+    assert_same_tensors(model.state_dict(), source.state_dict())
+
+
+def test_a_position_table_of_no_square_grid_is_refused_in_one_line() -> None:
+    state = timm.create_model("vit_tiny_patch16_224", num_classes=10, img_size=64).state_dict()
+    state["pos_embed"] = torch.zeros(1, 20, 192)  # 19 patches: no square grid
+    with pytest.raises(InvalidInput) as error:
+        build_model("vit_tiny_patch16_224", state)
+    assert_one_line(error, "pos_embed expects (1, 197, 192), found (1, 20, 192)")
+
+
 def test_build_model_without_a_classifier_builds_a_headless_model() -> None:
     full = timm.create_model("resnet18", num_classes=10).state_dict()
     state = {key: value for key, value in full.items() if not key.startswith("fc.")}
