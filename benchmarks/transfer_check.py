@@ -53,7 +53,7 @@ PHOTOS = (
     "shepp_logan_phantom",
 )
 SEEN_ARCHS = ("resnet18", "mobilenetv3_large_100")
-UNSEEN_ARCHS = ("resnet34", "efficientnet_b0")
+UNSEEN_ARCHS = ("resnet34", "efficientnet_b0", "vit_tiny_patch16_224")  # the ViT: 16x16 kernels, no BN
 RECIPES = (
     {"optimizer": "sgd", "lr": 0.01, "steps": 24, "image_size": 64},
     {"optimizer": "sgd", "lr": 0.05, "steps": 8, "image_size": 40},
@@ -163,7 +163,8 @@ def _train_one(arch: str, recipe: dict, blur: float, noise: float, seed: int, fo
     pool_np, labels_np = _photo_pool(recipe["image_size"], seed)
     pool, labels = torch.from_numpy(pool_np), torch.from_numpy(labels_np)
     torch.manual_seed(seed)
-    model = timm.create_model(arch, pretrained=False, num_classes=len(PHOTOS))
+    size = {"img_size": recipe["image_size"]} if arch.startswith("vit") else {}  # a ViT is built for its input size
+    model = timm.create_model(arch, pretrained=False, num_classes=len(PHOTOS), **size)
     folder.mkdir(parents=True, exist_ok=True)
     save_file(
         {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, str(folder / "init.safetensors")
@@ -192,9 +193,11 @@ def _train_one(arch: str, recipe: dict, blur: float, noise: float, seed: int, fo
 
 
 def train_outside_models(out: Path, retrain: bool) -> list[OutsideModel]:
+    """Train the plan's models into ``out`` (those already in its manifest are reused unless ``retrain``)."""
     manifest = out / "manifest.json"
+    known = {}
     if manifest.exists() and not retrain:
-        return [OutsideModel(**row) for row in json.loads(manifest.read_text())]
+        known = {row["name"]: OutsideModel(**row) for row in json.loads(manifest.read_text())}
     import torch
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -203,6 +206,9 @@ def train_outside_models(out: Path, retrain: bool) -> list[OutsideModel]:
     for i, (arch, (variant, blur, noise)) in enumerate(plan):
         recipe = RECIPES[(i + i // len(VARIANTS)) % len(RECIPES)]  # every arch meets every recipe
         name = f"{arch}-{variant}-{recipe['optimizer']}-{recipe['lr']:g}"
+        if name in known:
+            models.append(known[name])
+            continue
         folder = out / name
         sharp, noisy = _train_one(arch, recipe, blur, noise, 1000 + i, folder)
         models.append(
@@ -215,6 +221,8 @@ def train_outside_models(out: Path, retrain: bool) -> list[OutsideModel]:
         print(
             f"trained {i + 1}/{len(plan)} {name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True
         )
+        out.mkdir(parents=True, exist_ok=True)
+        manifest.write_text(json.dumps([asdict(m) for m in models], indent=1))  # after each: an interrupted run resumes
     manifest.write_text(json.dumps([asdict(m) for m in models], indent=1))
     return models
 
@@ -251,7 +259,10 @@ def evaluate(catalog, models: list[OutsideModel], feature_sets: list[str]) -> li
             truth = np.array([getattr(m, target) for m in models])
             value, low, high, domain = (np.array(column) for column in zip(*predicted[target]))
             seen = np.array([m.seen_arch for m in models])
-            for part, mask in (("all", np.ones_like(seen)), ("seen arch", seen), ("unseen arch", ~seen)):
+            archs = np.array([m.arch for m in models])
+            parts = [("all", np.ones_like(seen)), ("seen archs", seen), ("unseen archs", ~seen)]
+            parts += [(arch, archs == arch) for arch in SEEN_ARCHS + UNSEEN_ARCHS]
+            for part, mask in parts:
                 scores = _scores(truth[mask], value[mask], low[mask], high[mask], domain[mask])
                 rows.append({"feature_set": fs, "target": target, "models": part, **scores})
     return rows
