@@ -17,6 +17,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the numba filter kernels into their on-disk cache once, in the main process, before the test
+    workers (and the worker processes tests start) exist: on a fresh clone each would otherwise compile them
+    at the same time, about 20 s of CPU apiece."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller has done it
+        return
+    from zoo.filters import compile_kernels
+
+    compile_kernels()
+
+
 POSTGRES_ENV = "ZOO_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "ZOO_TEST_REQUIRE_POSTGRES"
 
