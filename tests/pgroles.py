@@ -6,6 +6,8 @@ xdist worker fails with "tuple concurrently updated". Both take the advisory loc
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from zoo.sql_reader import ROLE_DDL_LOCK
@@ -13,6 +15,8 @@ from zoo.sql_reader import ROLE_DDL_LOCK
 
 def drop_role(url: str, name: str) -> None:
     """Drop role ``name`` and what it owns or was granted, if it exists."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):  # an identifier cannot be bound: whitelist its shape
+        raise ValueError(f"not a role name a test makes: {name!r}")
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
