@@ -216,3 +216,27 @@ def test_ingest_run_grid_prints_a_line_per_dataset_off_a_terminal(
         -1
     ].endswith("runs queued")
     assert "2 runs queued" in result.stdout
+
+
+def test_datasets_measure_prints_a_line_per_variant_off_a_terminal(zoo_env) -> None:  # type: ignore[no-untyped-def]
+    run_zoo(
+        "datasets", "add", "natural-16", "--source", "natural", "--image-size", "16",
+        "--param", "n_per_class=2", "--no-measure",
+    )  # fmt: skip
+    result = run_zoo("datasets", "measure", "natural-16", "--samples", "4")
+    lines = _progress_lines(result.stderr, "measuring natural-16")
+    assert lines[0].startswith("measuring natural-16: 0/20 (0%)"), lines
+    assert any(line.startswith("measuring natural-16: 10/20 (50%)") for line in lines), lines  # each tenth
+    assert lines[-1].startswith("measuring natural-16: 20/20 (100%)") and lines[-1].endswith("noise-1"), lines
+    assert "natural-16: measured 20 variants" in result.stdout
+
+
+def test_featurize_prints_progress_lines_off_a_terminal(synthetic_env, scratch_registries) -> None:  # type: ignore[no-untyped-def]
+    from zoo.filters import FeatureSet, register_feature_set
+
+    extra = register_feature_set(FeatureSet("roughness-progress", 1, ("spatial_roughness",)))
+    result = run_zoo("featurize", "--feature-set", extra.key)
+    done = int(result.stdout.split("computed ")[1].split()[0])
+    lines = _progress_lines(result.stderr, f"featurizing ({extra.key})")
+    assert done > 10 and lines[0].startswith(f"featurizing ({extra.key}): 0/{done} (0%)"), lines
+    assert lines[-1].startswith(f"featurizing ({extra.key}): {done}/{done} (100%)"), lines  # chunks commit as they go
