@@ -15,9 +15,12 @@ from ingest.weights import random_init_model
 from zoo.catalog import Catalog
 from zoo.checkpoints import compute_metrics
 from zoo.errors import InvalidInput
+from zoo.metamodel.features import kernel_size
 from zoo.metamodel.predict import (
     PropertyPrediction,
     check_reference,
+    kernel_note,
+    kernel_outside,
     looks_like_random_init,
     make_missing_fits,
     plan_prediction,
@@ -114,7 +117,11 @@ def predict_model(
     notes = prediction_notes(model.reference.info.kind, plan.reference, kinds, plan.forced)
     if random_file_note:
         notes = (random_file_note, *notes)
-    predictions = predict_properties(catalog, fits, features)
+    kernel = kernel_size(model.delta.shape)
+    predictions = predict_properties(catalog, fits, features, kernel)
+    outside = [fit for _, fit, _ in fits if kernel_outside(fit, kernel)]
+    if outside and kernel is not None:
+        notes = (kernel_note(outside, kernel), *notes)
     if not check.matches:
         notes = (check.note(model.reference.info.key), *notes)
         predictions = tuple(replace(p, reference_ok=False) for p in predictions)

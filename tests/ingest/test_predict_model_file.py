@@ -295,3 +295,50 @@ def test_a_model_that_never_started_from_the_reference_gets_no_verdict_but_that(
     right = json.loads(run_zoo("predict", str(path), *args).stdout)
     assert right["reference_matches"] is True and right["reference_correlation"] > 0.9
     assert right["predictions"][0]["verdict"] != "wrong reference"
+
+
+@pytest.fixture
+def started_model_file(tmp_path: Path) -> Path:
+    """A resnet18 that started from the random:0 reference and moved a little (a smooth 7x7 update)."""
+    import safetensors.torch
+    import torch
+
+    from ingest.weights import random_init_model
+
+    model = random_init_model("resnet18", 0)
+    with torch.no_grad():
+        ramp = torch.linspace(-1, 1, 7)
+        model.conv1.weight += 1e-2 * (ramp[None, :] * ramp[:, None])  # the same smooth step on every filter
+    path = tmp_path / "started.safetensors"
+    safetensors.torch.save_file(model.state_dict(), str(path))
+    return path
+
+
+def test_a_kernel_size_the_fits_never_saw_is_extrapolating_and_the_notes_say_why(
+    zoo_env: dict[str, str], started_model_file: Path
+) -> None:
+    model_file = started_model_file
+    fit = _stored_fit(zoo_env)  # the synthetic catalog's banks are 5x5; the model file is a resnet18 (7x7)
+    with _open(zoo_env) as catalog:
+        assert get_fit(catalog, fit).details["kernel_sizes"] == [5]
+    args = ("--arch", "resnet18", "--reference", "random:0", "--fit", str(fit))
+    data = json.loads(run_zoo("predict", str(model_file), *args, "--json").stdout)
+    [p] = data["predictions"]
+    assert data["reference_matches"] is True and p["in_domain"] is False and p["verdict"] == "extrapolating"
+    assert any("7×7 kernels" in note and "5×5 only" in note for note in data["notes"]), data["notes"]
+    table = run_zoo("predict", str(model_file), *args)
+    assert "extrapolating" in table.output and "7×7 kernels" in table.output
+
+
+def test_kernels_inside_the_range_the_fits_saw_are_not_flagged() -> None:
+    from dataclasses import replace
+
+    from zoo.metamodel.features import kernel_size
+    from zoo.metamodel.predict import kernel_outside
+    from zoo.metamodel.stored import FitRecord
+
+    fields = {name: None for name in FitRecord.__dataclass_fields__}
+    record = FitRecord(**fields | {"details": {"kernel_sizes": [3, 4, 7]}})  # type: ignore[arg-type]
+    assert [kernel_outside(record, k) for k in (3, 5, 7, 2, 16, None)] == [False, False, False, True, True, False]
+    assert not kernel_outside(replace(record, details={}), 16)  # a fit stored before kernel sizes were kept
+    assert kernel_size([64, 3, 7, 7]) == 7 and kernel_size([192, 3, 16, 16]) == 16 and kernel_size([3]) is None

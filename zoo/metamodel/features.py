@@ -24,7 +24,16 @@ import numpy as np
 from sqlalchemy import select
 
 from zoo.catalog import Catalog
-from zoo.db.models import BaseDataset, Checkpoint, DatasetVariant, MetricValue, MetricVector, ReferenceWeights, Run
+from zoo.db.models import (
+    BaseDataset,
+    Checkpoint,
+    DatasetVariant,
+    MetricValue,
+    MetricVector,
+    ReferenceWeights,
+    Run,
+    Tensor,
+)
 from zoo.errors import InvalidInput
 from zoo.filters import DEFAULT_FEATURE_SET, FeatureSet, get_feature_set
 from zoo.selection import Selection, parse_selection, select_checkpoints
@@ -153,6 +162,8 @@ class Rows:
     ``X`` holds the feature set's metrics (NaN where missing), ``y`` the target (NaN where missing),
     ``meta`` the view's :data:`META_COLUMNS` plus ``image_family`` (the source kind of the run's base dataset:
     natural, plankton, shapes, folder...; object arrays, None where the checkpoint has none) and
+    ``kernel_size`` (the first layer's kernel side in pixels, from the stored delta's shape: 7 for a
+    ResNet, 3 for a MobileNetV3, 4 for a ConvNeXt, 16 for a ViT-*/16; None where unknown), and
     ``reference_kinds`` each checkpoint's reference kind (random, timm, hub, file).
     """
 
@@ -186,6 +197,19 @@ class LoadedRows:
     n_reference: int
     n_incomplete: int
     n_filtered: int
+
+
+def kernel_size(shape: Any) -> int | None:
+    """The kernel side of a first-layer bank of ``shape`` (filters, channels, kh, kw): the larger of kh and kw;
+    None for anything else."""
+    if not isinstance(shape, (list, tuple)) or len(shape) != 4:
+        return None
+    return int(max(shape[2], shape[3]))
+
+
+def kernel_sizes(rows: Rows) -> tuple[int, ...]:
+    """The distinct first-layer kernel sizes among ``rows`` (those a fit trained on), ascending."""
+    return tuple(sorted({int(k) for k in rows.meta.get("kernel_size", ()) if k is not None}))
 
 
 def keeps_reference_checkpoints(selection: Selection) -> bool:
@@ -222,16 +246,23 @@ def load_rows(
         .join(BaseDataset, BaseDataset.id == DatasetVariant.base_dataset_id)
         .where(Checkpoint.id.in_(chosen))
     )
+    shape_query = (  # the delta's stored shape (filters, channels, kh, kw): the first layer's kernel size
+        select(Checkpoint.id, Tensor.shape)
+        .join(Tensor, Tensor.id == Checkpoint.delta_tensor_id)
+        .where(Checkpoint.id.in_(chosen))
+    )
     with catalog.session() as session:
         found = session.execute(rows_query).all()
         values = session.execute(metrics_query).all()
         kind_of = dict(session.execute(kinds_query).all())
         family_of = dict(session.execute(family_query).all())
+        kernel_of = {int(i): kernel_size(shape) for i, shape in session.execute(shape_query).all()}
     ids = np.array([r[0] for r in found], dtype=np.int64)
     run_ids = np.array([-1 if r[1] is None else r[1] for r in found], dtype=np.int64)
     y = np.array([np.nan if r[2] is None else r[2] for r in found], dtype=np.float64)
     meta = {name: np.array([r[3 + j] for r in found], dtype=object) for j, name in enumerate(META_COLUMNS)}
     meta["image_family"] = np.array([family_of.get(int(i)) for i in ids], dtype=object)
+    meta["kernel_size"] = np.array([kernel_of.get(int(i)) for i in ids], dtype=object)
     X = np.full((len(ids), len(fs.metrics)), np.nan)
     if values:
         column = {name: j for j, name in enumerate(fs.metrics)}

@@ -30,6 +30,7 @@ from zoo.metamodel.features import (
     check_split,
     check_target,
     describe,
+    kernel_sizes,
     load_rows,
     split_by_group,
     split_groups,
@@ -98,6 +99,7 @@ class FitResult:
     predictions: tuple[PredictionRecord, ...]
     model_sha256: str | None
     label: str | None
+    kernel_sizes: tuple[int, ...] = ()  # first-layer kernel sides of the training checkpoints
 
 
 # --- training on arrays ----------------------------------------------------------------------------------
@@ -341,6 +343,7 @@ def fit_meta_model(
         n_by_kind=scores.n_by_kind,
         importances=dict(zip(fs.metrics, trained.importances.tolist())),
         reference_kinds=tuple(sorted({str(k) for k in sides.train.reference_kinds if k is not None})),
+        kernel_sizes=kernel_sizes(sides.train),
         predictions=tuple(
             PredictionRecord(int(c), None if r < 0 else int(r), float(t), float(p))
             for c, r, t, p in zip(sides.test.ids, sides.test.run_ids, sides.test.y, mean_prediction)
@@ -375,6 +378,7 @@ def fit_details(
         "r2_by_kind": result.r2_by_kind,
         "n_by_kind": result.n_by_kind,
         "reference_kinds": list(result.reference_kinds),
+        "kernel_sizes": list(result.kernel_sizes),
         "train_where": [list(w) for w in train_where],
         "test_where": [list(w) for w in test_where],
         "domain_percentile": DOMAIN_PERCENTILE,

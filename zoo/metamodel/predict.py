@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -289,10 +289,41 @@ def make_missing_fits(
     ]
 
 
+def kernel_outside(fit: FitRecord, kernel: int | None) -> bool:
+    """Whether a model's first-layer kernel side ``kernel`` lies outside the range of those ``fit`` trained on.
+
+    Distances in feature space do not see the kernel size (paper-v2's shape metrics are built to be free of
+    it), so a model whose kernel is far from every training one can sit "in domain" by its features alone:
+    16x16 ViT patch filters against a catalog of 3x3 to 7x7 stems do (benchmarks/transfer_check.py). A kernel
+    between the smallest and the largest the fit saw counts as inside; fits stored before kernel sizes were
+    kept (no ``kernel_sizes`` in their details) never flag.
+    """
+    seen = [int(k) for k in fit.details.get("kernel_sizes") or ()]
+    return kernel is not None and bool(seen) and not min(seen) <= kernel <= max(seen)
+
+
+def kernel_note(fits: Sequence[FitRecord], kernel: int) -> str:
+    """Why predictions of a model with a ``kernel``-pixel first layer are marked extrapolating."""
+    seen = sorted({int(k) for fit in fits for k in fit.details.get("kernel_sizes") or ()})
+    sizes = ", ".join(f"{k}×{k}" for k in seen)
+    return (
+        f"the model's first layer has {kernel}×{kernel} kernels and fit {', '.join(str(f.id) for f in fits)} "
+        f"trained on {sizes} only: every prediction is marked extrapolating, whatever its features' distance "
+        "(the features are built to be free of the kernel size, but nothing in the catalog shows that they are "
+        "at this one); add runs of an architecture with such kernels to the catalog to cover it"
+    )
+
+
 def predict_properties(
-    catalog: Catalog, fits: Sequence[tuple[str, FitRecord, str]], features: Mapping[str, Mapping[str, float]]
+    catalog: Catalog,
+    fits: Sequence[tuple[str, FitRecord, str]],
+    features: Mapping[str, Mapping[str, float]],
+    kernel: int | None = None,
 ) -> tuple[PropertyPrediction, ...]:
     """Each fit applied to one model's metric vectors (``features``: feature set key -> metric -> value).
+
+    ``kernel`` is the model's first-layer kernel side; outside the range of a fit's training kernels the
+    prediction is "extrapolating" (see :func:`kernel_outside`).
 
     Raises
     ------
@@ -310,6 +341,8 @@ def predict_properties(
         [made] = predict_from_features(
             catalog, fit, np.array([[features[fit.feature_set][m] for m in metrics]], dtype=np.float64)
         )
+        if kernel_outside(fit, kernel):
+            made = replace(made, in_domain=False)
         predictions.append(
             PropertyPrediction(
                 target,

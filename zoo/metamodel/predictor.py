@@ -37,7 +37,15 @@ import numpy as np
 from zoo.catalog import Catalog
 from zoo.errors import InvalidInput
 from zoo.filters import FeatureSet, get_feature_set
-from zoo.metamodel.features import MetricWhere, check_metric_names, check_target, describe, load_rows, split_groups
+from zoo.metamodel.features import (
+    MetricWhere,
+    check_metric_names,
+    check_target,
+    describe,
+    kernel_sizes,
+    load_rows,
+    split_groups,
+)
 from zoo.metamodel.fitting import DEFAULT_REPEATS, DEFAULT_TREES, FitResult, PredictionRecord, train_forests
 from zoo.metamodel.forest import DOMAIN_PERCENTILE, apply_scaler, domain_arrays, forests_arrays, save_forest
 from zoo.metamodel.scores import score_predictions
@@ -286,6 +294,7 @@ def fit_predictor(
         "n_reference_left_out": loaded.n_reference,
         "n_dropped": loaded.n_incomplete,
         "reference_kinds": sorted({str(k) for k in rows.reference_kinds if k is not None}),
+        "kernel_sizes": list(kernel_sizes(rows)),
         "domain_percentile": DOMAIN_PERCENTILE,
         "train_where": [list(w) for w in metric_wheres],
         "test_where": [list(w) for w in metric_wheres],
@@ -349,6 +358,7 @@ def fit_predictor(
         n_by_kind={},
         importances=dict(zip(fs.metrics, final.importances.tolist())),
         reference_kinds=tuple(details["reference_kinds"]),
+        kernel_sizes=tuple(details["kernel_sizes"]),
         predictions=tuple(
             PredictionRecord(int(c), None if r < 0 else int(r), float(t), float(np.exp(p)))
             for c, r, t, p in zip(rows.ids[shown], rows.run_ids[shown], rows.y[shown], mean_log[shown])
