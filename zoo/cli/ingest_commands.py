@@ -7,6 +7,7 @@ starts fast and works without a deep-learning stack.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # the catalog and the queue (SQLAlchemy) load when a command 
     from zoo.catalog import Catalog
 
 
-def _grid(name_or_path: str | None) -> tuple[Any, Path]:
+def _grid(name_or_path: str | None, training: bool) -> tuple[Any, Path]:
     from zoo.grids import builtin_grid_path, load_grid
 
     if name_or_path is None:
@@ -40,7 +41,23 @@ def _grid(name_or_path: str | None) -> tuple[Any, Path]:
     path = Path(name_or_path)
     if not path.exists() and not name_or_path.endswith(".toml"):
         path = builtin_grid_path(name_or_path)
-    return load_grid(path), path
+    return load_grid(path, check_arch=_architecture_check(training)), path
+
+
+def _architecture_check(training: bool) -> Callable[[str], None] | None:
+    """ingest's architecture check (timm's registry), so a misspelt name is refused before anything is queued.
+
+    None (no check) only for --enqueue-only without the ``ingest`` extra: queueing needs no torch, and the
+    worker reports an unknown architecture on each of its runs. Training without the extra stops here, in one
+    line naming it (``ingest/__init__.py``).
+    """
+    from zoo.extras import missing_modules
+
+    if not training and missing_modules("ingest"):
+        return None
+    from ingest.weights import check_architecture
+
+    return check_architecture
 
 
 def work_in_process(catalog: Catalog, options: Any, total: int | None) -> Any:
@@ -96,11 +113,10 @@ def _run_grid(
 ) -> None:
     from dataclasses import replace
 
-    from ingest.grids import enqueue_grid
-    from ingest.worker import WorkerOptions
     from zoo import queue
+    from zoo.enqueue import enqueue_grid
 
-    grid, path = _grid(grid_ref)
+    grid, path = _grid(grid_ref, training=not enqueue_only)
     if keep_weights:
         grid = replace(grid, keep_weights=True)
     with make_progress() as progress:  # Rich bars on a terminal, plain lines in a log
@@ -133,6 +149,8 @@ def _run_grid(
     if workers > 1:
         counts = _run_worker_processes(ctx, catalog, workers, result.grid_id, grace, device)
     else:
+        from ingest.worker import WorkerOptions
+
         options = WorkerOptions(device=device, grace_s=grace, grid_id=result.grid_id)
         work_in_process(catalog, options, todo)
         counts = queue.status_counts(catalog, result.grid_id)
