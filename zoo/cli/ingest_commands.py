@@ -199,7 +199,7 @@ def ingest_command(
         bool,
         typer.Option(
             "--enqueue-only",
-            help="With --run-grid: only queue the runs and leave them to `zoo worker` processes, e.g. --enqueue-only.",
+            help="With --run-grid: only queue the runs and leave them to `zoo worker` processes (works without the ingest extra, which then leaves architecture names unchecked), e.g. --enqueue-only.",
         ),
     ] = False,
     workers: Annotated[
