@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from zoo.catalog import Catalog
 from zoo.db.models import Run
+from zoo.enqueue import enqueue_grid
 from zoo.grids import GridSpec, builtin_grid_path, load_grid
 from zoo.queue import DEFAULT_GRACE_S
 from zoo.worker_pool import threads_per_worker, worker_command
@@ -75,8 +76,6 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         db, artifacts = f"sqlite:///{folder}/bench.db", str(folder / "artifacts")
         catalog = Catalog.open(db, artifacts=artifacts)
-        from ingest.grids import enqueue_grid
-
         started = time.perf_counter()
         result = enqueue_grid(catalog, grid)
         setup = time.perf_counter() - started

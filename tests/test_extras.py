@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gridfiles import write_grid
 from zoo.extras import EXTRAS, MissingExtra, missing_modules, require_extra
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,3 +86,29 @@ def test_a_command_without_its_extra_stops_with_one_line(
     assert "Traceback" not in result.stderr
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.stdout + result.stderr
+
+
+INGEST_STACK = [*EXTRAS["ingest"], "torchvision"]
+
+
+def test_enqueue_only_queues_a_grid_without_the_ingest_stack(tmp_path: Path) -> None:
+    """Queueing needs no torch and no ingest package: the grid is registered and queued, the architecture name
+    goes unchecked (resnet19 is no timm model; the worker reports that on its run) and nothing is wrong to say."""
+    grid = write_grid(tmp_path, "lean", archs=["resnet19"], variants=["original"])
+    args = ["ingest", "--run-grid", str(grid), "--enqueue-only", "--samples", "8"]
+    result = run_without(["ingest", *INGEST_STACK], args, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "Error" not in result.stdout + result.stderr
+    assert "grid lean: 1 run queued, 0 already known" in result.stdout
+    listed = run_without(["ingest", *INGEST_STACK], ["runs", "--json"], tmp_path)
+    runs = [(run["status"], run["grid"], run["arch"]) for run in json.loads(listed.stdout)]
+    assert runs == [("queued", "lean", "resnet19")]
+
+
+def test_training_a_grid_without_the_ingest_extra_stops_before_queueing(tmp_path: Path) -> None:
+    grid = write_grid(tmp_path, "lean", variants=["original"])
+    result = run_without(INGEST_STACK, ["ingest", "--run-grid", str(grid), "--samples", "8"], tmp_path)
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert result.returncode == 1 and len(lines) == 1, result.stdout + result.stderr
+    assert "needs the 'ingest' extra" in lines[0] and "pip install 'zoo[ingest]'" in lines[0]
+    assert json.loads(run_without(INGEST_STACK, ["runs", "--json"], tmp_path).stdout) == []

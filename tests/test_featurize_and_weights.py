@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from clirunner import run_zoo
 from gridfiles import write_grid
-from ingest.grids import enqueue_grid
 from ingest.worker import WorkerOptions, work
 from zoo.catalog import Catalog
 from zoo.checkpoints import get_tensor, learned_weights
 from zoo.db.models import Checkpoint
+from zoo.enqueue import enqueue_grid
 from zoo.filters import FeatureSet, featurize, register_feature_set
 from zoo.grids import load_grid
 

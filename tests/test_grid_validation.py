@@ -17,6 +17,7 @@ from zoo.catalog import Catalog
 from zoo.db.models import BaseDataset, Run
 from zoo.errors import InvalidInput
 from zoo.grids import GRID_SEED_HINT, RunSpec, builtin_grid_path, load_grid, parse_grid
+from zoo.images.sources import source_kinds
 
 
 def _grid(**settings: Any) -> dict[str, Any]:
@@ -70,7 +71,6 @@ BAD_GRIDS = [
         {"optimizers": [{"name": "adam", "lr": 1e-4, "momentum": 0.9}]},
         "grid.optimizers[0]: unknown key(s) momentum; allowed: lr, name",
     ),
-    ({"archs": ["resnet19"]}, "grid: archs: timm has no architecture 'resnet19'; did you mean resnet18"),
     ({"archs": ["resnet18", ""]}, "grid: archs must be a non-empty list of timm model names, got ['resnet18', '']"),
     ({"archs": "resnet18"}, "grid: archs must be a non-empty list of timm model names, got 'resnet18'"),
     (
@@ -92,6 +92,11 @@ BAD_GRIDS = [
         {"datasets": [{"name": "d", "source": "natural", "epochs": 20_000}]},
         f"datasets[0]: epochs {WHOLE} 1 to 10,000, got 20000",
     ),
+    (
+        {"datasets": [{"name": "d", "source": "blender"}]},
+        f"datasets[0]: source must be one of {', '.join(source_kinds())}, got 'blender'",
+    ),
+    ({"datasets": [{"name": "d"}]}, f"datasets[0]: source is required ({', '.join(source_kinds())})"),
 ]
 
 
@@ -134,15 +139,33 @@ def test_keep_weights_false_means_false() -> None:
     assert parse_grid(_grid(keep_weights=False)).keep_weights is False
 
 
-def test_timm_pretrained_tags_are_known_architectures() -> None:
-    assert parse_grid(_grid(archs=["resnet18.a1_in1k", "convnext_tiny"])).archs == ("resnet18.a1_in1k", "convnext_tiny")
+@pytest.mark.usefixtures("scratch_registries")
+def test_dataset_sources_are_the_registered_ones() -> None:
+    from zoo.images.sources import register_source
+
+    @register_source("scratch")
+    def scratch(*, image_size: int, seed: int) -> Any:
+        raise AssertionError("parsing a grid builds no images")
+
+    assert parse_grid(_grid(datasets=[{"name": "d", "source": "scratch"}])).datasets[0].source == "scratch"
+    with pytest.raises(InvalidInput) as refused:
+        parse_grid(_grid(datasets=[{"name": "d", "source": "blender"}]))
+    assert str(refused.value) == (
+        "datasets[0]: source must be one of folder, natural, plankton, scratch, shapes, got 'blender'"
+    )
 
 
-def test_architecture_names_are_not_checked_where_timm_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
+def test_architectures_are_checked_by_the_check_the_caller_passes() -> None:
+    from ingest.weights import check_architecture  # the one architecture check (timm's registry)
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "timm" else real(name, *a))
+    with pytest.raises(InvalidInput) as refused:
+        parse_grid(_grid(archs=["resnet18", "resnet19"]), check_arch=check_architecture)
+    assert str(refused.value).startswith("grid: archs: timm has no architecture 'resnet19'; did you mean resnet18")
+    tagged = parse_grid(_grid(archs=["resnet18.a1_in1k", "convnext_tiny"]), check_arch=check_architecture)
+    assert tagged.archs == ("resnet18.a1_in1k", "convnext_tiny")
+
+
+def test_without_a_check_any_architecture_name_passes() -> None:
     assert parse_grid(_grid(archs=["resnet19"])).archs == ("resnet19",)
 
 

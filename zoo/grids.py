@@ -20,26 +20,26 @@ Example (``grids/tiny.toml``)::
 
 Every key is checked for its type and range before anything is queued (:func:`parse_grid`): whole numbers
 from 1 to ``MAX_EPOCHS`` (10,000) epochs, ``MAX_TRIALS`` (1,000) trials, 8 to 4,096 px images, batches up
-to 65,536, learning rates above 0 and at most 10, ``keep_weights`` a real TOML boolean, and architecture
-names known to timm (when timm is installed). A grid has no ``seed`` key: each run is seeded from its key,
+to 65,536, learning rates above 0 and at most 10, ``keep_weights`` a real TOML boolean, dataset sources
+among the registered image sources, and architecture names by the ``check_arch`` the caller passes (the CLI
+passes ``ingest.weights.check_architecture``, timm's registry, where the ``ingest`` extra is installed;
+this module never imports timm). A grid has no ``seed`` key: each run is seeded from its key,
 so ``trials`` makes seeded replicates; ``seed`` in a ``[[datasets]]`` table seeds that dataset's images.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import importlib.util
 import json
 import math
 import tomllib
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import InvalidInput
+from zoo.errors import InvalidInput, ZooError
 from zoo.vocabulary import REFERENCE_KINDS
 
 # The paper's two optimisers: Adam at 1e-4, and SGD with cosine annealing from 0.1.
@@ -300,7 +300,7 @@ def _dataset(entry: Any, index: int) -> DatasetSpec:
     _require(isinstance(entry, dict), f"{where} must be a table with name and source")
     _unknown_keys(entry, DATASET_KEYS, where)
     _require(isinstance(entry.get("name"), str) and entry["name"], f"{where}: name is required")
-    _require(isinstance(entry.get("source"), str), f"{where}: source is required (natural, shapes, folder)")
+    _source(entry.get("source"), where)
     variants = entry.get("variants", ["all"])
     variants = [variants] if isinstance(variants, str) else variants
     _require(
@@ -319,6 +319,16 @@ def _dataset(entry: Any, index: int) -> DatasetSpec:
         image_size=_whole(entry, "image_size", None, where, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
         noise=_choice(entry, "noise", None, where, NOISE_MODES),
     )
+
+
+def _source(source: Any, where: str) -> None:
+    """Refuse a missing or unregistered image source, naming the registered ones."""
+    from zoo.images.sources import source_kinds  # numpy and PIL load here, not when zoo.grids is imported
+
+    kinds = source_kinds()
+    if source is None:
+        raise InvalidInput(f"{where}: source is required ({', '.join(kinds)})")
+    _require(source in kinds, f"{where}: source must be one of {', '.join(kinds)}, got {source!r}")
 
 
 def _choice(data: dict[str, Any], key: str, default: str | None, where: str, options: tuple[str, ...]) -> str | None:
@@ -361,35 +371,30 @@ def _recipes(data: dict[str, Any]) -> tuple[RecipeSpec, ...]:
     return tuple(out)
 
 
-def _archs(data: dict[str, Any]) -> tuple[str, ...]:
+#: An architecture check: returns for a name it knows, raises a :class:`ZooError` naming the problem otherwise.
+ArchCheck = Callable[[str], None]
+
+
+def _archs(data: dict[str, Any], check_arch: ArchCheck | None) -> tuple[str, ...]:
     archs = data.get("archs")
     ok = isinstance(archs, list) and bool(archs) and all(isinstance(a, str) and a.strip() for a in archs)
     _require(ok, f"grid: archs must be a non-empty list of timm model names, got {archs!r}")
-    check_archs(archs)  # type: ignore[arg-type]
-    return tuple(archs)  # type: ignore[arg-type]
+    names = tuple(archs)  # type: ignore[arg-type]
+    for arch in names if check_arch is not None else ():
+        try:
+            check_arch(arch)  # type: ignore[misc]
+        except ZooError as error:  # NotFound from ingest's check: one line, under the key it is about
+            raise InvalidInput(f"grid: archs: {error}") from None
+    return names
 
 
-def check_archs(archs: Sequence[str], where: str = "grid") -> None:
-    """Refuse architecture names timm does not know, with close matches; skipped where timm is not installed.
-
-    timm (and torch with it) is imported here, on first use, never when :mod:`zoo` is imported.
-    """
-    if importlib.util.find_spec("timm") is None:
-        return
-    import timm
-
-    for arch in archs:
-        if not timm.is_model(arch):
-            near = difflib.get_close_matches(arch, timm.list_models(), n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else "; see timm.list_models()"
-            raise InvalidInput(f"{where}: archs: timm has no architecture {arch!r}{hint}")
-
-
-def parse_grid(data: dict[str, Any], default_name: str = "grid") -> GridSpec:
+def parse_grid(data: dict[str, Any], default_name: str = "grid", check_arch: ArchCheck | None = None) -> GridSpec:
     """Validate a grid given as a dict (the parsed TOML); every problem is one clear message naming its key.
 
-    Types and ranges are checked for every key (see ``MAX_EPOCHS`` and friends) and architecture names
-    against timm's registry when timm is installed, so a bad grid is refused before anything is queued.
+    Types and ranges are checked for every key (see ``MAX_EPOCHS`` and friends), dataset sources against
+    the registered image sources, and each architecture name with ``check_arch`` when one is given (its
+    error becomes ``grid: archs: ...``), so a bad grid is refused before anything is queued. Without
+    ``check_arch`` any name passes, and a worker reports an unknown architecture on each of its runs.
     """
     _require("seed" not in data, f"grid: {GRID_SEED_HINT}")
     _unknown_keys(data, GRID_KEYS, "grid")
@@ -409,7 +414,7 @@ def parse_grid(data: dict[str, Any], default_name: str = "grid") -> GridSpec:
     grid = GridSpec(
         name=_text(data, "name", default_name, "grid"),
         datasets=tuple(_dataset(entry, i) for i, entry in enumerate(datasets)),
-        archs=_archs(data),
+        archs=_archs(data, check_arch),
         optimizers=tuple(_optimizer(entry, f"grid.optimizers[{i}]") for i, entry in enumerate(optimizers)),
         epochs=_whole(data, "epochs", 2, "grid", 1, MAX_EPOCHS) or 2,
         checkpoint_every=_whole(data, "checkpoint_every", 1, "grid", 1, MAX_EPOCHS) or 1,
@@ -435,8 +440,8 @@ def _description(data: dict[str, Any]) -> str:
     return str(description)
 
 
-def load_grid(path: str | Path) -> GridSpec:
-    """Read and validate a grid TOML file."""
+def load_grid(path: str | Path, check_arch: ArchCheck | None = None) -> GridSpec:
+    """Read and validate a grid TOML file (see :func:`parse_grid` for ``check_arch``)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
@@ -444,7 +449,7 @@ def load_grid(path: str | Path) -> GridSpec:
         raise InvalidInput(f"grid file {path} does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput(f"grid file {path} is not valid TOML: {error}") from None
-    return parse_grid(data, default_name=path.stem)
+    return parse_grid(data, default_name=path.stem, check_arch=check_arch)
 
 
 def builtin_grid_path(name: str) -> Path:

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.grids import enqueue_grid
 from ingest.references import resolve_reference
 from ingest.worker import ReferenceCache, WorkerOptions, work
 from zoo import queue
 from zoo.datasets import get_dataset, load_images, variant_images
+from zoo.enqueue import enqueue_grid
 from zoo.errors import InvalidInput
 from zoo.grids import builtin_grid_path, load_grid, parse_grid
 from zoo.images.transforms import PAPER_VARIANTS

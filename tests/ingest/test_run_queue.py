@@ -17,12 +17,12 @@ from sqlalchemy import select, update
 
 from clirunner import run_zoo
 from gridfiles import write_grid
-from ingest.grids import enqueue_grid
 from zoo import queue
 from zoo.catalog import Catalog
 from zoo.checkpoints import ReferenceInfo, put_reference
 from zoo.datasets import get_dataset, get_variant
 from zoo.db.models import Run
+from zoo.enqueue import enqueue_grid
 from zoo.errors import InvalidInput, NotFound
 from zoo.grids import load_grid
 
@@ -386,3 +386,16 @@ def test_keyboard_interrupt_still_stops_the_worker_and_gives_the_run_back(
         work(catalog, WorkerOptions(name="w"))
     record = queue.get_run(catalog, 1)
     assert (record.status, record.attempts, record.error) == ("queued", 0, "interrupted; re-queued")
+
+
+def test_an_unknown_architecture_queued_unchecked_fails_its_run_naming_it(catalog: Catalog, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """zoo ingest --enqueue-only without the ingest extra queues names unchecked; the worker says per run."""
+    from ingest.worker import WorkerOptions, work
+
+    grid = load_grid(write_grid(tmp_path, archs=["resnet19"], variants=("original",), max_attempts=1))
+    enqueue_grid(catalog, grid, n_samples=8)
+    summary = work(catalog, WorkerOptions(name="w"))
+    assert (summary.done, summary.failed) == (0, 1)
+    failed = queue.get_run(catalog, 1)
+    assert failed.status == "failed"
+    assert failed.error.startswith("NotFound: timm has no architecture 'resnet19'; did you mean resnet18")

@@ -1,4 +1,5 @@
-"""``zoo ingest``, ``zoo worker``, ``zoo runs``, ``zoo featurize``: filling the catalog.
+"""``zoo ingest``, ``zoo worker``, ``zoo featurize``: filling the catalog (``zoo runs`` lists what it queued:
+:mod:`zoo.cli.runs_commands`).
 
 The commands that train or read models import :mod:`ingest` (torch, timm) lazily, so the rest of the CLI
 starts fast and works without a deep-learning stack.
@@ -6,6 +7,7 @@ starts fast and works without a deep-learning stack.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -14,16 +16,16 @@ import typer
 from zoo.cli.options import (
     DEFAULT_GRACE_S,
     AllowPickle,
-    AsCsv,
-    AsJson,
     Device,
     Grace,
-    Reference,
+    feature_set_option,
+    option_given,
     parse_assignments,
+    reference_option,
     refuse_unused,
 )
 from zoo.cli.progress import RunProgress, make_progress
-from zoo.cli.render import console, emit_json, emit_rows, note, plural, showing, status
+from zoo.cli.render import console, note, plural, status
 from zoo.cli.state import open_catalog, state
 from zoo.errors import InvalidInput
 
@@ -31,13 +33,7 @@ if TYPE_CHECKING:  # the catalog and the queue (SQLAlchemy) load when a command 
     from zoo.catalog import Catalog
 
 
-def _given(ctx: typer.Context, name: str) -> bool:
-    """Whether the user set option ``name`` (on the command line or through its environment variable)."""
-    source = ctx.get_parameter_source(name)  # typer's own click: compare the enum by name
-    return source is not None and source.name != "DEFAULT"
-
-
-def _grid(name_or_path: str | None) -> tuple[Any, Path]:
+def _grid(name_or_path: str | None, training: bool) -> tuple[Any, Path]:
     from zoo.grids import builtin_grid_path, load_grid
 
     if name_or_path is None:
@@ -45,7 +41,23 @@ def _grid(name_or_path: str | None) -> tuple[Any, Path]:
     path = Path(name_or_path)
     if not path.exists() and not name_or_path.endswith(".toml"):
         path = builtin_grid_path(name_or_path)
-    return load_grid(path), path
+    return load_grid(path, check_arch=_architecture_check(training)), path
+
+
+def _architecture_check(training: bool) -> Callable[[str], None] | None:
+    """ingest's architecture check (timm's registry), so a misspelt name is refused before anything is queued.
+
+    None (no check) only for --enqueue-only without the ``ingest`` extra: queueing needs no torch, and the
+    worker reports an unknown architecture on each of its runs. Training without the extra stops here, in one
+    line naming it (``ingest/__init__.py``).
+    """
+    from zoo.extras import missing_modules
+
+    if not training and missing_modules("ingest"):
+        return None
+    from ingest.weights import check_architecture
+
+    return check_architecture
 
 
 def work_in_process(catalog: Catalog, options: Any, total: int | None) -> Any:
@@ -101,11 +113,10 @@ def _run_grid(
 ) -> None:
     from dataclasses import replace
 
-    from ingest.grids import enqueue_grid
-    from ingest.worker import WorkerOptions
     from zoo import queue
+    from zoo.enqueue import enqueue_grid
 
-    grid, path = _grid(grid_ref)
+    grid, path = _grid(grid_ref, training=not enqueue_only)
     if keep_weights:
         grid = replace(grid, keep_weights=True)
     with make_progress() as progress:  # Rich bars on a terminal, plain lines in a log
@@ -138,6 +149,8 @@ def _run_grid(
     if workers > 1:
         counts = _run_worker_processes(ctx, catalog, workers, result.grid_id, grace, device)
     else:
+        from ingest.worker import WorkerOptions
+
         options = WorkerOptions(device=device, grace_s=grace, grid_id=result.grid_id)
         work_in_process(catalog, options, todo)
         counts = queue.status_counts(catalog, result.grid_id)
@@ -186,7 +199,7 @@ def ingest_command(
         bool,
         typer.Option(
             "--enqueue-only",
-            help="With --run-grid: only queue the runs and leave them to `zoo worker` processes, e.g. --enqueue-only.",
+            help="With --run-grid: only queue the runs and leave them to `zoo worker` processes (works without the ingest extra, which then leaves architecture names unchecked), e.g. --enqueue-only.",
         ),
     ] = False,
     workers: Annotated[
@@ -213,7 +226,7 @@ def ingest_command(
         Optional[str],
         typer.Option("--arch", help="With --hf / --checkpoint: the model's timm architecture, e.g. --arch resnet50."),
     ] = None,
-    reference: Reference = "timm",
+    reference: Annotated[str, reference_option("timm, which needs the hub.")] = "timm",
     prop: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -255,7 +268,7 @@ def ingest_command(
     if grid is not None and not run_grid:
         raise InvalidInput(f"{grid!r}: a grid argument goes with --run-grid")
     given = {
-        name: _given(ctx, name)
+        name: option_given(ctx, name)
         for name in (
             "enqueue_only",
             "workers",
@@ -354,7 +367,7 @@ def worker_command(
     if grid is not None and grid_id is not None:
         raise InvalidInput("give --grid NAME or --grid-id ID, not both")
     refuse_unused(
-        "a worker that stops when the queue is empty (add --forever)", poll=_given(ctx, "poll") and not forever
+        "a worker that stops when the queue is empty (add --forever)", poll=option_given(ctx, "poll") and not forever
     )
     if grid_id is not None:
         bounded_int(grid_id, "--grid-id")
@@ -381,128 +394,9 @@ def worker_command(
         raise typer.Exit(code=130)
 
 
-# --- zoo runs ----------------------------------------------------------------------------------------------
-
-runs_app = typer.Typer(
-    help="List training runs (with their grid, dataset and variant) and re-queue failed ones.",
-    invoke_without_command=True,
-    no_args_is_help=False,
-)
-# What `zoo runs` shows in a terminal unless --columns says otherwise; --json and --csv get every column.
-RUN_SLIM_COLUMNS = ("id", "status", "grid", "arch", "base_dataset", "variant", "optimizer", "trial", "error")
-
-
-@runs_app.callback()
-def runs_command(
-    ctx: typer.Context,
-    status: Annotated[
-        Optional[str],
-        typer.Option(
-            "--status", help="Only runs with this status: queued, running, done, failed, e.g. --status failed."
-        ),
-    ] = None,
-    grid: Annotated[
-        Optional[str], typer.Option("--grid", help="Only runs of the grid of this name, e.g. --grid demo.")
-    ] = None,
-    columns: Annotated[
-        Optional[str],
-        typer.Option(
-            "--columns",
-            help="Comma-separated columns to show, e.g. --columns id,status,arch,images_per_second. All: id, status, grid, arch, base_dataset, variant, optimizer, lr, image_size, trial, attempts, worker, device, images_per_second, error.",
-        ),
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Most runs to list (0: all), e.g. --limit 100.")] = 20,
-    offset: Annotated[int, typer.Option("--offset", help="Runs to skip first (paging), e.g. --offset 20.")] = 0,
-    retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", hidden=True, help="Deprecated: use `zoo runs retry`.")
-    ] = False,
-    as_json: AsJson = False,
-    as_csv: AsCsv = False,
-) -> None:
-    """List training runs by status, with their grid, base dataset and variant, and counts per status.
-
-    Examples: zoo runs --status failed; zoo runs --grid demo --limit 50; zoo runs retry --grid demo
-    """
-    if ctx.invoked_subcommand is not None:
-        listing = {
-            n: _given(ctx, n) for n in ("status", "columns", "limit", "offset", "retry_failed", "as_json", "as_csv")
-        }
-        refuse_unused(
-            f"`zoo runs {ctx.invoked_subcommand}` (they are listing options; put --grid after the sub-command)",
-            **{("json" if k == "as_json" else "csv" if k == "as_csv" else k): v for k, v in listing.items()},
-            grid=grid is not None,
-        )
-        return
-    from zoo.query import RUN_COLUMNS, run_table
-
-    catalog = open_catalog(ctx)
-    if retry_failed:
-        note("--retry-failed is deprecated and will go; use `zoo runs retry` (with --grid NAME for one grid)", "yellow")
-        _retry(catalog, None)
-    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    unknown = [c for c in wanted or () if c not in RUN_COLUMNS]
-    if unknown:
-        raise InvalidInput(f"unknown run column {', '.join(map(repr, unknown))}; columns: {', '.join(RUN_COLUMNS)}")
-    table = run_table(catalog, status=status, grid=grid, limit=limit or None, offset=offset)
-    shown = wanted or (list(RUN_COLUMNS) if as_json or as_csv else list(RUN_SLIM_COLUMNS))
-    if not wanted and not (as_json or as_csv) and not any(row[-1] for row in table.rows):
-        shown.remove("error")  # no run on this page failed: the column would be all dashes
-    index = [RUN_COLUMNS.index(c) for c in shown]
-    rows = [[row[i] for i in index] for row in table.rows]
-    if as_json:
-        emit_json([dict(zip(shown, row)) for row in rows])
-        return
-    emit_rows(
-        shown,
-        rows,
-        as_csv=as_csv,
-        title=None if as_csv else "runs" + (f" of grid {grid}" if grid else ""),
-        one_line=True,
-    )
-    if not as_csv:
-        what = " ".join(filter(None, [status, "run"]))
-        note(
-            showing(len(rows), table.total, what, offset=offset)
-            + "; by status: "
-            + ", ".join(f"{k} {v:,}" for k, v in table.counts)
-        )
-
-
-@runs_app.command("retry")
-def retry_command(
-    ctx: typer.Context,
-    grid: Annotated[
-        Optional[str], typer.Option("--grid", help="Only failed runs of the grid of this name, e.g. --grid demo.")
-    ] = None,
-) -> None:
-    """Queue every failed run again (of one grid with --grid), with a fresh attempt budget.
-
-    Then run `zoo worker` or `zoo ingest --run-grid GRID` to train them. Example: zoo runs retry --grid demo
-    """
-    catalog = open_catalog(ctx)
-    grid_id = None
-    if grid is not None:
-        from zoo.query import grid_id_by_name
-
-        grid_id = grid_id_by_name(catalog, grid)
-    _retry(catalog, grid_id)
-
-
-def _retry(catalog: Catalog, grid_id: int | None) -> None:
-    from zoo import queue
-
-    count = queue.retry_failed(catalog, grid_id)
-    console.print(f"re-queued {plural(count, 'failed run')}" + ("; `zoo worker` trains them" if count else ""))
-
-
 def featurize_command(
     ctx: typer.Context,
-    feature_set: Annotated[
-        str,
-        typer.Option(
-            "--feature-set", help="Feature set name or key (paper, paper-v1, ...), e.g. --feature-set paper-v2."
-        ),
-    ] = "paper-v1",
+    feature_set: Annotated[str, feature_set_option("Feature set to compute")] = "paper-v1",
 ) -> None:
     """Compute a feature set for every stored first-layer delta that lacks it (no retraining; idempotent).
 

@@ -9,7 +9,16 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from zoo import __version__
-from zoo.cli import analysis_commands, datasets_commands, db_commands, ingest_commands
+from zoo.cli import (
+    datasets_commands,
+    db_commands,
+    evaluate_command,
+    fit_commands,
+    ingest_commands,
+    predict_command,
+    query_commands,
+    runs_commands,
+)
 from zoo.cli.lazy_coercion import child_context, defer_coercion
 from zoo.cli.render import print_error
 from zoo.cli.sql_command import sql_command
@@ -130,15 +139,15 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(datasets_commands.app, name="datasets")
 app.command("ingest")(ingest_commands.ingest_command)
 app.command("worker")(ingest_commands.worker_command)
-app.add_typer(ingest_commands.runs_app, name="runs")
+app.add_typer(runs_commands.runs_app, name="runs")
 app.command("featurize")(ingest_commands.featurize_command)
 app.command("sql")(sql_command)
-app.command("query")(analysis_commands.query_command)
-app.command("fit")(analysis_commands.fit_command)
-app.command("fits")(analysis_commands.fits_command)
-app.command("predict")(analysis_commands.predict_command)
-app.command("evaluate")(analysis_commands.evaluate_command)
-app.command("show")(analysis_commands.show_command)
+app.command("query")(query_commands.query_command)
+app.command("fit")(fit_commands.fit_command)
+app.command("fits")(fit_commands.fits_command)
+app.command("predict")(predict_command.predict_command)
+app.command("evaluate")(evaluate_command.evaluate_command)
+app.command("show")(query_commands.show_command)
 
 
 def main() -> None:

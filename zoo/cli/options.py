@@ -8,7 +8,7 @@ constants below are checked against :mod:`zoo.queue`, :mod:`zoo.datasets` and :m
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -110,25 +110,42 @@ WhereOpt = Annotated[
 
 # --- analysis ----------------------------------------------------------------------------------------------
 
-Target = Annotated[
-    str, typer.Option("--target", help=f"Property to predict: {', '.join(PROPERTY_NAMES)}, e.g. --target sharpness.")
-]
-FeatureSetOpt = Annotated[
-    str,
-    typer.Option(
+TARGET_HELP = f"Property to predict: {', '.join(PROPERTY_NAMES)}, e.g. --target sharpness."
+
+
+def target_option(default_note: str = "") -> Any:
+    """The ``--target`` option: the property a meta-model predicts; ``default_note`` says what leaving it out means."""
+    return typer.Option("--target", help=TARGET_HELP + (f" {default_note}" if default_note else ""))
+
+
+Target = Annotated[str, target_option()]
+
+
+def feature_set_option(role: str, default_note: str = "", example: str = "paper-v2") -> Any:
+    """The ``--feature-set`` option: ``role`` says what the set does in this command, ``default_note`` what
+    leaving it out means where the help shows no default itself."""
+    default = f"; default {default_note}" if default_note else ""
+    return typer.Option(
         "--feature-set",
-        help="Feature set (metric vector) key or name, any registered one, e.g. --feature-set paper-v2.",
-    ),
-]
+        help=f"{role}: any registered feature set, by name or versioned key (NAME-vN){default}, "
+        f"e.g. --feature-set {example}.",
+    )
+
 
 # --- filling the catalog -----------------------------------------------------------------------------------
 
 REFERENCE_HELP = (
     "Where deltas are measured from: random or random:SEED, timm (pretrained, from the Hugging Face hub), "
-    "hub:ORG/NAME[@REVISION], file:PATH. timm and hub: need the hub, or the weights in the local hub cache "
+    "hub:ORG/NAME or hub:ORG/NAME@REVISION, file:PATH. timm and hub: need the hub, or the weights in the local hub cache "
     "with HF_HUB_OFFLINE=1; offline, use e.g. --reference random:0."
 )
-Reference = Annotated[str, typer.Option("--reference", help=REFERENCE_HELP + " Default: timm, which needs the hub.")]
+
+
+def reference_option(default_note: str) -> Any:
+    """The ``--reference`` option: what deltas are measured from; ``default_note`` says what leaving it out means."""
+    return typer.Option("--reference", help=f"{REFERENCE_HELP} Default: {default_note}")
+
+
 Device = Annotated[
     Optional[str],
     typer.Option(
@@ -173,6 +190,12 @@ def _convert(raw: str) -> object:
         except ValueError:
             pass
     return raw
+
+
+def option_given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line or through its environment variable)."""
+    source = ctx.get_parameter_source(name)  # typer's own click: compare the enum by name
+    return source is not None and source.name != "DEFAULT"
 
 
 def refuse_unused(mode: str, **given: object) -> None:

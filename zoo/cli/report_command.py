@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from zoo.cli.analysis_commands import _selection_with_metrics, fit_summary, print_matrix
 from zoo.cli.options import (
     ArchOpt,
     AsJson,
@@ -22,8 +21,11 @@ from zoo.cli.options import (
     TrialOpt,
     VariantOpt,
     WhereOpt,
+    feature_set_option,
 )
 from zoo.cli.render import console, emit_json, emit_rows, note, say
+from zoo.cli.scores import fit_summary, print_matrix
+from zoo.cli.selections import selection_with_metrics
 from zoo.cli.state import open_catalog
 
 # zoo.report, the meta-model and the catalog (SQLAlchemy, scikit-learn) load inside report_command, so
@@ -38,13 +40,7 @@ def report_command(
     repeats: Annotated[int, typer.Option(help="Random-forest seeds per row (the paper: 5).")] = 5,
     trees: Annotated[int, typer.Option(help="Trees per forest (the paper: 30).")] = 30,
     seed: Annotated[int, typer.Option(help="First seed, e.g. --seed 0.")] = 0,
-    feature_set: Annotated[
-        str,
-        typer.Option(
-            "--feature-set",
-            help="Feature set of every row and matrix, e.g. --feature-set paper-v2 (default: the paper's paper-v1).",
-        ),
-    ] = "paper-v1",
+    feature_set: Annotated[str, feature_set_option("Feature set of every row and matrix")] = "paper-v1",
     matrix: Annotated[
         bool,
         typer.Option(
@@ -80,7 +76,7 @@ def report_command(
     from zoo.metamodel.evaluate import AXES
     from zoo.report import build_report, report_json, write_report
 
-    chosen, metric_wheres = _selection_with_metrics(
+    chosen, metric_wheres = selection_with_metrics(
         None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where
     )
     catalog = open_catalog(ctx)

@@ -29,7 +29,7 @@ from zoo.metamodel import GeneralizationMatrix, evaluate_generalization, parse_s
 from zoo.metamodel.evaluate import DEFAULT_EVALUATE_REPEATS, DEFAULT_FOLDS
 from zoo.metamodel.features import check_target, load_rows
 
-# zoo evaluate's defaults (zoo/cli/analysis_commands.py), so /evaluate?target=X equals zoo evaluate --target X.
+# zoo evaluate's defaults (zoo/cli/evaluate_command.py), so /evaluate?target=X equals zoo evaluate --target X.
 DEFAULT_TREES = 30
 MAX_TREES = 200
 MAX_REPEATS = 10

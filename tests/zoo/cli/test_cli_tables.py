@@ -103,7 +103,14 @@ def test_one_line_refusals(cli_catalog, args, message) -> None:  # type: ignore[
     assert result.output.startswith(message), result.output
 
 
-def test_runs_retry_and_the_deprecated_flag(cli_catalog) -> None:  # type: ignore[no-untyped-def]
+def test_runs_retry_is_its_own_command(cli_catalog) -> None:  # type: ignore[no-untyped-def]
     assert "re-queued 0 failed runs" in run_zoo("runs", "retry", "--grid", "demo").output
-    old = run_zoo("runs", "--retry-failed", "--limit", "1")
-    assert "--retry-failed is deprecated" in old.output and "re-queued 0 failed runs" in old.output
+    old = run_zoo("runs", "--retry-failed", "--limit", "1", expect=2)  # the listing re-queues nothing
+    assert "No such option: --retry-failed" in old.output and "re-queued" not in old.output
+
+
+def test_runs_status_help_names_every_run_status() -> None:
+    from zoo.vocabulary import RUN_STATUSES
+
+    text = " ".join(run_zoo("runs", "--help").output.replace("│", " ").split())
+    assert f"Only runs with this status: {', '.join(RUN_STATUSES)}, e.g. --status failed." in text

@@ -150,6 +150,19 @@ def test_a_stored_fit_keeps_selections_scores_and_every_seed_prediction(catalog:
         get_fit(catalog, result.id + 1)
 
 
+def test_fit_without_target_fits_sharpness_the_papers_first_row(zoo_env: dict[str, str]) -> None:
+    with Catalog.open(zoo_env["ZOO_DATABASE_URL"], artifacts=zoo_env["ZOO_ARTIFACTS"]) as catalog:
+        build_catalog(catalog, n_variants=6, trials=1, epochs=3, n_external=0)
+    out = run_zoo("fit", "--train-arch", "resnet50", "--test-arch", "resnet18").output  # the literal form
+    assert "fit 1: sharpness from paper-v1" in out
+    (fit,) = json.loads(run_zoo("fits", "--json").stdout)
+    assert (fit["target"], fit["train_selection"], fit["test_selection"]) == (
+        "sharpness",
+        "arch=resnet50",
+        "arch=resnet18",
+    )
+
+
 def test_fit_cli_uses_the_paper_shorthand_and_shared_options(zoo_env: dict[str, str]) -> None:
     with Catalog.open(zoo_env["ZOO_DATABASE_URL"], artifacts=zoo_env["ZOO_ARTIFACTS"]) as catalog:
         build_catalog(catalog)

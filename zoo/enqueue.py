@@ -1,4 +1,8 @@
-"""Turning a grid spec into registered datasets, measured variants and queued runs."""
+"""Turning a grid spec into registered datasets, measured variants and queued runs.
+
+Torch-free: it needs only the image sources, the transforms and the queue, so ``zoo ingest --run-grid GRID
+--enqueue-only`` works without the ``ingest`` extra and leaves the training to ``zoo worker`` processes.
+"""
 
 from __future__ import annotations
 
