@@ -92,8 +92,12 @@ def test_bad_recipe_image_size_and_noise_settings_are_refused_naming_the_key(ext
 def test_the_demo_grid_varies_recipes_image_sizes_scales_and_noise_within_its_budget() -> None:
     grid = load_grid(builtin_grid_path("demo"))
     runs = grid.runs(all_variants(grid))
-    assert len(runs) <= 330 and grid.trials == 1
-    assert len({(r.lr, r.steps_per_epoch) for r in runs}) == 3 and {r.image_size for r in runs} == {32, 48}
+    assert len(runs) <= 480 and grid.trials == 1
+    assert len({(r.optimizer, r.lr, r.steps_per_epoch) for r in runs}) == 4 and {r.image_size for r in runs} == {32, 48}
+    assert {r.optimizer for r in runs} == {"adam", "sgd-cosine"}  # zoo evaluate can leave one optimizer out
+    kernels = {"resnet18": 7, "resnet50": 7, "mobilenetv3_large_100": 3, "regnetx_002": 3}
+    kernels |= {"convnext_tiny": 4, "edgenext_xx_small": 4}
+    assert set(grid.archs) == set(kernels)  # two networks of each first-layer kernel size
     assert {r.noise for r in runs} == {"per-step", "fixed"}
     sources = Counter(d.source for d in grid.datasets)
     assert sources["plankton"] >= 1 and len({d.params["scale"] for d in grid.datasets if d.source == "shapes"}) >= 4

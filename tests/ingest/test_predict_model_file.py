@@ -93,7 +93,7 @@ def test_a_target_without_a_fit_gets_one_made_on_the_whole_catalog(zoo_env: dict
         # A predictor: trained on everything, scored on held-out groups, log target (scale-like property).
         assert made.train_selection == "all" and made.test_fraction is None and made.n_estimators == 30
         assert made.split == "out-of-group" and made.log_target and made.details["purpose"] == "predict"
-        assert made.feature_set == "paper-v2" and made.details["calibration"]["coverage"] == 0.9
+        assert made.feature_set == "paper-v3" and made.details["calibration"]["coverage"] == 0.9
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def predict_command(
         Optional[str],
         feature_set_option(
             "Feature set of the predictors used or made",
-            "paper-v2, which transfers best to models trained elsewhere",
+            "paper-v3, which transfers best to models trained elsewhere",
             example="paper-v1",
         ),
     ] = None,

@@ -2,7 +2,8 @@
 
 Importing this package registers the paper's eight metrics (:mod:`zoo.filters.metrics`) in the registry of
 :mod:`zoo.filters.featuresets` and the ``paper-v1`` feature set that lists them, the scale-, count- and
-size-free ``paper-v2`` (:mod:`zoo.filters.paper_v2`), and ``paper-literal-v1``
+size-free ``paper-v2`` and ``paper-v3`` (:mod:`zoo.filters.paper_v2`: three of its metrics, and all of them),
+and ``paper-literal-v1``
 (:mod:`zoo.filters.paper_literal`), the paper's ambiguous choices read literally, a sensitivity check.
 """
 
@@ -34,7 +35,7 @@ from zoo.filters.metrics import (
     wavelet_noise_sigma,
 )
 from zoo.filters.paper_literal import PAPER_LITERAL
-from zoo.filters.paper_v2 import PAPER_V2
+from zoo.filters.paper_v2 import PAPER_V2, PAPER_V3
 
 
 def compile_kernels(feature_sets: tuple[str, ...] = ("paper-v1", "paper-v2")) -> None:
@@ -55,6 +56,7 @@ __all__ = [
     "PAPER_LITERAL",
     "PAPER_V1",
     "PAPER_V2",
+    "PAPER_V3",
     "FeatureSet",
     "as_bank_batch",
     "bregman_distance",

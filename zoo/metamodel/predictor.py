@@ -51,7 +51,7 @@ from zoo.metamodel.forest import DOMAIN_PERCENTILE, apply_scaler, domain_arrays,
 from zoo.metamodel.scores import score_predictions
 from zoo.selection import Selection
 
-DEFAULT_PREDICT_FEATURE_SET = "paper-v2"  # measured by benchmarks/transfer_check.py (README, "Models from elsewhere")
+DEFAULT_PREDICT_FEATURE_SET = "paper-v3"  # measured by benchmarks/transfer_check.py (README, "Models from elsewhere")
 DEFAULT_TARGETS = ("sharpness", "noisiness")  # what `zoo predict` predicts when no target has a predictor yet
 PURPOSE = "predict"  # details["purpose"] of a predictor fit
 SPLIT = "out-of-group"  # details["split"] of a predictor fit

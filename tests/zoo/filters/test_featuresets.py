@@ -43,9 +43,17 @@ def test_paper_v1_is_the_default_and_lists_the_eight_metrics_in_the_papers_order
     assert "paper-v1" in zf.feature_set_names()
 
 
+def test_paper_v3_is_every_paper_v2_metric_and_the_predict_default():
+    from zoo.filters.paper_v2 import ALL_METRICS
+    from zoo.metamodel.predictor import DEFAULT_PREDICT_FEATURE_SET
+
+    assert zf.PAPER_V3.key == "paper-v3" and zf.PAPER_V3.metrics == ALL_METRICS and len(set(ALL_METRICS)) == 20
+    assert set(zf.PAPER_V2.metrics) < set(ALL_METRICS) and DEFAULT_PREDICT_FEATURE_SET == "paper-v3"
+
+
 def test_a_bare_name_finds_its_highest_version(scratch_registries):
-    assert zf.get_feature_set("paper") is zf.PAPER_V2
-    newer = zf.register_feature_set(zf.FeatureSet("paper", 3, PAPER_ORDER[:3]))
+    assert zf.get_feature_set("paper") is zf.PAPER_V3
+    newer = zf.register_feature_set(zf.FeatureSet("paper", 4, PAPER_ORDER[:3]))
     assert zf.get_feature_set("paper") is newer
     assert zf.get_feature_set("paper-v1") is zf.PAPER_V1
     assert zf.get_feature_set("paper-literal") is zf.PAPER_LITERAL

@@ -213,7 +213,7 @@ def test_zoo_fit_predictor_makes_the_predictor_zoo_predict_uses(zoo_env: dict[st
     made = json.loads(
         run_zoo("fit", "--target", "sharpness", "--predictor", "--arch", "resnet*", *quick, "--json").stdout
     )
-    assert made["details"]["purpose"] == "predict" and made["feature_set"] == "paper-v2"
+    assert made["details"]["purpose"] == "predict" and made["feature_set"] == "paper-v3"
     assert made["train_selection"] == "arch=resnet*" and made["n_train"] == 32
     assert [a["axis"] for a in made["details"]["axis_scores"]] == [
         "architecture",
