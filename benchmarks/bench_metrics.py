@@ -3,7 +3,7 @@
 Prints, for this machine:
 
 * paper-v1 per bank, *before* (what the compiled kernels replaced: the vectorized numpy kernels with Qhull
-  for every hull, kept as ``zoo.filters.metrics.NUMPY_REFERENCE``, and split Bregman's sweeps in blocks of
+  for every hull, kept as ``zoo.filters.numpy_reference.NUMPY_REFERENCE``, and split Bregman's sweeps in blocks of
   64 images), *after* (the code in use), and the first vectorized version (skimage's split-Bregman kernel,
   8-neighbour roughness), measured alternately in the same run so the machine's load hits all alike; the
   ratios, and the largest relative difference of the eight values after vs before over many random banks
@@ -37,6 +37,7 @@ import zoo.filters as zf  # noqa: E402
 from oracle_metrics import oracle_featurize  # noqa: E402
 from zoo.filters import featuresets, metrics, split_bregman  # noqa: E402
 from zoo.filters.hull import hull_volumes  # noqa: E402
+from zoo.filters.numpy_reference import NUMPY_REFERENCE  # noqa: E402
 
 BANK_SHAPE = (64, 3, 7, 7)
 ALL_AFTER = {name: zf.get_metric(name) for name in zf.PAPER_V1.metrics}
@@ -60,13 +61,13 @@ def bregman_before(banks: np.ndarray) -> np.ndarray:
     """paper-v1's bregman_distance as it was: the numpy distance, the sweeps in blocks of 64 images."""
     saved, split_bregman._MAX_BLOCK = split_bregman._MAX_BLOCK, 64
     try:
-        return metrics.NUMPY_REFERENCE["bregman_distance"](banks)
+        return NUMPY_REFERENCE["bregman_distance"](banks)
     finally:
         split_bregman._MAX_BLOCK = saved
 
 
 # The implementation the compiled kernels replaced: numpy kernels, Qhull for every hull, Bregman in blocks of 64.
-BEFORE = {**metrics.NUMPY_REFERENCE, "bregman_distance": bregman_before}
+BEFORE = {**NUMPY_REFERENCE, "bregman_distance": bregman_before}
 FIRST = {  # the first vectorized version: numpy, skimage's Bregman kernel, 8 differences per centre
     **BEFORE,
     "bregman_distance": metrics.bregman_distance_skimage,

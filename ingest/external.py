@@ -19,7 +19,7 @@ from ingest.first_conv import first_conv_weight
 from ingest.references import ResolvedReference, resolve_reference
 from ingest.weights import build_model, download_hub_weights, load_state_dict_file, parse_hub_ref
 from zoo.catalog import Catalog
-from zoo.checkpoints import add_checkpoint, compute_metrics, find_external_checkpoint, put_labels, put_reference
+from zoo.checkpoints import add_external_checkpoint, compute_metrics
 from zoo.errors import InvalidInput
 from zoo.filters import DEFAULT_FEATURE_SET
 from zoo.store import sha256_file
@@ -103,27 +103,18 @@ def ingest_external(
     labels = check_labels(labels or {})
     metrics = compute_metrics(model.delta, feature_sets)
     weights_sha = catalog.store.put_file(model.path) if keep_weights else None  # file first, then rows
-    with catalog.session(write=True) as session:
-        reference_id = put_reference(session, model.reference.info, model.reference.weight)
-        existing = find_external_checkpoint(
-            session, source=model.source, arch=model.arch, reference=reference_id, file_sha256=model.file_sha256
-        )
-        if existing is not None:
-            put_labels(session, existing, labels)
-            return existing, False
-        checkpoint_id = add_checkpoint(
-            session,
-            source=model.source,
-            arch=model.arch,
-            reference=reference_id,
-            layer_name=model.reference.info.layer_name,
-            learned=model.learned,
-            delta=model.delta,
-            metrics=metrics,
-            labels=labels,
-            origin=model.origin,
-            revision=model.revision,
-            file_sha256=model.file_sha256,
-            weights_sha256=weights_sha,
-        )
-    return checkpoint_id, True
+    return add_external_checkpoint(
+        catalog,
+        model.reference.info,
+        model.reference.weight,
+        source=model.source,
+        arch=model.arch,
+        file_sha256=model.file_sha256,
+        learned=model.learned,
+        delta=model.delta,
+        metrics=metrics,
+        labels=labels,
+        origin=model.origin,
+        revision=model.revision,
+        weights_sha256=weights_sha,
+    )

@@ -112,3 +112,58 @@ def test_training_a_grid_without_the_ingest_extra_stops_before_queueing(tmp_path
     assert result.returncode == 1 and len(lines) == 1, result.stdout + result.stderr
     assert "needs the 'ingest' extra" in lines[0] and "pip install 'zoo[ingest]'" in lines[0]
     assert json.loads(run_without(INGEST_STACK, ["runs", "--json"], tmp_path).stdout) == []
+
+
+# The ingest, serve and postgres stacks: what `pip install zoo` (no extras) does not bring.
+NOT_IN_THE_CORE = sorted({module for modules in EXTRAS.values() for module in modules} | {"torchvision"})
+
+
+def test_query_fit_sql_and_report_run_with_the_core_install_alone(tmp_path: Path) -> None:
+    """``pip install zoo`` without extras reads a catalog: query, fit, sql and report, with torch, timm,
+    safetensors, huggingface_hub, starlette, jinja2, uvicorn and psycopg unimportable."""
+    from synthetic_catalog import BASES, build_catalog
+    from zoo.catalog import Catalog
+
+    assert {"torch", "timm", "safetensors", "huggingface_hub", "starlette", "jinja2", "uvicorn", "psycopg"} <= set(
+        NOT_IN_THE_CORE
+    )
+    home = tmp_path / "home"  # run_without's ZOO_HOME: the default catalog and artifact store live there
+    home.mkdir()
+    with Catalog.open(f"sqlite:///{home / 'catalog.db'}", artifacts=str(home / "artifacts")) as catalog:
+        build_catalog(catalog, archs=("resnet18", "resnet50"), n_variants=4, trials=2, epochs=3, n_external=0)
+    commands = {
+        "query": ["query", "--arch", "resnet18"],
+        "fit": [
+            "fit",
+            "--target",
+            "sharpness",
+            "--train-arch",
+            "resnet50",
+            "--test-arch",
+            "resnet18",
+            "--trees",
+            "3",
+            "--repeats",
+            "1",
+        ],
+        "sql": ["sql", "SELECT arch, count(*) AS n FROM checkpoints GROUP BY arch ORDER BY arch"],
+        "report": ["report", "--out", str(tmp_path / "report"), "--trees", "3", "--repeats", "1"],
+    }
+    outputs = {}
+    for name, args in commands.items():
+        result = run_without(NOT_IN_THE_CORE, args, tmp_path)
+        assert result.returncode == 0, f"zoo {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+        assert "Traceback" not in result.stderr, result.stderr
+        outputs[name] = result.stdout + result.stderr
+    flat = {name: " ".join(output.split()) for name, output in outputs.items()}  # rich wraps to the width
+    assert "by arch: resnet18 24" in flat["query"] and "resnet50" not in flat["query"]
+    assert "train: arch=resnet50 → 16 checkpoints; test: arch=resnet18 → 16" in flat["fit"]
+    assert "test R² = " in flat["fit"]
+    assert [line.split() for line in outputs["sql"].splitlines() if "resnet" in line] == [
+        ["│", "resnet18", "│", "24", "│"],  # 4 variants x 2 trials x epochs 0..2
+        ["│", "resnet50", "│", "24", "│"],
+    ]
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert saved["rows"][0]["r2_mean"] is not None and saved["noise"] == dict.fromkeys(BASES, "per-step")
+    written = {p.name for p in (tmp_path / "report").iterdir()}
+    assert "report.md" in written and any(name.startswith("fig4-") for name in written)

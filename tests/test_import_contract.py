@@ -10,6 +10,8 @@
 * ``ingest`` may import ``zoo`` (except the CLI, the top layer).
 * One storage layer: only the storage modules (:data:`STORAGE_MODULES`) import the ORM (``zoo.db.models``);
   everything else, in ``zoo`` and in ``ingest``, works with frozen records and storage functions.
+* ... and only they, the SQL modules (``zoo/sql*.py``) and ``zoo/db/`` run SQL: open a session or a
+  connection (``.session(``, ``.connect(``, ``.begin(``) or execute on one (``.execute(``, ``.scalars(``, ...).
 
 Imports are read from the AST of every module, so a lazy import inside a function counts as an import
 (the first rule) but not as a module-level one (the others). ``if TYPE_CHECKING:`` blocks never run.
@@ -21,6 +23,7 @@ import ast
 import subprocess
 import sys
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +44,12 @@ STORAGE_MODULES = {
     "zoo/metamodel/features.py",  # the meta-model's feature matrix: metric values and reference kinds, read-only
     "zoo/metamodel/stored.py",  # fits and their predictions
 }
+
+# The modules besides the storage modules that run SQL: the read-only ad hoc SQL of ``zoo sql``, and engines,
+# sessions and migrations themselves.
+SQL_MODULES = ("zoo/sql*.py", "zoo/db/*.py")
+# Calls that open a session or connection on a catalog or engine, or run a statement on one.
+SQL_CALLS = {"session", "connect", "begin", "execute", "exec_driver_sql", "scalars", "scalar", "raw_connection"}
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,28 @@ def orm_users() -> dict[str, list[str]]:
     return found
 
 
+def sql_calls(path: Path) -> list[str]:
+    """``line N: receiver.method(`` for each call of :data:`SQL_CALLS` on an object in ``path``."""
+    return [
+        f"line {node.lineno}: {ast.unparse(node.func)}("
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS
+    ]
+
+
+def sql_runners() -> dict[str, list[str]]:
+    """Modules under ``zoo/`` and ``ingest/``, outside the storage and SQL modules, that run SQL themselves."""
+    found: dict[str, list[str]] = {}
+    for path in modules_under("zoo") + modules_under("ingest"):
+        name = rel(path)
+        if name in STORAGE_MODULES or any(fnmatch(name, pattern) for pattern in SQL_MODULES):
+            continue
+        hits = sql_calls(path)
+        if hits:
+            found[name] = hits
+    return found
+
+
 def module_level_imports(paths: list[Path], banned: set[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in paths:
@@ -200,6 +231,28 @@ def test_only_the_storage_modules_touch_orm_rows() -> None:
         f"(zoo/records.py) instead, or add one to a storage module: {unexpected}"
     )
     assert {rel(p) for p in modules_under("zoo")} >= STORAGE_MODULES, "a storage module listed here no longer exists"
+
+
+def test_the_sql_call_scan_sees_sessions_connections_and_statements(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text(
+        "def f(catalog, engine, q):\n    with catalog.session() as s:\n        s.execute(q)\n"
+        "    with engine.connect() as c:\n        c.scalars(q)\n    get_session().head(q)\n"
+    )
+    assert [hit.split(": ")[1] for hit in sql_calls(source)] == [
+        "catalog.session(",
+        "s.execute(",
+        "engine.connect(",
+        "c.scalars(",
+    ]
+
+
+def test_only_the_storage_and_sql_modules_run_sql() -> None:
+    found = sql_runners()
+    assert not found, (
+        "only the storage modules (and zoo/sql*.py, zoo/db/) open sessions or connections and run statements; "
+        f"add a storage function that returns records or tuples and call it instead: {found}"
+    )
 
 
 def test_no_module_under_zoo_imports_the_ingest_stack() -> None:

@@ -245,6 +245,46 @@ def add_checkpoint(
     return row.id
 
 
+def add_external_checkpoint(
+    catalog: Catalog,
+    reference: ReferenceInfo,
+    weight: np.ndarray,
+    *,
+    source: str,
+    arch: str,
+    file_sha256: str,
+    delta: np.ndarray,
+    metrics: MetricVectors,
+    labels: Mapping[str, float],
+    **fields: Any,
+) -> tuple[int, bool]:
+    """Store a checkpoint catalogued from a weights file (``source`` hub or file) in one transaction: its
+    reference (``weight``), the checkpoint with ``metrics`` and ``labels`` (:func:`add_checkpoint`, which
+    takes ``fields``). The same file, architecture and reference again only sets ``labels`` on the checkpoint
+    already there. Returns (checkpoint id, True when it is new)."""
+    with catalog.session(write=True) as session:
+        reference_id = put_reference(session, reference, weight)
+        existing = find_external_checkpoint(
+            session, source=source, arch=arch, reference=reference_id, file_sha256=file_sha256
+        )
+        if existing is not None:
+            put_labels(session, existing, labels)
+            return existing, False
+        checkpoint_id = add_checkpoint(
+            session,
+            source=source,
+            arch=arch,
+            reference=reference_id,
+            layer_name=reference.layer_name,
+            delta=delta,
+            metrics=metrics,
+            labels=labels,
+            file_sha256=file_sha256,
+            **fields,
+        )
+    return checkpoint_id, True
+
+
 def compute_metrics(delta: np.ndarray, feature_sets: Sequence[str]) -> dict[tuple[str, int], dict[str, float]]:
     """Metric vectors of one delta for each named feature set."""
     from zoo.filters import featurize, get_feature_set

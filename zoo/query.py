@@ -2,7 +2,9 @@
 
 The page of rows and the per-architecture counts are two queries over the ``checkpoint_features`` view.
 Both databases inline the view, so the correlated property and metric sub-selects run only for the rows of
-the page (and, for counting, only when the selection compares one of those columns).
+the page (and, for counting, only when the selection compares one of those columns). ``zoo report``'s
+counts and its Figure 3 checkpoint are queries over the same view (:func:`arch_counts`, :func:`drawn_counts`,
+:func:`showcase_checkpoint`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 
 from zoo.catalog import Catalog
 from zoo.errors import InvalidInput, NotFound, ZooError
@@ -257,6 +259,58 @@ def _as_mapping(record: Any) -> Mapping[str, Any]:
     if isinstance(record, Mapping):
         return record
     raise InvalidInput(f"to_dataframe takes dataclass records or mappings, not {type(record).__name__}")
+
+
+# --- counts and picks for zoo report ----------------------------------------------------------------------
+
+
+def arch_counts(catalog: Catalog, selection: Selection) -> list[tuple[str, int]]:
+    """(architecture, checkpoints) of ``selection``, most checkpoints first, then by name."""
+    view = CHECKPOINT_FEATURES
+    query = (
+        select(view.c.arch, func.count())
+        .where(selection_clause(selection, catalog.dialect))
+        .group_by(view.c.arch)
+        .order_by(func.count().desc(), view.c.arch)
+    )
+    with catalog.session() as session:
+        return [(str(arch), int(n)) for arch, n in session.execute(query)]
+
+
+def drawn_counts(
+    catalog: Catalog, uses: Sequence[tuple[Selection, str]]
+) -> list[tuple[str | None, int | None, str, str, int]]:
+    """Checkpoints that any of ``uses`` draws on (in its selection, with a value of its property column),
+    each counted once: (grid, training image size, arch, base dataset, checkpoints) per group. The grid is
+    None for hub and file checkpoints, the image size None where it is unknown."""
+    view = CHECKPOINT_FEATURES
+    if not uses:
+        return []
+    check_columns([target for _, target in uses])
+    used = or_(
+        *(and_(selection_clause(chosen, catalog.dialect), view.c[target].isnot(None)) for chosen, target in uses)
+    )
+    groups = (view.c.grid, view.c.image_size, view.c.arch, view.c.base_dataset)
+    query = select(*groups, func.count()).where(used).group_by(*groups)
+    with catalog.session() as session:
+        return [(grid, size, arch, base, int(n)) for grid, size, arch, base, n in session.execute(query)]
+
+
+def showcase_checkpoint(catalog: Catalog, selection: Selection, arch: str | None = None) -> tuple[int, str] | None:
+    """(checkpoint id, arch) of the checkpoint of ``selection`` (of ``arch`` alone, when given) that shows its
+    training best: on the unperturbed variant (``original``) if any, at its last epoch; None if there is none."""
+    view = CHECKPOINT_FEATURES
+    query = (
+        select(view.c.checkpoint_id, view.c.arch)
+        .where(selection_clause(selection, catalog.dialect))
+        .order_by(view.c.variant != "original", view.c.epoch.desc(), view.c.checkpoint_id)
+        .limit(1)
+    )
+    if arch is not None:
+        query = query.where(view.c.arch == arch)
+    with catalog.session() as session:
+        found = session.execute(query).first()
+    return None if found is None else (int(found[0]), str(found[1]))
 
 
 # --- runs -------------------------------------------------------------------------------------------------

@@ -17,31 +17,27 @@ size out, and k folds of base dataset × variant groups, each row explained in w
 Only trained checkpoints count (``min_epoch=1``): an epoch-0 snapshot is the reference itself, with a
 zero delta. A ``selection`` (``zoo report --grid demo --arch 'resnet*'``) narrows every experiment's own
 train and test selections and the matrices' selection; the report says which grids, image sizes and
-architectures the checkpoints it fitted on came from (:class:`Pooled`). The report writes ``report.md`` (table, grids, software versions), the Figure 3 filters of a
-ResNet-50 and a Figure 4 plot per row to a folder.
+architectures the checkpoints it fitted on came from (:class:`Pooled`), and how each of their base datasets'
+noise variants draw their noise (:attr:`Report.noise`). The counts are queries of :mod:`zoo.query`.
+
+This module builds the report (:func:`build_report`); :mod:`zoo.report_write` writes it to a folder:
+``report.md`` (table, grids, software versions), ``report.json``, the Figure 3 filters of a ResNet-50 and a
+Figure 4 plot per row.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import platform
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from fnmatch import fnmatch
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-
 from zoo.catalog import Catalog
+from zoo.datasets import dataset_noise, list_datasets
 from zoo.errors import InvalidInput, ZooError
-from zoo.files import write_atomically
 from zoo.filters import DEFAULT_FEATURE_SET, get_feature_set
 from zoo.metamodel import (
-    AXES,
     FitRecord,
     FitResult,
     GeneralizationMatrix,
@@ -51,8 +47,8 @@ from zoo.metamodel import (
     get_fit,
 )
 from zoo.metamodel.features import MetricWhere
-from zoo.run_stats import list_grids
-from zoo.selection import CHECKPOINT_FEATURES, Selection, parse_selection, selection_clause
+from zoo.query import arch_counts, drawn_counts
+from zoo.selection import Selection
 from zoo.vocabulary import VARIANT_KINDS
 
 TRAIN_ARCH, TEST_ARCH, PREFERRED_HELD_OUT = "resnet50", "resnet18", "convnext_tiny"
@@ -64,7 +60,6 @@ PAPER_TABLE = {
     ("others → held-out", "sharpness"): (10084, 662, "0.749 ± 0.027"),
     ("others → held-out", "noisiness"): (10084, 662, "-0.082 ± 0.115"),
 }
-SOFTWARE = ("zoo", "torch", "timm", "numpy", "scikit-learn", "scikit-image", "sqlalchemy", "alembic")
 
 
 @dataclass(frozen=True)
@@ -97,16 +92,7 @@ UNDILATED_KINDS = tuple(kind for kind in VARIANT_KINDS if kind != "dilate")
 
 def catalog_archs(catalog: Catalog, selection: Selection | None = None) -> list[str]:
     """Architectures with trained checkpoints (in ``selection``, if given), most checkpoints first."""
-    view = CHECKPOINT_FEATURES
-    chosen = TRAINED.narrowed(selection or Selection())
-    query = (
-        select(view.c.arch, func.count())
-        .where(selection_clause(chosen, catalog.dialect))
-        .group_by(view.c.arch)
-        .order_by(func.count().desc(), view.c.arch)
-    )
-    with catalog.session() as session:
-        return [arch for arch, _ in session.execute(query)]
+    return [arch for arch, _ in arch_counts(catalog, TRAINED.narrowed(selection or Selection()))]
 
 
 def held_out_arch(archs: list[str]) -> str | None:
@@ -193,7 +179,7 @@ def within(experiment: Experiment, selection: Selection, archs: list[str]) -> Ex
 @dataclass(frozen=True)
 class Pooled:
     """What the report's fits drew from: trained checkpoints (having the target) of the fitted rows' and the
-    matrices' selections, counted per grid, image size and architecture (most first).
+    matrices' selections, counted per grid, image size, architecture and base dataset (most first).
 
     ``grids`` names checkpoints without a grid (hub or file checkpoints) ``"(none)"``; ``image_sizes`` holds
     ``None`` for checkpoints whose training image size is unknown."""
@@ -202,6 +188,7 @@ class Pooled:
     grids: tuple[tuple[str, int], ...]
     image_sizes: tuple[tuple[int | None, int], ...]
     archs: tuple[tuple[str, int], ...]
+    datasets: tuple[tuple[str, int], ...] = ()
 
     def describe(self) -> str:
         """One sentence, e.g. ``480 trained checkpoints from grid demo (480); image size 32 px (480); ...``."""
@@ -215,34 +202,32 @@ class Pooled:
             f"{self.n_checkpoints:,} trained checkpoint{'s' if self.n_checkpoints != 1 else ''} from "
             f"grid{'s' if len(self.grids) != 1 else ''} {counted(self.grids)}; "
             f"image size{'s' if len(self.image_sizes) != 1 else ''} {counted(self.image_sizes, ' px')}; "
-            f"architecture{'s' if len(self.archs) != 1 else ''} {counted(self.archs)}"
+            f"architecture{'s' if len(self.archs) != 1 else ''} {counted(self.archs)}; "
+            f"base dataset{'s' if len(self.datasets) != 1 else ''} {counted(self.datasets)}"
         )
 
 
 def pooled(catalog: Catalog, uses: list[tuple[Selection, str]]) -> Pooled:
-    """Count the checkpoints that ``uses`` (selection, target) draw on, once each, by grid, image size, arch."""
-    view = CHECKPOINT_FEATURES
-    if not uses:
-        return Pooled(0, (), (), ())
-    used = or_(
-        *(and_(selection_clause(chosen, catalog.dialect), view.c[target].isnot(None)) for chosen, target in uses)
-    )
-    query = (
-        select(view.c.grid, view.c.image_size, view.c.arch, func.count())
-        .where(used)
-        .group_by(view.c.grid, view.c.image_size, view.c.arch)
-    )
-    with catalog.session() as session:
-        counts = [tuple(row) for row in session.execute(query)]
+    """Count the checkpoints that ``uses`` (selection, target) draw on, once each, by grid, image size, arch
+    and base dataset."""
+    counts = drawn_counts(catalog, uses)
 
     def by(index: int) -> tuple[tuple[Any, int], ...]:
         totals: dict[Any, int] = {}
         for row in counts:
             key = "(none)" if index == 0 and row[0] is None else row[index]
-            totals[key] = totals.get(key, 0) + row[3]
+            totals[key] = totals.get(key, 0) + row[4]
         return tuple(sorted(totals.items(), key=lambda item: (-item[1], str(item[0]))))
 
-    return Pooled(sum(row[3] for row in counts), by(0), by(1), by(2))
+    return Pooled(sum(row[4] for row in counts), by(0), by(1), by(2), by(3))
+
+
+def noise_draws(catalog: Catalog, datasets: list[str]) -> tuple[tuple[str, str], ...]:
+    """(base dataset, how its noise variants draw their noise) for each of ``datasets``, by name:
+    ``"per-step"`` (fresh noise each training step) or ``"fixed"`` (drawn once per image, saved as 8-bit
+    images), as :func:`zoo.datasets.dataset_noise` tells."""
+    wanted = set(datasets)
+    return tuple(sorted((d.name, dataset_noise(d)) for d in list_datasets(catalog) if d.name in wanted))
 
 
 MATRIX_TARGETS = ("sharpness", "noisiness")
@@ -261,30 +246,10 @@ class Report:
     pooled: Pooled = Pooled(0, (), (), ())
     predictors: tuple[FitRecord, ...] = ()  # what zoo predict uses (made here), see zoo.metamodel.predictor
     predictor_notes: tuple[str, ...] = ()
+    noise: tuple[tuple[str, str], ...] = ()  # (base dataset, "per-step" or "fixed") of the pooled datasets
 
 
 Progress = Callable[[int, int], None]
-
-
-def build_matrices(
-    catalog: Catalog,
-    *,
-    feature_set: str,
-    n_estimators: int,
-    seed: int,
-    targets: tuple[str, ...] = MATRIX_TARGETS,
-    selection: Selection | None = None,
-    metric_wheres: tuple[MetricWhere, ...] = (),
-    on_progress: Progress | None = None,
-) -> tuple[tuple[GeneralizationMatrix, ...], tuple[str, ...]]:
-    """The generalization matrix of each target on trained checkpoints (of ``selection``, if given; log
-    target); targets it cannot fit say why.
-
-    ``on_progress(done, total)`` counts the matrices' cells (see :func:`build_report`)."""
-    chosen = TRAINED.narrowed(selection or Selection())
-    return _matrices(
-        catalog, feature_set, n_estimators, seed, targets, chosen, metric_wheres, _Steps(len(targets), on_progress)
-    )
 
 
 def _matrices(
@@ -365,7 +330,8 @@ def build_report(
 
     ``selection`` (and ``metric_wheres``, conditions on the feature set's metrics) narrows each experiment's
     own train and test selections (:func:`within`) and the matrices' selection; :attr:`Report.pooled` counts
-    the checkpoints that were drawn on. ``on_progress(done, total)`` is called as the work advances: one step
+    the checkpoints that were drawn on, :attr:`Report.noise` how their base datasets' noise variants draw
+    noise. ``on_progress(done, total)`` is called as the work advances: one step
     per Table 1 row, one per cell of each matrix (a matrix counts as one step until its cells are known, so
     ``total`` may grow)."""
     feature_set = get_feature_set(feature_set).key
@@ -435,6 +401,7 @@ def build_report(
         except ZooError as error:
             predictor_notes.append(f"{target}: {error}")
         steps.part_done()
+    drawn = pooled(catalog, uses)
     return Report(
         tuple(rows),
         tuple(results),
@@ -443,9 +410,10 @@ def build_report(
         matrices,
         notes,
         str(chosen),
-        pooled(catalog, uses),
+        drawn,
         tuple(made),
         tuple(predictor_notes),
+        noise_draws(catalog, [name for name, _ in drawn.datasets]),
     )
 
 
@@ -459,218 +427,3 @@ def interval_ranges(calibration: dict[str, Any]) -> list[tuple[str, tuple[float,
     words += [f"{a:.2g}–{b:.2g}" for a, b in zip(edges, edges[1:])]
     words += [f"above {edges[-1]:.2g}"]
     return [(w, (lo, hi)) for w, (lo, hi) in zip(words, bins)]
-
-
-def predictors_markdown(report: Report) -> list[str]:
-    """The report's predictors: held-out R² log per axis, ρ, typical error and the calibrated interval."""
-    if not report.predictors and not report.predictor_notes:
-        return []
-    lines = [
-        "## Predictors: what `zoo predict` uses",
-        "",
-        "Each predictor is trained on every selected checkpoint. Its scores are measured on groups it was not "
-        "trained on: each architecture, learning rate, image size and image family held out in turn (R² of the "
-        "log target per axis); its 90% interval is calibrated on those held-out errors, per range of the "
-        "predicted value. `zoo predict` picks the latest predictor of each target and feature set.",
-        "",
-        "| Target | Predictor | Trained on | R² log on held-out groups | Spearman ρ | Typical error ×/÷ | 90% interval, by range of the prediction |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for fit in report.predictors:
-        details = fit.details
-        axes = ", ".join(f"{a['axis']} {_score(a['r2_log'])}" for a in details["axis_scores"])
-        calibration = details["calibration"]
-        interval = "; ".join(
-            f"{where}: ×{math.exp(lo):.2g}–×{math.exp(hi):.2g}" for where, (lo, hi) in interval_ranges(calibration)
-        )
-        lines.append(
-            f"| {fit.target} | {fit.id} | {fit.n_train} checkpoints | {axes} | {_score(details['spearman'])} | "
-            f"{details['median_factor']:.2f} | {interval} |"
-        )
-    lines += [f"- predictor not fitted for {note}" for note in report.predictor_notes]
-    return lines + [""]
-
-
-def software_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for package in SOFTWARE:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
-
-
-def _r2(row: ReportRow) -> str:
-    return "—" if row.r2_mean is None else f"{row.r2_mean:.3f} ± {row.r2_std:.3f}"
-
-
-def markdown_table(rows: tuple[ReportRow, ...]) -> str:
-    lines = [
-        "| Experiment | Target | R² on | Training samples | Testing samples | Test R² | Paper |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        r2 = _r2(row) if not row.note else f"not fitted: {row.note}"
-        lines.append(
-            f"| {row.experiment} | {row.target} | {row.space} target | {row.n_train} | {row.n_test} | {r2} | {row.paper or '—'} |"
-        )
-    return "\n".join(lines)
-
-
-def _score(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
-def matrix_markdown(matrix: GeneralizationMatrix) -> str:
-    """One generalization matrix as a markdown table, then what each of its rows measures, in words."""
-    lines = [
-        f"| Held out | Value | Training samples | Testing samples | R² ({matrix.r2_space}) | R² log | Spearman ρ |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for cell in matrix.cells:
-        r2 = "—" if cell.r2 is None else f"{cell.r2:.3f} ± {cell.r2_std or 0:.3f}"
-        lines.append(
-            f"| {cell.axis} | {cell.held_out} | {cell.n_train} | {cell.n_test} | {r2}{' (' + cell.note + ')' if cell.note else ''} "
-            f"| {_score(cell.r2_log)} | {_score(cell.spearman)} |"
-        )
-    lines += ["", "What each row measures:", ""] + [f"- **{axis}**: {AXES[axis][1]}." for axis in matrix.axes]
-    return "\n".join(lines)
-
-
-def _grids(catalog: Catalog, report: Report) -> list[dict[str, Any]]:
-    """The specs of the grids the report pooled checkpoints from."""
-    used = {name for name, _ in report.pooled.grids}
-    return [{"name": g.name, "spec": g.spec} for g in list_grids(catalog) if g.name in used]
-
-
-def _figure3_checkpoint(catalog: Catalog, selection: Selection) -> tuple[int, str] | None:
-    """A trained ResNet-50 (else any architecture) of ``selection`` on an unperturbed variant, at its last epoch:
-    (checkpoint id, arch)."""
-    view = CHECKPOINT_FEATURES
-    trained = selection_clause(TRAINED.narrowed(selection), catalog.dialect)
-    for arch in (TRAIN_ARCH, None):
-        query = (
-            select(view.c.checkpoint_id, view.c.arch)
-            .where(trained)
-            .order_by(view.c.variant != "original", view.c.epoch.desc(), view.c.checkpoint_id)
-        )
-        if arch:
-            query = query.where(view.c.arch == arch)
-        with catalog.session() as session:
-            found = session.execute(query.limit(1)).first()
-        if found is not None:
-            return found[0], found[1]
-    return None
-
-
-def _slug(text: str) -> str:
-    """A file-name part: ``resnet50 → resnet18`` -> ``resnet50-to-resnet18``."""
-    cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in text.replace("→", "to"))
-    return "-".join(part for part in cleaned.split("-") if part)
-
-
-def figure3_name(checkpoint_id: int, arch: str) -> str:
-    """``fig3-checkpoint-42-resnet50.png``: Figure 3's file name names its checkpoint."""
-    return f"fig3-checkpoint-{checkpoint_id}-{_slug(arch)}.png"
-
-
-def figure4_name(row: ReportRow) -> str:
-    """``fig4-sharpness-resnet50-to-resnet18.png`` (``-log-`` after the target for a log-target row)."""
-    space = "-log" if row.space == "log" else ""
-    return f"fig4-{_slug(row.target)}{space}-{_slug(row.experiment)}.png"
-
-
-def write_report(catalog: Catalog, report: Report, folder: str | Path) -> list[Path]:
-    """Write report.md, report.json, the Figure 3 filters of one checkpoint (:func:`figure3_name`), one Figure 4
-    per fitted row (:func:`figure4_name`) and a heatmap per generalization matrix (``matrix-TARGET.png``)."""
-    from zoo.plots import write_filter_figure, write_fit_figure
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    shown = _figure3_checkpoint(catalog, parse_selection(report.selection))
-    checkpoint = shown[0] if shown else None
-    if shown is not None:
-        written.append(write_filter_figure(catalog, shown[0], folder / figure3_name(*shown)))
-    for row, result in zip(report.rows, report.results):
-        if result is not None:
-            written.append(write_fit_figure(result, folder / figure4_name(row)))
-    from zoo.plots import write_matrix_figure
-
-    for matrix in report.matrices:
-        written.append(write_matrix_figure(matrix, folder / f"matrix-{matrix.target}.png"))
-    written.append(_write_text(folder / "report.json", json.dumps(report_json(report), indent=2)))
-    written.append(_write_text(folder / "report.md", _markdown(catalog, report, checkpoint, written)))
-    return written
-
-
-def report_json(report: Report) -> dict[str, Any]:
-    return {
-        "rows": [asdict(row) for row in report.rows],
-        "archs": list(report.archs),
-        "feature_set": report.feature_set,
-        "selection": report.selection,
-        "pooled": pooled_json(report.pooled),
-        "matrices": [asdict(m) for m in report.matrices],
-        "matrix_notes": list(report.matrix_notes),
-        "predictors": [
-            {"id": f.id, "target": f.target, "feature_set": f.feature_set, "n_train": f.n_train, **f.details}
-            for f in report.predictors
-        ],
-        "predictor_notes": list(report.predictor_notes),
-    }
-
-
-def pooled_json(pooled: Pooled) -> dict[str, Any]:
-    """:class:`Pooled` for JSON: ``{"n_checkpoints": N, "grids": {"demo": 480}, "image_sizes": {"32": 480}, ...}``."""
-    return {
-        "n_checkpoints": pooled.n_checkpoints,
-        "grids": dict(pooled.grids),
-        "image_sizes": {str(size): n for size, n in pooled.image_sizes},
-        "archs": dict(pooled.archs),
-        "description": pooled.describe(),
-    }
-
-
-def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures: list[Path]) -> str:
-    parts = [
-        "# zoo report",
-        "",
-        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} from `{catalog.url}`.",
-        "",
-        f"Random forests (30 trees) on the {report.feature_set} first-layer metric vectors of trained checkpoints (epoch ≥ 1); "
-        "R² on the test selection, mean ± std over seeds. `raw target` rows follow the paper and are dominated by the "
-        "largest values of the property (for sharpness and noisiness: the noise variants); `log target` rows fit and score "
-        "the logarithm of the property, so every order of magnitude counts alike.",
-        "",
-        f"Selection: `{report.selection}`. Pooled: {report.pooled.describe()}.",
-        "",
-        markdown_table(report.rows),
-        "",
-    ]
-    for matrix in report.matrices:
-        parts += [
-            f"## Generalization matrix: {matrix.target}",
-            "",
-            f"{matrix.n_checkpoints} trained checkpoints, {matrix.r2_space} target, {matrix.repeats} seeds of "
-            f"{matrix.n_estimators} trees per cell (`zoo evaluate --target {matrix.target} --feature-set {matrix.feature_set}`).",
-            "",
-            matrix_markdown(matrix),
-            "",
-        ]
-    parts += [f"- generalization matrix not fitted for {note}" for note in report.matrix_notes]
-    parts += ["", *predictors_markdown(report)]
-    parts += ["", "## Figures", ""]
-    parts += [f"![{p.stem}]({p.name})" for p in figures if p.suffix == ".png"]
-    if checkpoint is not None:
-        parts += ["", f"Figure 3 shows checkpoint {checkpoint}: reference, learned and delta filters."]
-    parts += ["", "## Grids", ""]
-    for grid in _grids(catalog, report):
-        parts += [f"### {grid['name']}", "", "```json", json.dumps(grid["spec"], indent=2), "```", ""]
-    parts += ["## Software", ""] + [f"- {name}: {version}" for name, version in software_versions().items()]
-    return "\n".join(parts) + "\n"
-
-
-def _write_text(path: Path, text: str) -> Path:
-    return write_atomically(path, lambda handle: handle.write(text.encode()))

@@ -74,7 +74,8 @@ def report_command(
     """
     from zoo.cli.progress import make_progress
     from zoo.metamodel.evaluate import AXES
-    from zoo.report import build_report, report_json, write_report
+    from zoo.report import build_report
+    from zoo.report_write import report_json, write_report
 
     chosen, metric_wheres = selection_with_metrics(
         None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where

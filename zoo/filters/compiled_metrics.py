@@ -1,8 +1,8 @@
 """Compiled (numba) kernels of the paper-v1 metrics: a few passes over each bank, no Python per bank.
 
-:mod:`zoo.filters.metrics` defines the metrics and keeps its vectorized numpy kernels as the reference
-(``metrics.NUMPY_REFERENCE``); the registered metrics call these kernels instead. On one 64x3x7x7 bank the
-numpy kernels spent most of their time in the overhead of some thirty small array operations each.
+:mod:`zoo.filters.metrics` defines the metrics; the vectorized numpy kernels are the reference
+(:data:`zoo.filters.numpy_reference.NUMPY_REFERENCE`); the registered metrics call these kernels instead.
+On one 64x3x7x7 bank the numpy kernels spent most of their time in the overhead of some thirty small array operations each.
 
 Layout. Each kernel first copies a bank to ``(3, n, n, N)``: weight-major, filter-minor. Every loop over a
 filter's weights then runs with the N filters side by side in the innermost loop, where the compiler

@@ -6,9 +6,9 @@ here accepts one bank ``F`` of shape ``(N, 3, n, n)`` (returns a float) or a bat
 The metrics run in compiled kernels, one loop over the filters of all the banks of a batch
 (:mod:`zoo.filters.compiled_metrics`); split Bregman's sweeps run over all the banks' channels at once
 (:mod:`zoo.filters.split_bregman`), and the hull volume in an exact compiled hull (:mod:`zoo.filters.hull`)
-that leaves to Qhull only the clouds it is unsure of. The vectorized numpy kernels they replaced stay here
-as the reference, :data:`NUMPY_REFERENCE`; the compiled ones agree with them to rounding (tested to 1e-9
-relative).
+that leaves to Qhull only the clouds it is unsure of. The vectorized numpy kernels they replaced are the
+reference, :data:`zoo.filters.numpy_reference.NUMPY_REFERENCE`; the compiled ones agree with them to
+rounding (tested to 1e-9 relative).
 
 Notation and conventions shared by all metrics
 ----------------------------------------------
@@ -110,11 +110,6 @@ def _unit_distance_weighted(banks: np.ndarray, other: np.ndarray, norms: np.ndar
     return _safe_divide(per_filter.sum(axis=1), norms.sum(axis=1))
 
 
-def _pad_reflect(banks: np.ndarray) -> np.ndarray:
-    """Pad the two spatial axes by one pixel, scipy.ndimage ``mode="reflect"`` (numpy ``"symmetric"``)."""
-    return np.pad(banks, ((0, 0), (0, 0), (0, 0), (1, 1), (1, 1)), mode="symmetric")
-
-
 @functools.lru_cache(maxsize=32)
 def _wavelet_highpass_matrix(size: int) -> np.ndarray:
     """Matrix ``H`` (m, size) with ``H @ x`` = pywt's level-1 ``db2`` detail coefficients of ``x``.
@@ -132,15 +127,6 @@ def _run(kernel: Callable[..., None], banks: np.ndarray, *arguments: object) -> 
     out = np.empty(banks.shape[0])
     kernel(np.ascontiguousarray(banks), *arguments, out)
     return out
-
-
-def _median_of_nonzero(values: np.ndarray) -> np.ndarray:
-    """Median over the last axis of the non-zero entries of ``values >= 0``; 0 where all are zero."""
-    count = np.count_nonzero(values, axis=-1)
-    ordered = np.sort(np.where(values > 0, values, np.inf), axis=-1)
-    low = np.take_along_axis(ordered, np.maximum(count - 1, 0)[..., None] // 2, axis=-1)[..., 0]
-    high = np.take_along_axis(ordered, (count // 2)[..., None], axis=-1)[..., 0]
-    return np.where(count > 0, (low + high) / 2, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -324,16 +310,6 @@ def spatial_roughness(banks: np.ndarray) -> np.ndarray:
     return _run(compiled().spatial_roughness, banks)
 
 
-# The 4 directions of neighbouring pairs (p, q), as slice bounds (row start, row end offset, column start,
-# column end offset) of p and of q: right, down, down-right, down-left.
-_NEIGHBOUR_PAIRS = (
-    ((0, 0, 0, -1), (0, 0, 1, 0)),
-    ((0, -1, 0, 0), (1, 0, 0, 0)),
-    ((0, -1, 0, -1), (1, 0, 1, 0)),
-    ((0, -1, 1, 0), (1, 0, 0, -1)),
-)
-
-
 @register_metric("bregman_distance")
 def bregman_distance(banks: np.ndarray) -> np.ndarray:
     r"""Norm-weighted distance between each filter and its total-variation denoising, both unit-normalised.
@@ -437,82 +413,3 @@ def wavelet_noise_sigma(banks: np.ndarray) -> np.ndarray:
     details = np.ascontiguousarray(highpass @ banks @ highpass.T)  # exactly as before: see the kernel
     network = sorting_network(len(highpass) ** 2)
     return _run(compiled().wavelet_noise_sigma, banks, details, network, _MAD_TO_SIGMA)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Reference: the vectorized numpy kernels the compiled ones replaced
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _channel_saturation_numpy(banks: np.ndarray) -> np.ndarray:
-    low = banks.min(axis=_SPATIAL, keepdims=True)
-    span = banks.max(axis=_SPATIAL, keepdims=True) - low
-    normalised = _safe_divide(banks - low, span)
-    norms_normalised = _filter_norms(normalised)
-    diff_01 = np.sqrt(np.square(normalised[:, :, 0] - normalised[:, :, 1]).sum(axis=(2, 3)))
-    diff_12 = np.sqrt(np.square(normalised[:, :, 1] - normalised[:, :, 2]).sum(axis=(2, 3)))
-    total = _filter_norms(banks).sum(axis=1)
-    return _safe_divide((norms_normalised * diff_01 * diff_12).sum(axis=1), 2.0 * np.square(total))
-
-
-def _dist_to_gaussian_numpy(banks: np.ndarray) -> np.ndarray:
-    padded = _pad_reflect(banks)
-    rows = (padded[..., :-2, :] + 2.0 * padded[..., 1:-1, :] + padded[..., 2:, :]) / 4.0
-    blurred = (rows[..., :-2] + 2.0 * rows[..., 1:-1] + rows[..., 2:]) / 4.0
-    return _unit_distance_weighted(banks, blurred, _filter_norms(banks))
-
-
-def _filter_variance_numpy(banks: np.ndarray) -> np.ndarray:
-    return _norm_weighted_mean(banks.var(axis=_SPATIAL), _filter_norms(banks))
-
-
-def _spatial_roughness_numpy(banks: np.ndarray) -> np.ndarray:
-    size = banks.shape[-1]
-    interior = np.zeros((size, size))
-    interior[1 : size - 1, 1 : size - 1] = 1.0
-    total = np.zeros(banks.shape[:2])
-    for first, second in _NEIGHBOUR_PAIRS:
-        rows_a, cols_a = slice(first[0], size + first[1]), slice(first[2], size + first[3])
-        rows_b, cols_b = slice(second[0], size + second[1]), slice(second[2], size + second[3])
-        distance = np.sqrt(np.square(banks[..., rows_b, cols_b] - banks[..., rows_a, cols_a]).sum(axis=2))
-        centres = interior[rows_a, cols_a] + interior[rows_b, cols_b]  # 0, 1 or 2 interior ends
-        total += np.einsum("bnij,ij->bn", distance, centres)
-    return _safe_divide(total.sum(axis=1) / 8.0, _filter_norms(banks).sum(axis=1))
-
-
-def _bregman_distance_numpy(banks: np.ndarray) -> np.ndarray:
-    return _bregman_distance(banks, tv_denoise)
-
-
-def _laplacian_variance_numpy(banks: np.ndarray) -> np.ndarray:
-    padded = _pad_reflect(banks)
-    laplacian = (
-        padded[..., :-2, 1:-1]
-        + padded[..., 2:, 1:-1]
-        + padded[..., 1:-1, :-2]
-        + padded[..., 1:-1, 2:]
-        - 4.0 * padded[..., 1:-1, 1:-1]
-    )
-    return _norm_weighted_mean(laplacian.var(axis=_SPATIAL), _filter_norms(banks))
-
-
-def _wavelet_noise_sigma_numpy(banks: np.ndarray) -> np.ndarray:
-    highpass = _wavelet_highpass_matrix(banks.shape[-1])
-    detail = highpass @ banks @ highpass.T
-    sigmas = _median_of_nonzero(np.abs(detail).reshape(*banks.shape[:3], -1)) / _MAD_TO_SIGMA
-    return _norm_weighted_mean(sigmas.mean(axis=2), _filter_norms(banks))
-
-
-NUMPY_REFERENCE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "channel_saturation": _channel_saturation_numpy,
-    "convex_hull_volume": convex_hull_volume_qhull,
-    "dist_to_gaussian": _dist_to_gaussian_numpy,
-    "filter_variance": _filter_variance_numpy,
-    "spatial_roughness": _spatial_roughness_numpy,
-    "bregman_distance": _bregman_distance_numpy,
-    "laplacian_variance": _laplacian_variance_numpy,
-    "wavelet_noise_sigma": _wavelet_noise_sigma_numpy,
-}
-"""paper-v1's metrics as vectorized numpy kernels (Qhull for every hull): what the registered kernels computed
-before they were compiled. Same signature as theirs, ``(B, N, 3, n, n)`` float64 -> ``(B,)``; kept for the
-equality tests and as the baseline of ``benchmarks/bench_metrics.py``."""

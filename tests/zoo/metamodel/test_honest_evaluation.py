@@ -260,7 +260,8 @@ def test_query_cli_takes_a_feature_set_and_its_metrics_in_where(zoo_env: dict[st
 
 
 def test_report_adds_the_generalization_matrices_and_explains_each_row(catalog: Catalog, tmp_path: Path) -> None:
-    from zoo.report import build_report, write_report
+    from zoo.report import build_report
+    from zoo.report_write import write_report
 
     build_catalog(catalog, n_variants=8)
     report = build_report(catalog, repeats=1, n_estimators=5, store=False)

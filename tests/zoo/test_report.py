@@ -1,9 +1,12 @@
-"""`zoo report` narrowed by the shared selection options, and saying what it pooled.
+"""`zoo report` (zoo/report.py, zoo/report_write.py) narrowed by the shared selection options, and saying what
+it pooled and how the pooled datasets draw their noise.
 
 build_report(selection=...) narrows each Table 1 experiment's own train and test selections and the
-matrices' selection; Report.pooled counts the checkpoints drawn on per grid, image size and architecture, and
-the CLI prints it, and writes it to report.md and report.json. Synthetic catalog: trial 0 trains at 32 px,
-trial 1 at 64 px; variants v00..v03 cycle over natural-32, shapes_32, shapesX32, natural-32.
+matrices' selection; Report.pooled counts the checkpoints drawn on per grid, image size, architecture and base
+dataset, and the CLI prints it, and writes it to report.md and report.json; Report.noise says per pooled base
+dataset whether its noise variants draw fresh noise each step or use noise saved once. Synthetic catalog:
+trial 0 trains at 32 px, trial 1 at 64 px; variants v00..v03 (identity, blur, noise, resize) cycle over
+natural-32, shapes_32, shapesX32, natural-32.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from clirunner import run_zoo
 from synthetic_catalog import build_catalog
 from zoo.catalog import Catalog
+from zoo.db.models import BaseDataset, DatasetVariant
 from zoo.errors import InvalidInput
 from zoo.report import build_report
+from zoo.report_write import report_json, write_report
 from zoo.selection import Selection
 
 ARCHS = ("resnet18", "resnet50", "mobilenetv3_large_100")
@@ -50,6 +56,9 @@ def test_a_selection_narrows_every_experiment_and_the_report_says_what_it_pooled
     assert dict(report.pooled.image_sizes) == {32: 12}  # trial 0 only: 32 px
     assert dict(report.pooled.archs) == dict.fromkeys(ARCHS, 4) and report.pooled.n_checkpoints == 12
     assert "image size 32 px (12)" in report.pooled.describe() and "grid synthetic-0 (12)" in report.pooled.describe()
+    assert (
+        report.pooled.datasets == (("natural-32", 12),) and "base dataset natural-32 (12)" in report.pooled.describe()
+    )
 
 
 def test_an_arch_selection_keeps_the_experiments_it_can_and_says_why_not_the_others(catalog: Catalog) -> None:
@@ -103,12 +112,14 @@ def test_zoo_report_takes_the_selection_options_and_writes_what_it_pooled(catalo
     assert saved["selection"] == "kind=identity|resize,grid=synthetic-*,min_epoch=2"
     assert saved["pooled"]["n_checkpoints"] == 12 and saved["pooled"]["image_sizes"] == {"32": 6, "64": 6}
     assert saved["pooled"]["archs"] == dict.fromkeys(ARCHS, 4) and saved["pooled"]["grids"] == {"synthetic-0": 12}
+    assert saved["pooled"]["datasets"] == {"natural-32": 12} and saved["noise"] == {"natural-32": "per-step"}
     assert all(
         row["n_train"] == 4 for row in saved["rows"] if row["note"] == "" and row["experiment"] == "resnet50 → resnet18"
     )
     markdown = (out / "report.md").read_text()
     assert "Selection: `kind=identity|resize,grid=synthetic-*,min_epoch=2`. Pooled: 12 trained checkpoints" in markdown
     assert "### synthetic-0" in markdown  # the pooled grid's spec
+    assert "Noise variants, by base dataset: natural-32: fresh noise each training step (per-step)." in markdown
     figures = sorted(p.name for p in out.glob("*.png"))  # named by what they show
     fig3 = [name for name in figures if name.startswith("fig3-checkpoint-")]
     assert len(fig3) == 1 and fig3[0].endswith("-resnet50.png")
@@ -123,6 +134,33 @@ def test_zoo_report_takes_the_selection_options_and_writes_what_it_pooled(catalo
         "fig4-noisiness-others-to-mobilenetv3_large_100.png",
     } <= set(figures)
     assert len([name for name in figures if name.startswith("fig4-")]) == len(saved["rows"])
+
+
+def test_the_report_says_which_datasets_draw_noise_each_step_and_which_saved_it_once(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    with catalog.session(write=True) as session:  # shapesX32's noise variant: drawn once per image and saved
+        variant = session.scalars(
+            select(DatasetVariant)
+            .join(BaseDataset, BaseDataset.id == DatasetVariant.base_dataset_id)
+            .where(BaseDataset.name == "shapesX32", DatasetVariant.kind == "noise")
+        ).one()
+        variant.params = {**variant.params, "draw": "fixed"}
+    report = build_report(catalog, repeats=1, n_estimators=3, store=False, matrix=False)
+    assert report.noise == (("natural-32", "per-step"), ("shapesX32", "fixed"), ("shapes_32", "per-step"))
+    assert report_json(report)["noise"] == {"natural-32": "per-step", "shapesX32": "fixed", "shapes_32": "per-step"}
+    write_report(catalog, report, tmp_path / "report")
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert (
+        "Noise variants, by base dataset: shapesX32: noise drawn once per image and saved as 8-bit images (fixed); "
+        "natural-32, shapes_32: fresh noise each training step (per-step)."
+    ) in markdown
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert saved["noise"] == {"natural-32": "per-step", "shapesX32": "fixed", "shapes_32": "per-step"}
+    only_natural = build_report(
+        catalog, repeats=1, n_estimators=3, store=False, matrix=False, selection=Selection(bases=("natural-32",))
+    )
+    assert only_natural.noise == (("natural-32", "per-step"),)  # the datasets the report pooled, no others
 
 
 def test_zoo_report_refuses_an_empty_selection_in_one_line(catalog: Catalog, tmp_path: Path) -> None:
