@@ -210,8 +210,9 @@ def test_claims_from_before_the_grace_column_are_judged_by_the_default_grace(cat
 
 @pytest.mark.parametrize("bad", [0, -1, float("inf"), float("nan")])
 def test_a_grace_that_is_not_a_positive_number_is_refused(catalog: Catalog, queued, bad: float) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(InvalidInput, match="--grace"):
+    with pytest.raises(InvalidInput, match="grace_s must be a positive number of seconds, e.g. grace_s=300") as refused:
         queue.claim_next(catalog, "w", grace_s=bad)
+    assert refused.value.param == "grace_s"  # the CLI writes it as --grace
     assert queue.status_counts(catalog)["running"] == 0
 
 
