@@ -223,6 +223,23 @@ def test_grace_errors_are_one_line_in_the_cli(zoo_env) -> None:  # type: ignore[
         assert len(result.output.strip().splitlines()) == 1
 
 
+def test_a_device_that_cannot_be_used_names_the_parameter_and_the_flag(zoo_env) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from ingest.train import pick_device
+
+    with pytest.raises(InvalidInput) as unknown:
+        pick_device("gpu0")
+    assert (str(unknown.value), unknown.value.param) == ("unknown device 'gpu0'; use cpu, cuda or cuda:N", "device")
+    if torch.cuda.is_available():
+        return  # the rest is about a machine without a GPU
+    with pytest.raises(InvalidInput) as missing:
+        pick_device("cuda")
+    assert str(missing.value) == "device=cuda was asked for but no CUDA GPU is available"
+    lines = run_zoo("worker", "--device", "cuda:1", expect=1).output.strip().splitlines()
+    assert lines[-1] == "Error: --device cuda:1 was asked for but no CUDA GPU is available"
+
+
 def _finished_pid() -> int:
     finished = subprocess.Popen(["true"])
     finished.wait()
