@@ -75,7 +75,7 @@ def check_labels(labels: Mapping[str, object]) -> dict[str, float]:
     valid = set(property_names()) | {OBJECT_SCALE}
     unknown = sorted(set(labels) - valid)
     if unknown:
-        raise InvalidInput(f"unknown property {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+        raise InvalidInput(f"unknown property {', '.join(unknown)}; valid: {', '.join(sorted(valid))}", param="labels")
     return {name: _label_value(name, value) for name, value in labels.items()}
 
 
@@ -87,7 +87,9 @@ def _label_value(name: str, value: object) -> float:
         with contextlib.suppress(ValueError):  # not a number: refused below with the label's name
             number = float(value)
     if number is None or not np.isfinite(number):
-        raise InvalidInput(f"--property {name}={value}: the value must be a finite number, e.g. {name}=0.01")
+        raise InvalidInput(
+            f"`labels` {name}={value}: the value must be a finite number, e.g. {name}=0.01", param="labels"
+        )
     return number
 
 

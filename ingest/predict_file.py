@@ -148,6 +148,8 @@ def _check_file_as_random(model: ExternalModel, spec: str) -> str:
         raise InvalidInput(
             f"the reference {spec} does not look like a random initialisation ({figures}), and the fits learned "
             "deltas from random initialisations: a delta from another kind of start measures something else; "
-            "give the weights the model started from, or --force to predict anyway"
+            "give the weights the model started from, or `force=True` to predict anyway",
+            param="reference",
+            mentions=("force",),
         )
     return f"the reference file looks like a random initialisation ({figures}), the kind the fits learned from"

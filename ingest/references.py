@@ -62,7 +62,8 @@ def resolve_reference(
         return _resolve(kind, detail, arch, num_classes, default_seed, allow_pickle)
     except HubUnavailable as error:  # only the timm and hub kinds use the hub
         raise HubUnavailable(
-            f"reference {spec} for {arch}: {error}; or use --reference {OFFLINE_REFERENCES}, which need no hub"
+            f"reference {spec} for {arch}: {error}; or use `reference={OFFLINE_REFERENCES}`, which need no hub",
+            param="reference",
         ) from error
 
 

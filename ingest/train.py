@@ -38,9 +38,9 @@ def pick_device(requested: str | None = None) -> torch.device:
         try:
             device = torch.device(requested)
         except RuntimeError:
-            raise InvalidInput(f"unknown device {requested!r}; use cpu, cuda or cuda:N") from None
+            raise InvalidInput(f"unknown device {requested!r}; use cpu, cuda or cuda:N", param="device") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise InvalidInput("--device cuda was asked for but no CUDA GPU is available")
+            raise InvalidInput(f"`device={requested}` was asked for but no CUDA GPU is available", param="device")
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

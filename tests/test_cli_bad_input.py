@@ -37,7 +37,8 @@ def test_file_that_is_not_a_database_is_left_untouched(tmp_path: Path) -> None:
     impostor = tmp_path / "notes.db"
     impostor.write_text("these are my notes, not a database\n" * 100)
     before = impostor.read_bytes()
-    assert "not a SQLite database" in _one_line_error(run_zoo("--db", str(impostor), "sql", "SELECT 1", expect=None))
+    line = _one_line_error(run_zoo("--db", str(impostor), "sql", "SELECT 1", expect=None))
+    assert line.endswith("is not a SQLite database (it may be another kind of file); point --db at another path")
     assert impostor.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
 

@@ -27,7 +27,7 @@ def normalize_database_url(url: str) -> str:
     """
     url = url.strip()
     if not url:
-        raise ConfigError(f"the database URL is empty; set {DATABASE_URL_ENV} or pass --db")
+        raise ConfigError(f"the database URL is empty; pass `url` or set {DATABASE_URL_ENV}", param="url")
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]

@@ -215,7 +215,7 @@ def measure_dataset(
     from zoo.images.transforms import object_scale_factor
 
     if n_samples < 1:
-        raise InvalidInput("--samples must be at least 1")
+        raise InvalidInput(f"`n_samples` must be at least 1, got {n_samples}", param="n_samples")
     dataset = get_dataset(catalog, name)
     wanted = {p: property_method(p).version for p in property_names()}
     if dataset.object_scale is not None:
@@ -256,7 +256,7 @@ def preview_dataset(catalog: Catalog, name: str, path: str | Path, *, per_varian
     from zoo.images.preview import variant_preview_grid
 
     if per_variant < 1:
-        raise InvalidInput("--per-variant must be at least 1")
+        raise InvalidInput(f"`per_variant` must be at least 1, got {per_variant}", param="per_variant")
     dataset = get_dataset(catalog, name)
     images = load_images(catalog, dataset)[0]
     images = images[np.linspace(0, len(images) - 1, min(per_variant, len(images))).astype(int)]

@@ -126,8 +126,8 @@ def query_checkpoints(
         )
     columns = check_columns(tuple(columns) if columns else DEFAULT_COLUMNS)
     if limit is not None:
-        bounded_int(limit, "--limit")
-    bounded_int(offset, "--offset")
+        bounded_int(limit, param="limit")
+    bounded_int(offset, param="offset")
     if count_by not in COUNT_KEYS:
         raise InvalidInput(f"cannot count by {count_by!r}; choose one of {', '.join(COUNT_KEYS)}")
     page = select_checkpoints(selection, catalog.dialect, columns).limit(limit).offset(offset)
@@ -189,8 +189,8 @@ def _query_with_feature_set(
     metric_columns = [c for c in wanted if c in shown_metrics]
     view_columns = check_columns([c for c in wanted if c not in metric_columns] or ["checkpoint_id"])
     if limit is not None:
-        bounded_int(limit, "--limit")
-    bounded_int(offset, "--offset")
+        bounded_int(limit, param="limit")
+    bounded_int(offset, param="offset")
     if count_by not in COUNT_KEYS:
         raise InvalidInput(f"cannot count by {count_by!r}; choose one of {', '.join(COUNT_KEYS)}")
     extra = and_(true(), *(metric_condition(fs, m, op, v) for m, op, v in metric_wheres))
@@ -369,8 +369,8 @@ def run_table(
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInput(f"unknown run status {status!r}; choose from {', '.join(RUN_STATUSES)}")
     if limit is not None:
-        bounded_int(limit, "--limit")
-    bounded_int(offset, "--offset")
+        bounded_int(limit, param="limit")
+    bounded_int(offset, param="offset")
     grid_id = grid_id_by_name(catalog, grid) if grid is not None else None
     filters = [true()]
     if grid_id is not None:

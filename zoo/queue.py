@@ -66,7 +66,9 @@ def heartbeat_interval(grace_s: float, heartbeat_s: float | None = None) -> floa
 def check_grace(grace_s: float, heartbeat_s: float | None = None) -> None:
     """Refuse a grace that is not a positive number of seconds longer than the heartbeat interval."""
     if not (isinstance(grace_s, (int, float)) and math.isfinite(grace_s) and grace_s > 0):
-        raise InvalidInput(f"--grace must be a positive number of seconds, e.g. --grace 300 (got {grace_s!r})")
+        raise InvalidInput(
+            f"`grace_s` must be a positive number of seconds, e.g. `grace_s=300` (got {grace_s!r})", param="grace_s"
+        )
     if heartbeat_s is not None and not (math.isfinite(heartbeat_s) and 0 < heartbeat_s < grace_s):
         raise InvalidInput(
             f"the heartbeat interval ({heartbeat_s!r} s) must be positive and shorter than the grace ({grace_s} s)"

@@ -182,14 +182,18 @@ def _integer(text: str | int, what: str) -> int:
     raise InvalidInput(f"{what}: {text!r} is not a whole number")
 
 
-def bounded_int(value: int, what: str, low: int = 0, high: int = INT32_MAX) -> int:
-    """``value`` if ``low <= value <= high``, else :class:`InvalidInput` naming ``what`` (an option or key).
+def bounded_int(
+    value: int, what: str | None = None, low: int = 0, high: int = INT32_MAX, *, param: str | None = None
+) -> int:
+    """``value`` if ``low <= value <= high``, else :class:`InvalidInput` naming ``what`` (a selection key, an
+    option) or the caller's parameter ``param`` (which the error then carries, see :mod:`zoo.errors`).
 
     Epochs, trials, limits and offsets are checked here before they reach SQL, where a number beyond the
     column type fails deep in the driver (``OverflowError`` on SQLite, ``DataError`` on PostgreSQL).
     """
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+        named = what if what is not None else f"`{param}`"
+        raise InvalidInput(f"{named} must be a whole number from {low} to {high}, got {value!r}", param=param)
     return value
 
 

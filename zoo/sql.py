@@ -87,11 +87,13 @@ def run_query(
 ) -> QueryResult:
     """Run one read-only query and return at most ``limit`` rows holding at most ``max_bytes``."""
     if limit < 1:
-        raise InvalidInput("--limit must be at least 1")
+        raise InvalidInput(f"`limit` must be at least 1, got {limit}", param="limit")
     if timeout_s <= 0:
-        raise InvalidInput("--timeout must be positive")
+        raise InvalidInput(f"`timeout_s` must be positive, got {timeout_s:g}", param="timeout_s")
     if max_bytes < 1:
-        raise InvalidInput("--max-bytes must be at least 1, e.g. --max-bytes 67108864")
+        raise InvalidInput(
+            f"`max_bytes` must be at least 1, e.g. `max_bytes=67108864`, got {max_bytes}", param="max_bytes"
+        )
     statement = validate_select(sql, catalog.dialect)
     budget = _Budget(limit, max_bytes)
     started = time.perf_counter()
@@ -110,7 +112,9 @@ def run_query(
 
 
 def _timeout_error(timeout_s: float) -> QueryTimeout:
-    return QueryTimeout(f"the query was stopped at the {timeout_s:g} s time limit; narrow it or raise --timeout")
+    return QueryTimeout(
+        f"the query was stopped at the {timeout_s:g} s time limit; narrow it or raise `timeout_s`", param="timeout_s"
+    )
 
 
 class _Budget:
@@ -122,7 +126,9 @@ class _Budget:
     def too_large(self, rows: int) -> ResultTooLarge:
         return ResultTooLarge(
             f"the result passed the {_size(self.max_bytes)} byte budget after {rows} rows; "
-            "select fewer or smaller columns (e.g. length(x) instead of x), lower --limit or raise --max-bytes"
+            "select fewer or smaller columns (e.g. length(x) instead of x), lower `limit` or raise `max_bytes`",
+            param="max_bytes",
+            mentions=("limit",),
         )
 
     def fetch(self, fetchmany: Callable[[int], Sequence[Any]]) -> list[Any]:
@@ -339,5 +345,7 @@ def parse_size(text: str) -> int:
     digits = cleaned.rstrip("KMGIB")
     unit = cleaned[len(digits) :]
     if not digits.isdigit() or unit not in _SIZE_UNITS or len(digits) > 15:
-        raise InvalidInput(f"--max-bytes {text!r} is not a size; use bytes or a unit, e.g. --max-bytes 256MiB")
+        raise InvalidInput(
+            f"`max_bytes` {text!r} is not a size; use bytes or a unit, e.g. `max_bytes=256MiB`", param="max_bytes"
+        )
     return int(digits) * _SIZE_UNITS[unit]

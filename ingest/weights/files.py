@@ -55,12 +55,13 @@ def load_state_dict_file(path: PathArg, *, allow_pickle: bool = False) -> dict[s
         raw: object = _read_safetensors(file)
     elif suffix in PICKLE_SUFFIXES:
         if not allow_pickle:
-            raise UnsafeInput(pickle_refusal(str(file)))
+            raise pickle_refusal(str(file))
         raw = _read_pickle(file)
     else:
         raise InvalidInput(
             f"{file} has suffix {suffix or '(none)'!r}; give a .safetensors file "
-            f"(or {'/'.join(PICKLE_SUFFIXES)} with --allow-pickle)"
+            f"(or {'/'.join(PICKLE_SUFFIXES)} with `allow_pickle=True`)",
+            mentions=("allow_pickle",),
         )
     return model_state_dict(raw, file)
 
@@ -76,10 +77,12 @@ def _existing_file(path: PathArg) -> Path:
     return file
 
 
-def pickle_refusal(what: str) -> str:
-    return (
-        f"{what} is a pickle file, which can run code when loaded; pass --allow-pickle to read it with "
-        "torch.load(weights_only=True), or convert it to .safetensors"
+def pickle_refusal(what: str) -> UnsafeInput:
+    """The refusal of a pickle ``what`` read without ``allow_pickle``."""
+    return UnsafeInput(
+        f"{what} is a pickle file, which can run code when loaded; pass `allow_pickle=True` to read it with "
+        "torch.load(weights_only=True), or convert it to .safetensors",
+        mentions=("allow_pickle",),
     )
 
 

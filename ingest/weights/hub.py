@@ -28,7 +28,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.file_download import repo_folder_name
 
 from ingest.weights.files import PathArg, pickle_refusal
-from zoo.errors import IntegrityError, InvalidInput, NotFound, UnsafeInput, ZooError
+from zoo.errors import IntegrityError, InvalidInput, NotFound, ZooError
 from zoo.store import sha256_file
 
 __all__ = [
@@ -288,7 +288,7 @@ def _not_in_cache(
         )
     pickles = [name for name in HUB_PICKLE_FILES if (snapshot / name).is_file()]
     if pickles and pickles[0] not in names:
-        return UnsafeInput(pickle_refusal(f"{repo_id}'s only weights file, {pickles[0]},"))
+        return pickle_refusal(f"{repo_id}'s only weights file, {pickles[0]},")
     return HubUnavailable(
         f"{repo_id}@{wanted} in the local hub cache has none of {', '.join(names)}, and {reason}; {fix}"
     )
@@ -313,7 +313,7 @@ def _no_weights_file(repo_id: str, revision: str | None, names: tuple[str, ...])
     files = _remote_files(repo_id, revision)
     pickles = [name for name in HUB_PICKLE_FILES if name in files]
     if pickles and pickles[0] not in names:
-        return UnsafeInput(pickle_refusal(f"{repo_id}'s only weights file, {pickles[0]},"))
+        return pickle_refusal(f"{repo_id}'s only weights file, {pickles[0]},")
     return NotFound(
         f"{repo_id}@{revision or 'main'} has none of {', '.join(names)}; give a repo with model.safetensors"
     )

@@ -123,8 +123,9 @@ def test_a_hub_reference_fails_fast_and_names_the_references_that_need_no_hub(de
         f"reference {spec} for resnet18",
         "could not be reached",
         "HF_HUB_OFFLINE=1",
-        "--reference random:SEED or file:PATH",
+        "reference=random:SEED or file:PATH",  # the CLI writes --reference random:SEED or file:PATH
     )
+    assert error.value.param == "reference"
 
 
 def test_a_hub_that_never_answers_times_out_once(silent_hub: str) -> None:

@@ -265,8 +265,11 @@ def test_prediction_from_metric_vectors_needs_no_model_file(catalog: Catalog) ->
     del features[fit.feature_set][names[-1]]
     with pytest.raises(InvalidInput, match=names[-1]):
         predict_properties(catalog, [("sharpness", fit, "given")], features)
-    with pytest.raises(InvalidInput, match="random references, not timm.*--force"):
+    with pytest.raises(
+        InvalidInput, match="random references, not timm.*use reference=random, or force=True"
+    ) as refused:
         plan_prediction(catalog, "timm", fit_ids=[fit.id])
+    assert (refused.value.param, refused.value.params) == ("reference", ("reference", "force"))
     assert plan_prediction(catalog, "timm", fit_ids=[fit.id], force=True).forced
 
 

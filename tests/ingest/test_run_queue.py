@@ -210,8 +210,9 @@ def test_claims_from_before_the_grace_column_are_judged_by_the_default_grace(cat
 
 @pytest.mark.parametrize("bad", [0, -1, float("inf"), float("nan")])
 def test_a_grace_that_is_not_a_positive_number_is_refused(catalog: Catalog, queued, bad: float) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(InvalidInput, match="--grace"):
+    with pytest.raises(InvalidInput, match="grace_s must be a positive number of seconds, e.g. grace_s=300") as refused:
         queue.claim_next(catalog, "w", grace_s=bad)
+    assert refused.value.param == "grace_s"  # the CLI writes it as --grace
     assert queue.status_counts(catalog)["running"] == 0
 
 
@@ -220,6 +221,23 @@ def test_grace_errors_are_one_line_in_the_cli(zoo_env) -> None:  # type: ignore[
         result = run_zoo(*command, expect=1)
         assert "--grace must be a positive number" in result.output and "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_device_that_cannot_be_used_names_the_parameter_and_the_flag(zoo_env) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from ingest.train import pick_device
+
+    with pytest.raises(InvalidInput) as unknown:
+        pick_device("gpu0")
+    assert (str(unknown.value), unknown.value.param) == ("unknown device 'gpu0'; use cpu, cuda or cuda:N", "device")
+    if torch.cuda.is_available():
+        return  # the rest is about a machine without a GPU
+    with pytest.raises(InvalidInput) as missing:
+        pick_device("cuda")
+    assert str(missing.value) == "device=cuda was asked for but no CUDA GPU is available"
+    lines = run_zoo("worker", "--device", "cuda:1", expect=1).output.strip().splitlines()
+    assert lines[-1] == "Error: --device cuda:1 was asked for but no CUDA GPU is available"
 
 
 def _finished_pid() -> int:

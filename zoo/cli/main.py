@@ -19,6 +19,7 @@ from zoo.cli import (
     query_commands,
     runs_commands,
 )
+from zoo.cli.flags import cli_message
 from zoo.cli.lazy_coercion import child_context, defer_coercion
 from zoo.cli.render import print_error
 from zoo.cli.sql_command import sql_command
@@ -58,7 +59,7 @@ class ZooGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except ZooError as error:
-            print_error(str(error))
+            print_error(cli_message(error))  # the library's parameter names as the flags the user typed
             raise typer.Exit(code=1) from None
 
     def list_commands(self, ctx: typer.Context) -> list[str]:

@@ -45,7 +45,7 @@ def _check_sqlite_target(url: str) -> None:
     if path.is_dir():
         raise ConfigError(f"{path} is a folder, not a SQLite file; give a file path such as {path}/catalog.db")
     if not path.parent.exists():
-        raise ConfigError(f"folder {path.parent} does not exist; create it or choose another --db path")
+        raise ConfigError(f"folder {path.parent} does not exist; create it or point `url` at another path", param="url")
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:
@@ -106,7 +106,7 @@ def probe(engine: Engine) -> None:
             )
     except exc.DBAPIError as error:
         engine.dispose()
-        raise DatabaseError(connection_message(engine, error)) from None
+        raise DatabaseError(connection_message(engine, error), mentions=("url",)) from None
 
 
 def connection_message(engine: Engine, error: exc.DBAPIError) -> str:
@@ -114,7 +114,7 @@ def connection_message(engine: Engine, error: exc.DBAPIError) -> str:
     first = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
     if engine.dialect.name == "sqlite":
         if "not a database" in first:
-            return f"{where} is not a SQLite database (it may be another kind of file); choose another --db path"
+            return f"{where} is not a SQLite database (it may be another kind of file); point `url` at another path"
         return f"cannot open {where}: {first}"
     return f"cannot connect to {where}: {first}; check that the server is running and the URL is right"
 

@@ -95,7 +95,8 @@ def ensure_schema(engine: Engine) -> None:
         if _has_foreign_tables(engine):
             raise DatabaseError(
                 f"{engine.url.render_as_string(hide_password=True)} holds tables but is not a zoo catalog; "
-                "point --db at an empty or zoo database"
+                "point `url` at an empty or zoo database",
+                param="url",
             )
         upgrade(engine)
         return

@@ -35,7 +35,7 @@ from zoo.metamodel.features import (
     load_rows,
     split_groups,
 )
-from zoo.metamodel.fitting import fit_and_score, fit_space
+from zoo.metamodel.fitting import check_forest_settings, fit_and_score, fit_space
 from zoo.metamodel.scores import Scores, score_predictions
 from zoo.selection import Selection
 
@@ -256,8 +256,7 @@ def evaluate_generalization(
         Unknown target, bad settings, too few usable checkpoints, non-positive values with ``log_target``.
     """
     check_target(target)
-    if n_estimators < 1 or repeats < 1 or folds < 2:
-        raise InvalidInput("--trees and --repeats must be at least 1 and --folds at least 2")
+    check_forest_settings(n_estimators, repeats, folds)
     fs = get_feature_set(feature_set)
     check_metric_names(metric_wheres, fs)
     selection = selection or Selection()
@@ -270,7 +269,9 @@ def evaluate_generalization(
         )
     if log_target and rows.y.min() <= 0:
         raise InvalidInput(
-            f"a log target needs positive {target}; {int((rows.y <= 0).sum())} checkpoints have {target} <= 0 (use --raw-target)"
+            f"a log target needs positive {target}; {int((rows.y <= 0).sum())} checkpoints have {target} <= 0 "
+            "(use `log_target=False`)",
+            mentions=("log_target",),
         )
     seeds = tuple(seed + i for i in range(repeats))
     holdouts = _holdouts(rows, folds, seed)

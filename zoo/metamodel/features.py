@@ -353,11 +353,14 @@ def split_by_group(groups: np.ndarray, test_fraction: float, seed: int) -> tuple
         base × variant group has one target value, on which R² is undefined), at least one, never all.
     """
     if not 0 < test_fraction < 1:
-        raise InvalidInput(f"--test-fraction must be between 0 and 1 (exclusive), got {test_fraction}")
+        raise InvalidInput(
+            f"`test_fraction` must be between 0 and 1 (exclusive), got {test_fraction}", param="test_fraction"
+        )
     unique = np.array(sorted(set(groups.tolist())), dtype=object)
     if len(unique) < 2:
         raise InvalidInput(
-            f"cannot split {len(unique)} group(s) into train and test; select more, or choose another --split"
+            f"cannot split {len(unique)} group(s) into train and test; select more, or choose another `split`",
+            mentions=("split",),
         )
     n_test = int(np.clip(round(test_fraction * len(unique)), min(2, len(unique) - 1), len(unique) - 1))
     test_groups = set(np.random.default_rng(seed).permutation(len(unique))[:n_test].tolist())

@@ -164,21 +164,31 @@ def fit_and_score(
 # --- fitting from the catalog ----------------------------------------------------------------------------
 
 
+def check_forest_settings(n_estimators: int, repeats: int, folds: int | None = None) -> None:
+    """Refuse fewer than one tree or forest (and, for a cross-validation, fewer than two folds)."""
+    for name, value, least in (("n_estimators", n_estimators, 1), ("repeats", repeats, 1), ("folds", folds, 2)):
+        if value is not None and value < least:
+            raise InvalidInput(f"`{name}` must be at least {least}, got {value}", param=name)
+
+
 def check_settings(
     n_estimators: int, repeats: int, test: Selection | None, test_fraction: float | None, split: str | None
 ) -> tuple[float | None, str]:
     """Validate the settings; returns the test fraction in force (None with a test selection) and the split."""
-    if n_estimators < 1 or repeats < 1:
-        raise InvalidInput("--trees and --repeats must be at least 1")
+    check_forest_settings(n_estimators, repeats)
     if test is not None and test_fraction is not None:
-        raise InvalidInput("give either a test selection or --test-fraction, not both")
+        raise InvalidInput("give either a test selection or `test_fraction`, not both", param="test_fraction")
     if test is not None and split is not None:
         raise InvalidInput(
-            "--split chooses how --test-fraction holds out groups; with a test selection there is nothing to split"
+            "`split` chooses how `test_fraction` holds out groups; with a test selection there is nothing to split",
+            param="split",
+            mentions=("test_fraction",),
         )
     fraction = None if test is not None else DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction
     if fraction is not None and not 0 < fraction < 1:
-        raise InvalidInput(f"--test-fraction must be between 0 and 1 (exclusive), got {fraction}")
+        raise InvalidInput(
+            f"`test_fraction` must be between 0 and 1 (exclusive), got {fraction}", param="test_fraction"
+        )
     return fraction, "selections" if test is not None else check_split(split or DEFAULT_SPLIT)
 
 
@@ -215,7 +225,8 @@ def _sides(
     if overlap:
         raise InvalidInput(
             f"the train and test selections share {overlap} checkpoints; make them disjoint "
-            "(e.g. --train-arch resnet50 --test-arch resnet18) or split one selection with --test-fraction"
+            "(e.g. train on resnet50 and test on resnet18) or split one selection with `test_fraction`",
+            mentions=("test_fraction",),
         )
     return Sides(a.rows, b.rows, a.n_incomplete + b.n_incomplete, a.n_reference + b.n_reference)
 
@@ -224,13 +235,14 @@ def check_sizes(sides: Sides, target: str, log_target: bool) -> None:
     for name, rows in (("train", sides.train), ("test", sides.test)):
         if len(rows) < 2:
             reference = (
-                f", {sides.n_reference} reference (epoch-0) checkpoints left out: --min-epoch 0 keeps them"
+                f", {sides.n_reference} reference (epoch-0) checkpoints left out: `min_epoch=0` keeps them"
                 if sides.n_reference
                 else ""
             )
             raise InvalidInput(
                 f"the {name} side has {len(rows)} usable checkpoints (need 2; {sides.n_dropped} selected "
-                f"checkpoints lack {target} or a metric{reference}); widen the selection or run `zoo featurize`"
+                f"checkpoints lack {target} or a metric{reference}); widen the selection or run `zoo featurize`",
+                mentions=("min_epoch",),
             )
     if np.ptp(sides.test.y) == 0:
         raise InvalidInput(
@@ -440,6 +452,7 @@ __all__ = [
     "LoadedRows",
     "PredictionRecord",
     "TrainedForests",
+    "check_forest_settings",
     "check_settings",
     "fit_and_score",
     "fit_meta_model",

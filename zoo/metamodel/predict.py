@@ -224,7 +224,8 @@ def resolve_reference_spec(
         kinds = " and ".join(sorted(fit_kinds))
         raise InvalidInput(
             f"fit {fits} learned deltas from {kinds} references; say which starting weights this model "
-            f"had with --reference ({' or '.join(f'{k}:...' if k in ('hub', 'file') else k for k in sorted(fit_kinds))})"
+            f"had with `reference` ({' or '.join(f'{k}:...' if k in ('hub', 'file') else k for k in sorted(fit_kinds))})",
+            param="reference",
         )
     kind, _ = parse_reference(reference)
     if fit_kinds and kind not in fit_kinds:
@@ -233,8 +234,10 @@ def resolve_reference_spec(
         if not force:
             raise InvalidInput(
                 f"fit {fits} learned deltas measured from {' and '.join(sorted(fit_kinds))} references, not {kind}: "
-                f"a delta from another starting point measures something else; use --reference "
-                f"{sorted(fit_kinds)[0]}, or --force to predict anyway"
+                f"a delta from another starting point measures something else; use "
+                f"`reference={sorted(fit_kinds)[0]}`, or `force=True` to predict anyway",
+                param="reference",
+                mentions=("force",),
             )
         return reference, True
     return reference, False
@@ -268,7 +271,8 @@ def plan_prediction(
         if not catalog_kinds and any(fit is None for _, fit, _ in chosen):
             raise InvalidInput(
                 "no predictor is stored and the catalog holds no checkpoints to make one from; "
-                "run `zoo ingest --run-grid` first (or pass --fit ID of a stored fit)"
+                "run `zoo ingest --run-grid` first (or pass a stored fit's id in `fit_ids`)",
+                mentions=("fit_ids",),
             )
         known |= catalog_kinds
     named = [str(fit.id) for _, fit, _ in chosen if fit is not None] + [

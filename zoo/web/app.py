@@ -159,7 +159,7 @@ class ZooWeb:
                 raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
             return self.render(request, build())
         except ZooError as error:
-            return self.error(request, status_for(error), str(error))
+            return self.error(request, status_for(error), shown(error))
 
     # endpoints
 
@@ -202,7 +202,7 @@ class ZooWeb:
         try:
             return self.render(request, views.evaluate_page(self.catalog, params, self.matrices))
         except ZooError as error:  # keep the form, with the message above it
-            context = {**views.evaluate_form(params), "error": str(error)}
+            context = {**views.evaluate_form(params), "error": shown(error)}
             return self.render(request, views.Page("evaluate.html", context), status_code=status_for(error))
 
     def _sql_page(self, request: Request, *, require_query: bool = False) -> views.Page:
@@ -235,7 +235,7 @@ class ZooWeb:
             try:
                 page = self._sql_page(request, require_query=True)
             except ZooError as error:
-                return self.error(request, status_for(error), str(error))
+                return self.error(request, status_for(error), shown(error))
             return self._warned(self.render(request, page), page)
         try:
             return self.render(request, self._sql_page(request))
@@ -247,7 +247,7 @@ class ZooWeb:
                 "result": None,
                 "warnings": (),
                 "example": views.EXAMPLE_SQL,
-                "error": str(error),
+                "error": shown(error),
                 **self._sql_context(),
             }
             return self.render(request, views.Page("sql.html", context), status_code=status_for(error))
@@ -256,7 +256,7 @@ class ZooWeb:
         try:
             page = self._sql_page(request, require_query=True)
         except ZooError as error:
-            return self.error(request, status_for(error), str(error))
+            return self.error(request, status_for(error), shown(error))
         result = page.context["result"]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -273,7 +273,7 @@ class ZooWeb:
         try:
             key, data = draw()
         except ZooError as error:
-            return PlainTextResponse(str(error) + "\n", status_code=status_for(error))
+            return PlainTextResponse(shown(error) + "\n", status_code=status_for(error))
         etag = f'"{key}"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=3600"}
         if request.headers.get("if-none-match") == etag:
@@ -314,6 +314,22 @@ class ZooWeb:
             "the server log has the details.</p>",
             status_code=500,
         )
+
+
+# How the pages spell the library's parameters in messages: their query-string names where they have one
+# (/evaluate?trees=..&raw_target=1, /sql?timeout=..); any other parameter keeps its library name.
+QUERY_NAMES = {
+    "n_estimators": "trees",
+    "log_target=False": "raw_target=1",
+    "log_target=True": "raw_target=0",
+    "timeout_s": "timeout",
+    "max_bytes": "the server's byte budget",
+}
+
+
+def shown(error: ZooError) -> str:
+    """``error``'s message as a page shows it: its parameters named as in :data:`QUERY_NAMES`."""
+    return error.message_for(QUERY_NAMES)
 
 
 def status_for(error: ZooError) -> int:

@@ -113,18 +113,36 @@ def test_checkpoints_missing_the_target_are_dropped_and_counted(catalog: Catalog
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "message", "param"),
     [
-        ({"target": "colourfulness"}, "unknown target"),
-        ({"target": "sharpness", "test_fraction": 0.2}, "not both"),
-        ({"target": "sharpness", "repeats": 0}, "at least 1"),
-        ({"target": "sharpness", "test": None, "test_fraction": 1.5}, "between 0 and 1"),
-        ({"target": "sharpness", "test": None, "test_fraction": 0.0}, "between 0 and 1"),
+        ({"target": "colourfulness"}, "unknown target", None),
+        (
+            {"target": "sharpness", "test_fraction": 0.2},
+            "^give either a test selection or test_fraction, not both$",
+            "test_fraction",
+        ),
+        ({"target": "sharpness", "n_estimators": 0}, "^n_estimators must be at least 1, got 0$", "n_estimators"),
+        ({"target": "sharpness", "repeats": 0}, "^repeats must be at least 1, got 0$", "repeats"),
+        ({"target": "sharpness", "split": "run"}, "^split chooses how test_fraction holds out groups", "split"),
+        (
+            {"target": "sharpness", "test": None, "test_fraction": 1.5},
+            "^test_fraction must be between 0 and 1",
+            "test_fraction",
+        ),
+        (
+            {"target": "sharpness", "test": None, "test_fraction": 0.0},
+            "^test_fraction must be between 0 and 1",
+            "test_fraction",
+        ),
     ],
 )
-def test_bad_fit_settings_are_refused_before_any_work(catalog: Catalog, kwargs: dict, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message):
+def test_bad_fit_settings_are_refused_before_any_work(
+    catalog: Catalog, kwargs: dict, message: str, param: str | None
+) -> None:
+    """Refused naming the parameter as the library spells it (the CLI writes the flags, see below)."""
+    with pytest.raises(InvalidInput, match=message) as refused:
         fit_meta_model(catalog, **{"train": R50, "test": R18, **kwargs})
+    assert refused.value.param == param
 
 
 def test_an_empty_side_is_refused_with_a_hint(catalog: Catalog) -> None:
@@ -212,4 +230,30 @@ def test_fit_cli_uses_the_paper_shorthand_and_shared_options(zoo_env: dict[str, 
     )
     assert "meta-model fits" in run_zoo("fits").output
     refused = run_zoo("fit", "--target", "sharpness", "--train-arch", "resnet*", "--test-arch", "resnet18", expect=1)
-    assert "share 48 checkpoints" in refused.output
+    assert "share 48 checkpoints" in refused.output and "split one selection with --test-fraction" in refused.output
+
+
+TRAIN_TEST = ("--train-arch", "resnet50", "--test-arch", "resnet18")
+
+
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        ([*TRAIN_TEST, "--trees", "0"], "Error: --trees must be at least 1, got 0"),
+        ([*TRAIN_TEST, "--repeats", "0"], "Error: --repeats must be at least 1, got 0"),
+        ([*TRAIN_TEST, "--test-fraction", "0.2"], "Error: give either a test selection or --test-fraction, not both"),
+        (
+            [*TRAIN_TEST, "--split", "run"],
+            "Error: --split chooses how --test-fraction holds out groups; with a test selection there is nothing to split",
+        ),
+        (
+            ["--arch", "resnet50", "--test-fraction", "1.5"],
+            "Error: --test-fraction must be between 0 and 1 (exclusive), got 1.5",
+        ),
+    ],
+)
+def test_fit_cli_errors_name_the_flags(zoo_env: dict[str, str], options: list[str], line: str) -> None:
+    """The library's parameter names (n_estimators, test_fraction ...) reach the CLI user as the flags."""
+    with Catalog.open(zoo_env["ZOO_DATABASE_URL"], artifacts=zoo_env["ZOO_ARTIFACTS"]) as catalog:
+        build_catalog(catalog, n_variants=2, trials=1, epochs=2)
+    assert run_zoo("fit", "--target", "sharpness", *options, expect=1).output.strip() == line

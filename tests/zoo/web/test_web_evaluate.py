@@ -161,6 +161,21 @@ def test_bad_settings_keep_the_form_and_give_the_clis_message(client, query: str
     assert client.get(f"/evaluate/matrix.png?{query}").status_code == status
 
 
+def test_library_errors_name_the_query_parameters() -> None:
+    """A library error reaches the page with its parameters as the query string spells them (the CLI writes
+    the flags): trees for n_estimators, raw_target=1 for log_target=False, timeout for timeout_s."""
+    from zoo.errors import InvalidInput
+    from zoo.metamodel.fitting import check_forest_settings
+    from zoo.web.app import shown
+
+    with pytest.raises(InvalidInput) as refused:
+        check_forest_settings(0, 1)
+    assert shown(refused.value) == "trees must be at least 1, got 0"
+    hint = InvalidInput("3 checkpoints have sharpness <= 0 (use `log_target=False`)", mentions=("log_target",))
+    assert shown(hint) == "3 checkpoints have sharpness <= 0 (use raw_target=1)"
+    assert shown(InvalidInput("raise `timeout_s`", param="timeout_s")) == "raise timeout"
+
+
 def test_json_and_png_need_a_target(client) -> None:
     assert "target is required" in client.get("/evaluate?format=json").json()["error"]
     assert client.get("/evaluate/matrix.png").status_code == 400

@@ -48,7 +48,14 @@ def test_the_byte_budget_stops_a_query_with_zoo_sqls_message(catalog, web, zoo_e
         assert "100 B of values" in page.text
     cli = run_zoo("sql", query, "--max-bytes", "100", expect=1)
     assert refused.status_code == 400 and "byte budget" in refused.json()["error"]
-    assert refused.json()["error"] in " ".join(cli.stderr.split())  # the same one-line message
+    # The same one-line message, its parameters spelled for each: the query string's limit and the server's
+    # budget on the page, the flags in the CLI.
+    shown = refused.json()["error"]
+    assert shown.endswith("lower limit or raise the server's byte budget")
+    cli_line = " ".join(cli.stderr.split())
+    assert cli_line == "Error: " + shown.replace(
+        "limit or raise the server's byte budget", "--limit or raise --max-bytes"
+    )
     assert page.status_code == 400 and "byte budget" in html.unescape(page.text)
     with _client(catalog) as default:  # 64 MiB by default, as zoo sql
         assert len(default.get("/sql", params={"q": query, "format": "json"}).json()) == 8
