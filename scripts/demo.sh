@@ -11,7 +11,8 @@ workers=$(.venv/bin/python -c "import os; print(max(1, min(4, os.cpu_count() or 
 .venv/bin/zoo ingest --run-grid --workers "$workers"
 .venv/bin/zoo featurize --feature-set paper-v2
 .venv/bin/zoo featurize --feature-set paper-v3
-.venv/bin/zoo report --out report
+.venv/bin/zoo featurize --feature-set paper-literal
+.venv/bin/zoo report --out report --compare-feature-set paper-literal
 .venv/bin/zoo report --out report/paper-v2 --feature-set paper-v2
 .venv/bin/zoo report --out report/paper-v3 --feature-set paper-v3
 echo "demo finished in $(( $(date +%s) - started )) s after setup; report/report.md, report/paper-v2/report.md and report/paper-v3/report.md" >&2

@@ -247,6 +247,9 @@ class Report:
     predictors: tuple[FitRecord, ...] = ()  # what zoo predict uses (made here), see zoo.metamodel.predictor
     predictor_notes: tuple[str, ...] = ()
     noise: tuple[tuple[str, str], ...] = ()  # (base dataset, "per-step" or "fixed") of the pooled datasets
+    # Table 1 again with another feature set (e.g. paper-literal): (row index, R² mean, R² std or None, note)
+    compare_feature_set: str | None = None
+    compare_rows: tuple[tuple[int, float | None, float | None, str], ...] = ()
 
 
 Progress = Callable[[int, int], None]
@@ -322,6 +325,7 @@ def build_report(
     metric_wheres: tuple[MetricWhere, ...] = (),
     on_progress: Progress | None = None,
     predictors: bool = True,
+    compare_feature_set: str | None = None,
 ) -> Report:
     """Fit every Table 1 experiment the catalog can support (rows it cannot fit say why), and the
     generalization matrices unless ``matrix=False``, and (when ``store`` and ``predictors``) a predictor of
@@ -333,8 +337,21 @@ def build_report(
     the checkpoints that were drawn on, :attr:`Report.noise` how their base datasets' noise variants draw
     noise. ``on_progress(done, total)`` is called as the work advances: one step
     per Table 1 row, one per cell of each matrix (a matrix counts as one step until its cells are known, so
-    ``total`` may grow)."""
+    ``total`` may grow).
+
+    ``compare_feature_set`` fits every Table 1 row a second time on that feature set's vectors (not stored):
+    :attr:`Report.compare_rows`, a sensitivity table (how much a reading of the paper's metrics moves its
+    figures, e.g. ``paper-literal`` against ``paper-v1``). It cannot be combined with ``metric_wheres``, which
+    name the report's own feature set's metrics."""
     feature_set = get_feature_set(feature_set).key
+    compare = get_feature_set(compare_feature_set).key if compare_feature_set else None
+    if compare is not None and metric_wheres:
+        raise InvalidInput(
+            "`compare_feature_set` refits Table 1 on another feature set for a sensitivity table, and the metric "
+            "conditions of `metric_wheres` name the report's own set's metrics; leave out one or the other",
+            param="compare_feature_set",
+            mentions=("metric_wheres",),
+        )
     chosen = selection or Selection()
     archs = catalog_archs(catalog, chosen)
     if not archs:
@@ -346,7 +363,9 @@ def build_report(
     planned = experiments(archs)
     make_predictors = predictors and store
     steps = _Steps(
-        len(planned) + (len(MATRIX_TARGETS) if matrix else 0) + (len(MATRIX_TARGETS) if make_predictors else 0),
+        len(planned) * (2 if compare else 1)
+        + (len(MATRIX_TARGETS) if matrix else 0)
+        + (len(MATRIX_TARGETS) if make_predictors else 0),
         on_progress,
     )
     rows, results, uses = [], [], []
@@ -383,6 +402,21 @@ def build_report(
         results.append(result)
         uses += [(narrowed.train, narrowed.target), (narrowed.test, narrowed.target)]
         steps.part_done()
+    compared = []
+    for index, experiment in enumerate(planned if compare else ()):
+        narrowed = within(experiment, chosen, archs)
+        if results[index] is None or isinstance(narrowed, str):
+            compared.append((index, None, None, "not fitted on the report's feature set"))
+        else:
+            try:
+                other = fit_meta_model(
+                    catalog, narrowed.target, narrowed.train, narrowed.test, n_estimators=n_estimators,
+                    repeats=repeats, log_target=narrowed.log_target, seed=seed, store=False, feature_set=compare,
+                )  # fmt: skip
+                compared.append((index, other.r2_mean, other.r2_std, ""))
+            except ZooError as error:  # e.g. the catalog lacks that feature set's vectors: `zoo featurize`
+                compared.append((index, None, None, str(error)))
+        steps.part_done()
     matrices, notes = ((), ())
     if matrix:
         in_matrices = TRAINED.narrowed(chosen)
@@ -414,6 +448,8 @@ def build_report(
         tuple(made),
         tuple(predictor_notes),
         noise_draws(catalog, [name for name, _ in drawn.datasets]),
+        compare,
+        tuple(compared),
     )
 
 

@@ -180,7 +180,48 @@ def report_json(report: Report) -> dict[str, Any]:
         ],
         "predictor_notes": list(report.predictor_notes),
         "noise": dict(report.noise),
+        "sensitivity": sensitivity_json(report),
     }
+
+
+def sensitivity_json(report: Report) -> dict[str, Any] | None:
+    """The sensitivity table as ``{"feature_set": ..., "compare_feature_set": ..., "rows": [...]}`` (None without)."""
+    if report.compare_feature_set is None:
+        return None
+    rows = []
+    for index, r2_mean, r2_std, why in report.compare_rows:
+        row = report.rows[index]
+        rows.append(
+            {
+                "experiment": row.experiment, "target": row.target, "space": row.space, "r2_mean": row.r2_mean,
+                "compare_r2_mean": r2_mean, "compare_r2_std": r2_std,
+                "difference": None if r2_mean is None or row.r2_mean is None else r2_mean - row.r2_mean,
+                "note": why,
+            }
+        )  # fmt: skip
+    return {"feature_set": report.feature_set, "compare_feature_set": report.compare_feature_set, "rows": rows}
+
+
+def sensitivity_markdown(report: Report) -> list[str]:
+    """Table 1 with the report's feature set beside another one (``zoo report --compare-feature-set``)."""
+    if report.compare_feature_set is None:
+        return []
+    this, other = report.feature_set, report.compare_feature_set
+    lines = [
+        f"## Sensitivity: Table 1 with {other}",
+        "",
+        f"Every Table 1 row fitted again on {other}, with the same experiments, seeds and trees (not stored). "
+        f"The difference is {other} minus {this}: how much the figures depend on the choices between the two sets.",
+        "",
+        f"| Experiment | Target | R² on | {this} | {other} | difference |",
+        "|---|---|---|---|---|---|",
+    ]
+    for index, r2_mean, r2_std, why in report.compare_rows:
+        row = report.rows[index]
+        shown = "—" if r2_mean is None else f"{r2_mean:.3f} ± {r2_std:.3f}"
+        difference = why or ("—" if r2_mean is None or row.r2_mean is None else f"{r2_mean - row.r2_mean:+.3f}")
+        lines.append(f"| {row.experiment} | {row.target} | {row.space} target | {_r2(row)} | {shown} | {difference} |")
+    return lines
 
 
 def pooled_json(pooled: Pooled) -> dict[str, Any]:
@@ -236,6 +277,8 @@ def _markdown(catalog: Catalog, report: Report, checkpoint: int | None, figures:
             "",
         ]
     parts += [f"- generalization matrix not fitted for {note}" for note in report.matrix_notes]
+    if report.compare_feature_set is not None:
+        parts += ["", *sensitivity_markdown(report)]
     parts += ["", *predictors_markdown(report)]
     parts += ["", "## Figures", ""]
     parts += [f"![{p.stem}]({p.name})" for p in figures if p.suffix == ".png"]

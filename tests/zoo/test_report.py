@@ -166,3 +166,37 @@ def test_the_report_says_which_datasets_draw_noise_each_step_and_which_saved_it_
 def test_zoo_report_refuses_an_empty_selection_in_one_line(catalog: Catalog, tmp_path: Path) -> None:
     result = run_zoo("report", "--arch", "vgg16", "--out", str(tmp_path / "r"), expect=1)
     assert "no trained checkpoints match arch=vgg16" in result.output and "Traceback" not in result.output
+
+
+def test_a_sensitivity_table_refits_table_1_on_another_feature_set(catalog: Catalog, tmp_path: Path) -> None:
+    settings = dict(repeats=1, n_estimators=3, store=False, matrix=False, predictors=False)
+    plain = build_report(catalog, **settings)
+    report = build_report(catalog, compare_feature_set="paper-literal", **settings)
+    assert plain.compare_feature_set is None and report_json(plain)["sensitivity"] is None
+    assert report.compare_feature_set == "paper-literal-v1" and len(report.compare_rows) == len(report.rows)
+    fitted = [(i, r2) for i, r2, _, why in report.compare_rows if report.rows[i].r2_mean is not None]
+    assert fitted and all(r2 is not None for _, r2 in fitted)  # every row fitted on paper-v1 is refitted
+    assert [r.r2_mean for r in report.rows] == [r.r2_mean for r in plain.rows]  # Table 1 itself is unchanged
+    table = report_json(report)["sensitivity"]
+    assert table["feature_set"] == "paper-v1" and table["compare_feature_set"] == "paper-literal-v1"
+    for row, (i, r2, _, _) in zip(table["rows"], report.compare_rows):
+        if r2 is not None and report.rows[i].r2_mean is not None:
+            assert row["difference"] == pytest.approx(r2 - report.rows[i].r2_mean)
+    write_report(catalog, report, tmp_path / "report")
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Sensitivity: Table 1 with paper-literal-v1" in text and "| paper-v1 | paper-literal-v1 |" in text
+    result = run_zoo(
+        "report", "--out", str(tmp_path / "cli"), "--no-matrix", "--repeats", "1", "--trees", "3",
+        "--compare-feature-set", "paper-literal",
+    )  # fmt: skip
+    assert "Sensitivity: Table 1 with paper-literal-v1" in result.stdout
+
+
+def test_a_sensitivity_table_and_metric_conditions_are_refused_together(catalog: Catalog) -> None:
+    with pytest.raises(InvalidInput, match="compare_feature_set refits Table 1") as raised:
+        build_report(
+            catalog, compare_feature_set="paper-literal", metric_wheres=(("dist_to_gaussian", ">", 0.0),), store=False
+        )
+    assert raised.value.param == "compare_feature_set"
+    result = run_zoo("report", "--compare-feature-set", "paper-literal", "--where", "dist_to_gaussian>0", expect=1)
+    assert "--compare-feature-set refits Table 1" in result.output and "conditions of --where" in result.output

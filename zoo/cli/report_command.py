@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -41,6 +41,15 @@ def report_command(
     trees: Annotated[int, typer.Option(help="Trees per forest (the paper: 30).")] = 30,
     seed: Annotated[int, typer.Option(help="First seed, e.g. --seed 0.")] = 0,
     feature_set: Annotated[str, feature_set_option("Feature set of every row and matrix")] = "paper-v1",
+    compare_feature_set: Annotated[
+        Optional[str],
+        typer.Option(
+            "--compare-feature-set",
+            help="Fit Table 1 again on this feature set and add a sensitivity table (how much the reading of the "
+            "paper's metrics moves the figures; run `zoo featurize --feature-set NAME` first), "
+            "e.g. --compare-feature-set paper-literal.",
+        ),
+    ] = None,
     matrix: Annotated[
         bool,
         typer.Option(
@@ -70,7 +79,8 @@ def report_command(
     narrow every experiment (trained checkpoints only: epochs >= 1); the output says which grids, image
     sizes and architectures were pooled.
 
-    Examples: zoo report --out report --feature-set paper-v2; zoo report --grid demo --base natural-32
+    Examples: zoo report --out report --feature-set paper-v2; zoo report --grid demo --base natural-32;
+    zoo report --compare-feature-set paper-literal
     """
     from zoo.cli.progress import make_progress
     from zoo.metamodel.evaluate import AXES
@@ -94,6 +104,7 @@ def report_command(
             selection=chosen,
             metric_wheres=metric_wheres,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            compare_feature_set=compare_feature_set,
         )
         progress.update(task, info="writing the figures and report.md")
         written = write_report(catalog, report, out)
@@ -119,6 +130,20 @@ def report_command(
         columns.append("not fitted because")
         rows = [row + [r.note] for row, r in zip(rows, report.rows)]
     emit_rows(columns, rows, title=f"Table 1 (this catalog, {report.feature_set})")
+    if report.compare_feature_set is not None:
+        emit_rows(
+            ["experiment", "target", "R² on", report.feature_set, report.compare_feature_set, "difference"],
+            [
+                [
+                    report.rows[i].experiment, report.rows[i].target, report.rows[i].space,
+                    "—" if report.rows[i].r2_mean is None else f"{report.rows[i].r2_mean:.3f}",
+                    "—" if r2 is None else f"{r2:.3f} ± {std:.3f}",
+                    why or ("—" if r2 is None or report.rows[i].r2_mean is None else f"{r2 - report.rows[i].r2_mean:+.3f}"),
+                ]
+                for i, r2, std, why in report.compare_rows
+            ],
+            title=f"Sensitivity: Table 1 with {report.compare_feature_set}",
+        )  # fmt: skip
     for generalization in report.matrices:
         print_matrix(generalization)
         for axis in generalization.axes:
