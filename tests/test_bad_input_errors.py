@@ -89,6 +89,26 @@ def test_error_message_with_an_emoji_code_prints_as_typed(small_catalog: Catalog
             ["predict", "--arch", "resnet18", "--fit", BIG, "never-read.safetensors"],
             f"Error: --fit must be a whole number from 0 to 2147483647, got {BIG}",
         ),
+        (
+            ["fit", "--target", "sharpness", "--no-store", "--seed", BIG],
+            f"Error: --seed must be in 0..4294967295, got {BIG}",
+        ),
+        (
+            ["fit", "--target", "sharpness", "--no-store", "--trees", BIG],
+            f"Error: --trees must be at most 10,000, got {int(BIG):,}",
+        ),
+        (
+            ["evaluate", "--target", "sharpness", "--repeats", "1001"],
+            "Error: --repeats must be at most 1,000, got 1,001",
+        ),
+        (
+            ["sql", "--timeout", "inf", "SELECT 1"],
+            "Error: --timeout must be a number of seconds in (0, 86400], got inf",
+        ),
+        (
+            ["sql", "--timeout", "nan", "SELECT 1"],
+            "Error: --timeout must be a number of seconds in (0, 86400], got nan",
+        ),
     ],
 )
 def test_out_of_range_integers_are_one_line_naming_the_option(

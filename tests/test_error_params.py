@@ -81,7 +81,7 @@ def sqlite_catalog(tmp_path: Path) -> Iterator[Catalog]:
     ("call", "message", "param"),
     [
         (lambda c: run_query(c, "SELECT 1", limit=0), "limit must be at least 1, got 0", "limit"),
-        (lambda c: run_query(c, "SELECT 1", timeout_s=0), "timeout_s must be positive, got 0", "timeout_s"),
+        (lambda c: run_query(c, "SELECT 1", timeout_s=0), "timeout_s must be a number of seconds in (0, 86400], got 0", "timeout_s"),
         (lambda c: run_query(c, "SELECT 1", max_bytes=0), "max_bytes must be at least 1, e.g. max_bytes=67108864, got 0", "max_bytes"),
         (lambda c: query_checkpoints(c, limit=-1), "limit must be a whole number from 0 to 2147483647, got -1", "limit"),
         (lambda c: run_table(c, offset=-2), "offset must be a whole number from 0 to 2147483647, got -2", "offset"),
@@ -118,7 +118,7 @@ def test_a_missing_folder_names_the_url(tmp_path: Path) -> None:
     ("args", "line"),
     [
         (["sql", "SELECT 1", "--limit", "0"], "Error: --limit must be at least 1, got 0"),
-        (["sql", "SELECT 1", "--timeout", "0"], "Error: --timeout must be positive, got 0"),
+        (["sql", "SELECT 1", "--timeout", "0"], "Error: --timeout must be a number of seconds in (0, 86400], got 0"),
         (["sql", "SELECT 1", "--max-bytes", "0"], "Error: --max-bytes must be at least 1, e.g. --max-bytes 67108864, got 0"),
         (["sql", "SELECT 1", "--max-bytes", "lots"], "Error: --max-bytes 'lots' is not a size; use bytes or a unit, e.g. --max-bytes 256MiB"),
         (["query", "--limit", "-1"], "Error: --limit must be a whole number from 0 to 2147483647, got -1"),

@@ -47,6 +47,7 @@ from zoo.metamodel import (
     get_fit,
 )
 from zoo.metamodel.features import MetricWhere
+from zoo.metamodel.fitting import check_forest_settings
 from zoo.query import arch_counts, drawn_counts
 from zoo.selection import Selection
 from zoo.vocabulary import VARIANT_KINDS
@@ -343,6 +344,7 @@ def build_report(
     :attr:`Report.compare_rows`, a sensitivity table (how much a reading of the paper's metrics moves its
     figures, e.g. ``paper-literal`` against ``paper-v1``). It cannot be combined with ``metric_wheres``, which
     name the report's own feature set's metrics."""
+    check_forest_settings(n_estimators, repeats, seed=seed)
     feature_set = get_feature_set(feature_set).key
     compare = get_feature_set(compare_feature_set).key if compare_feature_set else None
     if compare is not None and metric_wheres:

@@ -16,6 +16,7 @@ The database enforces every fence; the text checks in :mod:`zoo.sql_tokens` only
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import sys
 import time
@@ -41,6 +42,9 @@ SUPERUSER_WARNING = (
     "connected as a PostgreSQL superuser: read-only still lets pg_read_file, pg_ls_dir and lo_import "
     "read the server's files; give zoo sql a reader role (zoo db create-reader, then ZOO_READER_URL)"
 )
+
+
+MAX_TIMEOUT_S = 86_400.0  # a day: beyond it PostgreSQL's statement_timeout (int milliseconds) is no limit
 
 
 class QueryTimeout(ZooError):
@@ -88,8 +92,10 @@ def run_query(
     """Run one read-only query and return at most ``limit`` rows holding at most ``max_bytes``."""
     if limit < 1:
         raise InvalidInput(f"`limit` must be at least 1, got {limit}", param="limit")
-    if timeout_s <= 0:
-        raise InvalidInput(f"`timeout_s` must be positive, got {timeout_s:g}", param="timeout_s")
+    if not math.isfinite(timeout_s) or not 0 < timeout_s <= MAX_TIMEOUT_S:
+        raise InvalidInput(
+            f"`timeout_s` must be a number of seconds in (0, {MAX_TIMEOUT_S:g}], got {timeout_s:g}", param="timeout_s"
+        )
     if max_bytes < 1:
         raise InvalidInput(
             f"`max_bytes` must be at least 1, e.g. `max_bytes=67108864`, got {max_bytes}", param="max_bytes"

@@ -92,7 +92,9 @@ def evaluate_command(
         None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where
     )
     from zoo.cli.progress import make_progress
+    from zoo.metamodel.fitting import check_forest_settings
 
+    check_forest_settings(trees, repeats, folds, seed=seed)  # before the progress line starts
     with make_progress() as progress:  # Rich bars on a terminal, plain lines in a log
         task = progress.add_task(f"generalization matrix of {target}: cells", total=None, info="")
         matrix = evaluate_generalization(

@@ -145,6 +145,9 @@ def fit_command(
 
     if predictor:
         _check_predictor_options(test, test_arch, train, train_arch, test_fraction, split, store)
+    from zoo.metamodel.fitting import check_forest_settings
+
+    check_forest_settings(trees, repeats, seed=seed)  # settings first: before the catalog is read
     feature_set = feature_set or (DEFAULT_PREDICT_FEATURE_SET if predictor else DEFAULT_FEATURE_SET)
     shared, shared_where = selection_with_metrics(
         None, feature_set, arch, base, variant, kind, optimizer, grid, source, trial, epoch, min_epoch, max_epoch, where

@@ -13,6 +13,7 @@ from zoo.errors import ZooError
 FLAGS: dict[str, str] = {
     # fits and evaluation (zoo fit, zoo evaluate, zoo predict)
     "n_estimators": "--trees",
+    "seed": "--seed",
     "compare_feature_set": "--compare-feature-set",
     "metric_wheres": "--where",
     "repeats": "--repeats",

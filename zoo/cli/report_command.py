@@ -83,6 +83,9 @@ def report_command(
     zoo report --compare-feature-set paper-literal
     """
     from zoo.cli.progress import make_progress
+    from zoo.metamodel.fitting import check_forest_settings
+
+    check_forest_settings(trees, repeats, seed=seed)  # before the progress line starts
     from zoo.metamodel.evaluate import AXES
     from zoo.report import build_report
     from zoo.report_write import report_json, write_report

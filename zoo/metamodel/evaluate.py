@@ -256,7 +256,7 @@ def evaluate_generalization(
         Unknown target, bad settings, too few usable checkpoints, non-positive values with ``log_target``.
     """
     check_target(target)
-    check_forest_settings(n_estimators, repeats, folds)
+    check_forest_settings(n_estimators, repeats, folds, seed=seed)
     fs = get_feature_set(feature_set)
     check_metric_names(metric_wheres, fs)
     selection = selection or Selection()

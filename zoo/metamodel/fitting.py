@@ -164,11 +164,22 @@ def fit_and_score(
 # --- fitting from the catalog ----------------------------------------------------------------------------
 
 
-def check_forest_settings(n_estimators: int, repeats: int, folds: int | None = None) -> None:
-    """Refuse fewer than one tree or forest (and, for a cross-validation, fewer than two folds)."""
+MAX_TREES = 10_000  # per forest; the paper uses 30
+MAX_REPEATS = 1_000  # forests (seeds) per fit or cell
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds are 32-bit
+
+
+def check_forest_settings(n_estimators: int, repeats: int, folds: int | None = None, seed: int | None = None) -> None:
+    """Refuse fewer than one tree or forest (and, for a cross-validation, fewer than two folds), more than
+    :data:`MAX_TREES` trees or :data:`MAX_REPEATS` forests, and a seed outside 0..2**32-1."""
     for name, value, least in (("n_estimators", n_estimators, 1), ("repeats", repeats, 1), ("folds", folds, 2)):
         if value is not None and value < least:
             raise InvalidInput(f"`{name}` must be at least {least}, got {value}", param=name)
+    for name, value, most in (("n_estimators", n_estimators, MAX_TREES), ("repeats", repeats, MAX_REPEATS)):
+        if value > most:
+            raise InvalidInput(f"`{name}` must be at most {most:,}, got {value:,}", param=name)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InvalidInput(f"`seed` must be in 0..{MAX_SEED}, got {seed}", param="seed")
 
 
 def check_settings(
@@ -317,6 +328,7 @@ def fit_meta_model(
         checkpoints, non-positive values with ``log_target``, bad settings.
     """
     check_target(target)
+    check_forest_settings(n_estimators, repeats, seed=seed)
     fraction, split_in_force = check_settings(n_estimators, repeats, test, test_fraction, split)
     fs = get_feature_set(feature_set)
     check_metric_names(train_where + test_where, fs)

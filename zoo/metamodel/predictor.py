@@ -46,7 +46,14 @@ from zoo.metamodel.features import (
     load_rows,
     split_groups,
 )
-from zoo.metamodel.fitting import DEFAULT_REPEATS, DEFAULT_TREES, FitResult, PredictionRecord, train_forests
+from zoo.metamodel.fitting import (
+    DEFAULT_REPEATS,
+    DEFAULT_TREES,
+    FitResult,
+    PredictionRecord,
+    check_forest_settings,
+    train_forests,
+)
 from zoo.metamodel.forest import DOMAIN_PERCENTILE, apply_scaler, domain_arrays, forests_arrays, save_forest
 from zoo.metamodel.scores import score_predictions
 from zoo.selection import Selection
@@ -226,6 +233,8 @@ def fit_predictor(
         interval cannot be calibrated on a catalog that never varies what a user's model varies).
     """
     check_target(target)
+    check_forest_settings(n_estimators, repeats, seed=seed)
+    check_forest_settings(n_estimators, cv_repeats)
     fs = get_feature_set(feature_set)
     selection = selection if selection is not None else Selection()
     check_metric_names(metric_wheres, fs)
