@@ -408,10 +408,10 @@ PAPER_V3 = register_feature_set(FeatureSet(name="paper", version=3, metrics=ALL_
 
 Chosen over :data:`PAPER_V2` on models zoo never trained (``benchmarks/transfer_check.py``: 40 timm models
 from another training loop, other photographs, SGD and AdamW, 40 and 64 px; resnet18, mobilenetv3 and the
-unseen resnet34, efficientnet_b0 and ViT-Tiny/16), with forests trained on the demo catalog of six
-architectures, log target: sharpness log-R^2 0.92 (Spearman 0.97) against PAPER_V2's 0.86 (0.91),
-noisiness 0.55 (0.96) against 0.63 (0.90). PAPER_V2's three metrics were picked by held-out architectures
-*of the demo catalog*, and that selection did not carry over to other pipelines as well as the whole set:
-on the four-architecture catalog they were chosen on, PAPER_V2 reached sharpness 0.77 on those 40 models,
-the whole set 0.91. Within the demo catalog the whole set transfers worse to the 3x3 stems (held-out
-mobilenetv3 sharpness 0.57, regnetx_002 0.60) and better to the 4x4 ones (convnext 0.93)."""
+unseen resnet34, efficientnet_b0 and ViT-Tiny/16). With ``zoo predict``'s predictors on the six-architecture
+demo catalog: sharpness log-R^2 0.905 (Spearman 0.965) against PAPER_V2's 0.830 (0.902); noisiness 0.759
+(0.958) against 0.760 (0.904). PAPER_V2's three metrics were picked by held-out architectures *of the demo
+catalog*, and that selection did not carry over to another pipeline as well as the whole set did (forests
+on the four-architecture catalog they were chosen on: sharpness 0.77 against 0.91 on those 40 models). Within
+the demo catalog the whole set transfers worse to the 3x3 stems (held-out mobilenetv3 sharpness 0.50,
+regnetx_002 0.77) and best to the 4x4 and 7x7 ones (convnext 0.93, resnet50 0.96)."""
