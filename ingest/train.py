@@ -21,11 +21,13 @@ from torch import nn
 from ingest.device_transforms import apply_transform_torch
 from ingest.first_conv import first_conv_weight
 from zoo.errors import InvalidInput, ZooError
+from zoo.images.transforms import transform_kind
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VAL_FRACTION = 0.1
 EVAL_BATCH = 256
+PREPARED_BYTES = 256 * 2**20  # largest float copy of a training set prepared once and kept on the device
 
 
 class Interrupted(ZooError):
@@ -143,6 +145,26 @@ class Trainer:
         self.steps_per_epoch = min(per_epoch, config.steps_per_epoch) if config.steps_per_epoch else per_epoch
         total = self.steps_per_epoch * config.epochs
         self.optimizer, self.scheduler = make_optimizer(config.optimizer, self.model, config.lr, total)
+        self._prepared: torch.Tensor | None = None  # the training set transformed once (see _prepares_once)
+        self.prepares_once = self._prepares_once(total * config.batch_size)
+
+    def _prepares_once(self, images_trained: int) -> bool:
+        """Whether to transform and normalise the whole training set once instead of every batch: when the
+        variant is deterministic (every kind but per-step noise), the run trains on at least as many images
+        as the set holds, and its float copy fits in :data:`PREPARED_BYTES`. Each image is transformed on
+        its own, so a batch cut from the prepared set equals the batch prepared alone."""
+        x = self.data.train_x
+        floats = x.numel() * 4
+        deterministic = transform_kind(self.config.variant_kind).category != "additive_noise"
+        return deterministic and len(x) > 0 and images_trained >= len(x) and floats <= PREPARED_BYTES
+
+    def _training_batch(self, index: torch.Tensor) -> torch.Tensor | None:
+        """The prepared training images at ``index``, or None where batches are prepared as they come."""
+        if not self.prepares_once:
+            return None
+        if self._prepared is None:
+            self._prepared = self.prepare(self.data.train_x, self.generator)
+        return self._prepared[index]
 
     def prepare(self, x_uint8: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """uint8 batch → transformed, normalised float batch, all on the device."""
@@ -155,8 +177,10 @@ class Trainer:
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
             return self.model(x)
 
-    def train_step(self, x_uint8: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss = F.cross_entropy(self._forward(self.prepare(x_uint8, self.generator)).float(), y)
+    def train_step(self, x_uint8: torch.Tensor, y: torch.Tensor, prepared: torch.Tensor | None = None) -> torch.Tensor:
+        """One optimiser step on a uint8 batch (or on its ``prepared`` float twin, see :meth:`_prepares_once`)."""
+        x = prepared if prepared is not None else self.prepare(x_uint8, self.generator)
+        loss = F.cross_entropy(self._forward(x).float(), y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -205,7 +229,9 @@ class Trainer:
                 if not batches:
                     batches = list(torch.randperm(n, generator=order).to(self.device).split(self.config.batch_size))
                 index = batches.pop(0)
-                epoch_loss += self.train_step(self.data.train_x[index], self.data.train_y[index])
+                epoch_loss += self.train_step(
+                    self.data.train_x[index], self.data.train_y[index], self._training_batch(index)
+                )
                 step += 1
                 stats.images += len(index)
                 if on_step is not None and step % 4 == 0:
